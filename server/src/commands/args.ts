@@ -1,0 +1,90 @@
+import { CommandError, Err } from '../protocol/reply.js';
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/** Redis's string2ll shape: optional '-', no '+', no leading zeros, no spaces, at most 20 chars. */
+const INT_RE = /^(?:0|-?[1-9][0-9]{0,19})$/;
+
+/**
+ * Parses a Redis integer argument (64-bit signed) and returns it as a number (exact up to 2^53).
+ * Throws CommandError(err) for anything Redis's string2ll would reject.
+ */
+export function toInt(s: string, err: string = Err.notInteger): number {
+  if (s.length < 16) {
+    if (!INT_RE.test(s)) throw new CommandError(err);
+    return Number(s);
+  }
+  return Number(toBigInt(s, err));
+}
+
+/** Parses a 64-bit signed integer exactly. Throws CommandError(err) when malformed or out of range. */
+export function toBigInt(s: string, err: string = Err.notInteger): bigint {
+  if (!INT_RE.test(s)) throw new CommandError(err);
+  const n = BigInt(s);
+  if (n > INT64_MAX || n < INT64_MIN) throw new CommandError(err);
+  return n;
+}
+
+/** Like toInt but additionally requires min <= n <= max; `rangeErr` for out-of-range values. */
+export function toIntInRange(s: string, min: number, max: number, err: string = Err.notInteger, rangeErr: string = err): number {
+  const n = toInt(s, err);
+  if (n < min || n > max) throw new CommandError(rangeErr);
+  return n;
+}
+
+/** Returns true if `s` is an integer Redis would accept, and its value; used to classify string values. */
+export function parseIntStrict(s: string): bigint | undefined {
+  if (s.length === 0 || s.length > 20 || !INT_RE.test(s)) return undefined;
+  const n = BigInt(s);
+  if (n > INT64_MAX || n < INT64_MIN) return undefined;
+  return n;
+}
+
+export { INT64_MAX, INT64_MIN };
+
+const FLOAT_RE = /^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)$/;
+const INF_RE = /^([+-]?)inf(?:inity)?$/i;
+
+/**
+ * Parses a Redis double argument (strtod semantics: decimal, exponent, `inf`, `+inf`, `-inf`,
+ * `infinity`; no surrounding spaces; NaN rejected). Throws CommandError(err) otherwise.
+ */
+export function toFloat(s: string, err: string = Err.notFloat): number {
+  if (FLOAT_RE.test(s)) return Number(s);
+  const m = INF_RE.exec(s);
+  if (m) return m[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  throw new CommandError(err);
+}
+
+/**
+ * Formats a double the way Redis 7 prints it in replies (ZSCORE in RESP2, INCRBYFLOAT, …):
+ * `inf` / `-inf`, integers without a decimal point, otherwise the shortest round-trip form.
+ */
+export function formatDouble(n: number): string {
+  if (n === Number.POSITIVE_INFINITY) return 'inf';
+  if (n === Number.NEGATIVE_INFINITY) return '-inf';
+  if (Object.is(n, -0)) return '-0';
+  const s = String(n);
+  // JS writes 1e21 as "1e+21" and 1e-7 as "1e-7"; C's %g pads the exponent to two digits.
+  const e = s.indexOf('e');
+  if (e < 0) return s;
+  const sign = s[e + 1] === '-' ? '-' : '+';
+  const digits = s.slice(e + (s[e + 1] === '-' || s[e + 1] === '+' ? 2 : 1));
+  return `${s.slice(0, e)}e${sign}${digits.length < 2 ? `0${digits}` : digits}`;
+}
+
+/** Upper-cases an option keyword for comparison (ASCII only; arguments are binary strings). */
+export function kw(s: string): string {
+  return s.length <= 12 ? s.toUpperCase() : '';
+}
+
+/** Converts a UTF-8 JS string to the engine's binary-string form. */
+export function fromUtf8(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** Converts an engine binary string to UTF-8 text (invalid sequences become U+FFFD). */
+export function toUtf8(s: string): string {
+  return Buffer.from(s, 'latin1').toString('utf8');
+}

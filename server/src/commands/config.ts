@@ -1,0 +1,58 @@
+import { globMatch } from '../engine/glob.js';
+import { CommandError, MapReply, OK } from '../protocol/reply.js';
+import type { Handlers } from './types.js';
+
+export const handlers: Handlers = {
+  // CONFIG GET parameter [parameter ...]
+  'CONFIG|GET'(client, argv) {
+    const pairs = client.engine.params.get(argv.slice(2), (p, s) => globMatch(p, s, true));
+    return new MapReply(pairs);
+  },
+
+  // CONFIG SET parameter value [parameter value ...]
+  'CONFIG|SET'(client, argv) {
+    if ((argv.length - 2) % 2 !== 0) {
+      throw new CommandError(`ERR Unknown option or number of arguments for CONFIG SET - '${argv[argv.length - 1]}'`);
+    }
+    const pairs: [string, string][] = [];
+    for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i], argv[i + 1]]);
+    client.engine.params.set(pairs);
+    return OK;
+  },
+
+  // CONFIG RESETSTAT
+  'CONFIG|RESETSTAT'(client) {
+    const s = client.engine.stats;
+    s.commands = 0;
+    s.expiredKeys = 0;
+    s.keyspaceHits = 0;
+    s.keyspaceMisses = 0;
+    s.rejectedCalls = 0;
+    s.errorReplies = 0;
+    s.pubsubMessages = 0;
+    for (const cmd of new Set(client.engine.table.values())) {
+      cmd.stats.calls = 0;
+      cmd.stats.failed = 0;
+      for (const sub of cmd.subcommands?.values() ?? []) {
+        sub.stats.calls = 0;
+        sub.stats.failed = 0;
+      }
+    }
+    return OK;
+  },
+
+  // CONFIG HELP
+  'CONFIG|HELP'() {
+    return [
+      'CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+      'GET <pattern>',
+      '    Return parameters matching the glob-like <pattern> and their values.',
+      'SET <directive> <value>',
+      '    Set the configuration <directive> to <value>.',
+      'RESETSTAT',
+      '    Reset statistics reported by the INFO command.',
+      'HELP',
+      '    Print this help.',
+    ];
+  },
+};

@@ -1,0 +1,95 @@
+import type { Client } from '../engine/client.js';
+import { globMatch } from '../engine/glob.js';
+import { MultiReply, PushReply, type Reply } from '../protocol/reply.js';
+import type { Handlers } from './types.js';
+
+type Kind = 'subscribe' | 'unsubscribe' | 'psubscribe' | 'punsubscribe';
+
+/** One confirmation per channel/pattern: [kind, name, subscription count] as a push (RESP2: array). */
+function confirm(client: Client, kind: Kind, name: string | null): PushReply {
+  return new PushReply([kind, name, client.subscriptionCount]);
+}
+
+/** (P)UNSUBSCRIBE: named ones, or all when none named; with nothing to drop, one reply with a nil name. */
+function unsubscribeGeneric(client: Client, argv: string[], pattern: boolean): Reply {
+  const ps = client.engine.pubsub;
+  const kind: Kind = pattern ? 'punsubscribe' : 'unsubscribe';
+  const names = argv.length > 1 ? argv.slice(1) : [...(pattern ? client.patterns : client.channels)];
+  if (names.length === 0) return new MultiReply([confirm(client, kind, null)]);
+  const out: Reply[] = [];
+  for (const n of names) {
+    if (pattern) ps.punsubscribe(client, n);
+    else ps.unsubscribe(client, n);
+    out.push(confirm(client, kind, n));
+  }
+  return new MultiReply(out);
+}
+
+export const handlers: Handlers = {
+  // SUBSCRIBE channel [channel ...]
+  SUBSCRIBE(client, argv) {
+    const out: Reply[] = [];
+    for (let i = 1; i < argv.length; i++) {
+      client.engine.pubsub.subscribe(client, argv[i]);
+      out.push(confirm(client, 'subscribe', argv[i]));
+    }
+    return new MultiReply(out);
+  },
+
+  // PSUBSCRIBE pattern [pattern ...]
+  PSUBSCRIBE(client, argv) {
+    const out: Reply[] = [];
+    for (let i = 1; i < argv.length; i++) {
+      client.engine.pubsub.psubscribe(client, argv[i]);
+      out.push(confirm(client, 'psubscribe', argv[i]));
+    }
+    return new MultiReply(out);
+  },
+
+  // UNSUBSCRIBE [channel [channel ...]]
+  UNSUBSCRIBE: (client, argv) => unsubscribeGeneric(client, argv, false),
+
+  // PUNSUBSCRIBE [pattern [pattern ...]]
+  PUNSUBSCRIBE: (client, argv) => unsubscribeGeneric(client, argv, true),
+
+  // PUBLISH channel message
+  PUBLISH(client, argv) {
+    client.engine.stats.pubsubMessages++;
+    return client.engine.pubsub.publish(argv[1], argv[2]);
+  },
+
+  // PUBSUB CHANNELS [pattern]
+  'PUBSUB|CHANNELS'(client, argv) {
+    const out: string[] = [];
+    for (const ch of client.engine.pubsub.channels.keys()) if (argv.length < 3 || globMatch(argv[2], ch)) out.push(ch);
+    return out;
+  },
+
+  // PUBSUB NUMSUB [channel [channel ...]]
+  'PUBSUB|NUMSUB'(client, argv) {
+    const out: Reply[] = [];
+    for (let i = 2; i < argv.length; i++) out.push(argv[i], client.engine.pubsub.channels.get(argv[i])?.size ?? 0);
+    return out;
+  },
+
+  // PUBSUB NUMPAT
+  'PUBSUB|NUMPAT'(client) {
+    return client.engine.pubsub.patterns.size;
+  },
+
+  // PUBSUB HELP
+  'PUBSUB|HELP'() {
+    return [
+      'PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+      'CHANNELS [<pattern>]',
+      "    Return the currently active channels matching a <pattern> (default: '*').",
+      'NUMPAT',
+      '    Return number of subscriptions to patterns.',
+      'NUMSUB [<channel> ...]',
+      '    Return the number of subscribers for the specified channels, excluding',
+      '    pattern subscriptions(default: no channels).',
+      'HELP',
+      '    Print this help.',
+    ];
+  },
+};

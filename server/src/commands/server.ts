@@ -1,0 +1,369 @@
+import os from 'node:os';
+import { ACL_CATEGORIES, type CommandSpec, getKeyPositions, type KeySpec } from '@kvws/shared/commands';
+import type { Client } from '../engine/client.js';
+import { lookupCommand } from '../engine/dispatch.js';
+import { globMatch } from '../engine/glob.js';
+import { CommandError, ErrorReply, MapReply, type Reply, SetReply, SimpleString, VerbatimReply } from '../protocol/reply.js';
+import { kw } from './args.js';
+import { KVWS_VERSION, REDIS_COMPAT_VERSION } from './connection.js';
+import type { RuntimeCommand } from './index.js';
+import type { Handlers } from './types.js';
+
+/** Redis's legacy (first, last, step) triple, from the leading index/range key specs. */
+function legacyRange(specs: readonly KeySpec[]): [number, number, number] {
+  let first = 0;
+  let last = 0;
+  let step = 0;
+  for (const s of specs) {
+    if (!('index' in s.begin) || !('range' in s.find)) break;
+    const { lastKey, step: st, limit } = s.find.range;
+    if (limit > 1) break;
+    const begin = s.begin.index;
+    const end = lastKey < 0 ? lastKey : begin + lastKey;
+    if (first === 0) {
+      first = begin;
+      last = end;
+      step = st;
+    } else if (last >= 0 && begin === last + step && st === step) {
+      last = end;
+    } else break;
+  }
+  return [first, last, step];
+}
+
+function isMovable(spec: CommandSpec): boolean {
+  return spec.keys.some((k) => !('index' in k.begin) || !('range' in k.find));
+}
+
+function keySpecReply(k: KeySpec): MapReply {
+  const begin =
+    'index' in k.begin
+      ? new MapReply([
+          ['type', 'index'],
+          ['spec', new MapReply([['index', k.begin.index]])],
+        ])
+      : new MapReply([
+          ['type', 'keyword'],
+          [
+            'spec',
+            new MapReply([
+              ['keyword', k.begin.keyword],
+              ['startfrom', k.begin.startFrom],
+            ]),
+          ],
+        ]);
+  const find =
+    'range' in k.find
+      ? new MapReply([
+          ['type', 'range'],
+          [
+            'spec',
+            new MapReply([
+              ['lastkey', k.find.range.lastKey],
+              ['keystep', k.find.range.step],
+              ['limit', k.find.range.limit],
+            ]),
+          ],
+        ])
+      : new MapReply([
+          ['type', 'keynum'],
+          [
+            'spec',
+            new MapReply([
+              ['keynumidx', k.find.keynum.keyNumIdx],
+              ['firstkey', k.find.keynum.firstKey],
+              ['keystep', k.find.keynum.step],
+            ]),
+          ],
+        ]);
+  return new MapReply([
+    ['flags', new SetReply([k.access, ...k.ops].map((f) => new SimpleString(f)))],
+    ['begin_search', begin],
+    ['find_keys', find],
+  ]);
+}
+
+/** One COMMAND INFO entry, in Redis 7's ten-field shape. */
+function commandInfo(spec: CommandSpec, fullName: string): Reply {
+  const flags: string[] = [...spec.flags];
+  if (isMovable(spec) && !flags.includes('movablekeys')) flags.push('movablekeys');
+  const [first, last, step] = legacyRange(spec.keys);
+  return [
+    fullName,
+    spec.arity,
+    new SetReply(flags.map((f) => new SimpleString(f))),
+    first,
+    last,
+    step,
+    new SetReply(spec.acl.map((c) => new SimpleString(`@${c}`))),
+    new SetReply((spec.tips ?? []).map((t) => t)),
+    spec.keys.map(keySpecReply),
+    (spec.subcommands ?? []).map((s) => commandInfo(s, `${fullName}|${s.name.toLowerCase()}`)),
+  ];
+}
+
+function commandDocs(spec: CommandSpec, fullName: string): MapReply {
+  const fields: [Reply, Reply][] = [
+    ['summary', spec.summary],
+    ['since', spec.since],
+    ['group', spec.group],
+    ['syntax', spec.syntax],
+  ];
+  if (spec.subcommands) {
+    fields.push([
+      'subcommands',
+      new MapReply(spec.subcommands.map((s) => {
+        const n = `${fullName}|${s.name.toLowerCase()}`;
+        return [n, commandDocs(s, n)] as [Reply, Reply];
+      })),
+    ]);
+  }
+  return new MapReply(fields);
+}
+
+/** Unique top-level table entries (the table maps both upper- and lower-case names). */
+function entries(client: Client): RuntimeCommand[] {
+  return [...new Set(client.engine.table.values())];
+}
+
+function findEntry(client: Client, name: string): RuntimeCommand | undefined {
+  const [top, sub] = name.toLowerCase().split('|');
+  const e = client.engine.table.get(top);
+  if (!e) return undefined;
+  if (sub === undefined) return e;
+  return e.subcommands?.get(sub);
+}
+
+// ---- INFO ----
+
+function infoSections(client: Client): Record<string, () => [string, string | number][]> {
+  const engine = client.engine;
+  const mem = () => process.memoryUsage();
+  return {
+    server: () => [
+      ['redis_version', REDIS_COMPAT_VERSION],
+      ['kvws_version', KVWS_VERSION],
+      ['redis_mode', 'standalone'],
+      ['os', `${os.type()} ${os.release()} ${os.arch()}`],
+      ['arch_bits', 64],
+      ['process_id', process.pid],
+      ['run_id', engine.runId],
+      ['tcp_port', engine.options.respPort],
+      ['server_time_usec', Date.now() * 1000],
+      ['uptime_in_seconds', Math.floor((Date.now() - engine.stats.startedAt) / 1000)],
+      ['uptime_in_days', Math.floor((Date.now() - engine.stats.startedAt) / 86400000)],
+      ['executable', process.argv[1] ?? ''],
+      ['node_version', process.version],
+    ],
+    clients: () => {
+      let pubsub = 0;
+      let watching = 0;
+      for (const c of engine.clients.byId.values()) {
+        if (c.subscriptionCount > 0) pubsub++;
+        if (c.watched.size > 0) watching++;
+      }
+      return [
+        ['connected_clients', engine.clients.size],
+        ['maxclients', engine.options.maxClients],
+        ['blocked_clients', engine.blocking.count],
+        ['pubsub_clients', pubsub],
+        ['watching_clients', watching],
+        ['total_watched_keys', engine.watchers.size],
+      ];
+    },
+    memory: () => {
+      const m = mem();
+      const used = m.heapUsed + m.external + m.arrayBuffers;
+      return [
+        ['used_memory', used],
+        ['used_memory_human', human(used)],
+        ['used_memory_rss', m.rss],
+        ['used_memory_rss_human', human(m.rss)],
+        ['used_memory_heap_total', m.heapTotal],
+        ['total_system_memory', os.totalmem()],
+        ['total_system_memory_human', human(os.totalmem())],
+        ['maxmemory', 0],
+        ['maxmemory_human', '0B'],
+        ['maxmemory_policy', 'noeviction'],
+        ['mem_allocator', 'v8'],
+      ];
+    },
+    persistence: () => [
+      ['loading', 0],
+      ['rdb_changes_since_last_save', 0],
+      ['aof_enabled', 0],
+    ],
+    stats: () => [
+      ['total_connections_received', engine.clients.totalConnections],
+      ['total_commands_processed', engine.stats.commands],
+      ['expired_keys', engine.stats.expiredKeys],
+      ['expired_pending', engine.expiry.pending],
+      ['expire_last_lateness_ms', engine.expiry.lastLatenessMs],
+      ['evicted_keys', 0],
+      ['keyspace_hits', engine.stats.keyspaceHits],
+      ['keyspace_misses', engine.stats.keyspaceMisses],
+      ['pubsub_channels', engine.pubsub.channels.size],
+      ['pubsub_patterns', engine.pubsub.patterns.size],
+      ['total_error_replies', engine.stats.errorReplies],
+      ['rejected_calls', engine.stats.rejectedCalls],
+      ['scan_cursors_live', engine.scans.size],
+    ],
+    replication: () => [
+      ['role', 'master'],
+      ['connected_slaves', 0],
+    ],
+    cpu: () => {
+      const u = process.cpuUsage();
+      return [
+        ['used_cpu_sys', (u.system / 1e6).toFixed(6)],
+        ['used_cpu_user', (u.user / 1e6).toFixed(6)],
+      ];
+    },
+    commandstats: () => {
+      const out: [string, string][] = [];
+      const add = (e: RuntimeCommand) => {
+        if (e.stats.calls > 0) out.push([`cmdstat_${e.fullName}`, `calls=${e.stats.calls},failed_calls=${e.stats.failed}`]);
+      };
+      for (const e of entries(client)) {
+        add(e);
+        for (const s of e.subcommands?.values() ?? []) add(s);
+      }
+      return out;
+    },
+    keyspace: () => {
+      const out: [string, string][] = [];
+      for (const db of engine.dbs) {
+        if (db.size > 0) out.push([`db${db.index}`, `keys=${db.size},expires=${db.expires.size},avg_ttl=0`]);
+      }
+      return out;
+    },
+  };
+}
+
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
+
+function human(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
+}
+
+export const handlers: Handlers = {
+  // INFO [section [section ...]]
+  INFO(client, argv) {
+    const sections = infoSections(client);
+    let wanted = argv.slice(1).map((s) => s.toLowerCase());
+    if (wanted.length === 0 || wanted.includes('default')) wanted = DEFAULT_SECTIONS;
+    else if (wanted.includes('all') || wanted.includes('everything')) wanted = Object.keys(sections);
+    const parts: string[] = [];
+    for (const name of wanted) {
+      const fn = sections[name];
+      if (!fn) continue;
+      const title = name[0].toUpperCase() + name.slice(1);
+      parts.push(`# ${title === 'Commandstats' ? 'Commandstats' : title}\r\n${fn().map(([k, v]) => `${k}:${v}\r\n`).join('')}`);
+    }
+    return new VerbatimReply(parts.join('\r\n'));
+  },
+
+  // TIME
+  TIME() {
+    const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+    return [String(us / 1000000n), String(us % 1000000n)];
+  },
+
+  // COMMAND — every command's COMMAND INFO entry.
+  COMMAND(client) {
+    return entries(client).map((e) => commandInfo(e.spec, e.fullName));
+  },
+
+  // COMMAND COUNT
+  'COMMAND|COUNT'(client) {
+    return entries(client).length;
+  },
+
+  // COMMAND INFO [command-name [command-name ...]]
+  'COMMAND|INFO'(client, argv) {
+    if (argv.length === 2) return entries(client).map((e) => commandInfo(e.spec, e.fullName));
+    return argv.slice(2).map((n) => {
+      const e = findEntry(client, n);
+      return e ? commandInfo(e.spec, e.fullName) : null;
+    });
+  },
+
+  // COMMAND DOCS [command-name [command-name ...]]
+  'COMMAND|DOCS'(client, argv) {
+    const list = argv.length === 2 ? entries(client) : (argv.slice(2).map((n) => findEntry(client, n)).filter(Boolean) as RuntimeCommand[]);
+    return new MapReply(list.map((e) => [e.fullName, commandDocs(e.spec, e.fullName)] as [Reply, Reply]));
+  },
+
+  // COMMAND GETKEYS command [arg [arg ...]]
+  'COMMAND|GETKEYS'(client, argv) {
+    return getKeys(client, argv.slice(2)).map((k) => k.key);
+  },
+
+  // COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
+  'COMMAND|GETKEYSANDFLAGS'(client, argv) {
+    return getKeys(client, argv.slice(2)).map((k) => [k.key, new SetReply(k.flags.map((f) => new SimpleString(f)))]);
+  },
+
+  // COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]
+  'COMMAND|LIST'(client, argv) {
+    const names: string[] = [];
+    for (const e of entries(client)) {
+      names.push(e.fullName);
+      for (const s of e.subcommands?.values() ?? []) names.push(s.fullName);
+    }
+    if (argv.length === 2) return names;
+    if (argv.length !== 5 || kw(argv[2]) !== 'FILTERBY') throw new CommandError('ERR syntax error');
+    const by = kw(argv[3]);
+    const v = argv[4];
+    if (by === 'MODULE') return [];
+    if (by === 'PATTERN') return names.filter((n) => globMatch(v, n, true));
+    if (by === 'ACLCAT') {
+      const cat = v.toLowerCase().replace(/^@/, '');
+      if (!(ACL_CATEGORIES as readonly string[]).includes(cat)) return [];
+      return names.filter((n) => (findEntry(client, n)?.spec.acl as string[]).includes(cat));
+    }
+    throw new CommandError('ERR syntax error');
+  },
+
+  // COMMAND HELP
+  'COMMAND|HELP'() {
+    return [
+      'COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+      '(no subcommand)',
+      '    Return details about all commands.',
+      'COUNT',
+      '    Return the total number of commands in this server.',
+      'LIST',
+      '    Return a list of all commands in this server.',
+      'INFO [<command-name> ...]',
+      '    Return details about multiple commands.',
+      'DOCS [<command-name> ...]',
+      '    Return documentation details about multiple commands.',
+      'GETKEYS <full-command>',
+      '    Return the keys from a full command.',
+      'GETKEYSANDFLAGS <full-command>',
+      '    Return the keys and the access flags from a full command.',
+      'HELP',
+      '    Print this help.',
+    ];
+  },
+};
+
+/** COMMAND GETKEYS: resolves the command (with arity check) and applies its key specs. */
+function getKeys(client: Client, argv: string[]): { key: string; flags: string[] }[] {
+  const cmd = lookupCommand(client.engine, argv);
+  if (cmd instanceof ErrorReply) {
+    if (cmd.message.startsWith('ERR wrong number')) throw new CommandError('ERR Invalid number of arguments specified for command');
+    throw new CommandError('ERR Invalid command specified');
+  }
+  const refs = getKeyPositions(cmd.spec.keys, argv);
+  if (refs.length === 0) throw new CommandError('ERR The command has no key arguments');
+  return refs.map((r) => ({ key: argv[r.index], flags: [r.access, ...cmd.spec.keys[r.spec].ops] }));
+}

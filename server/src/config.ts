@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every server option, its default and its validation. The CLI (flags and KVWS_* environment variables)
+ * and the config file (JSON) both land here; start-up fails with a message naming the bad field and value.
+ * Options that Redis also has keep Redis's names in CONFIG GET/SET (see engine/config-params.ts).
+ */
+export const ServerOptionsSchema = z
+  .object({
+    /** Address every listener binds to. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** HTTPS port for the WebSocket gateway and HTTP API; 0 disables it. */
+    port: z.number().int().min(0).max(65535).default(8443),
+    /** RESP (Redis protocol) port; 0 disables it. */
+    respPort: z.number().int().min(0).max(65535).default(6380),
+    /** Serve RESP over TLS with `tlsCert`/`tlsKey` instead of plain TCP. */
+    respTls: z.boolean().default(false),
+    /** Certificate and key (PEM files) for TLS listeners. */
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    /** Directory for the append-only file and other state; unset = memory only. */
+    dataDir: z.string().optional(),
+    /** Number of logical databases (SELECT 0..n-1). */
+    databases: z.number().int().min(1).max(1024).default(16),
+    /** Keyspace notification classes, Redis syntax (e.g. "Ex", "AKE"). Empty = off, as in Redis. */
+    notifyKeyspaceEvents: z.string().default(''),
+    /** Close RESP clients idle for this many seconds (0 = never), like Redis `timeout`. */
+    timeout: z.number().int().min(0).default(0),
+    /** Maximum simultaneous clients per server, like Redis `maxclients`. */
+    maxClients: z.number().int().min(1).default(10000),
+    /** Largest bulk string accepted (bytes), like Redis `proto-max-bulk-len`. */
+    protoMaxBulkLen: z.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
+    /** Largest inline command line (bytes). */
+    maxInlineLen: z.number().int().min(1024).default(64 * 1024),
+    /** Output buffer limits for pub/sub clients (bytes, bytes, seconds), like Redis `client-output-buffer-limit pubsub 32mb 8mb 60`. */
+    pubsubHardLimit: z.number().int().min(0).default(32 * 1024 * 1024),
+    pubsubSoftLimit: z.number().int().min(0).default(8 * 1024 * 1024),
+    pubsubSoftSeconds: z.number().int().min(0).default(60),
+    /**
+     * Until authentication exists, accept RESP clients only from loopback addresses (Redis's protected
+     * mode). Set false to accept any address the listener is bound to.
+     */
+    protectedMode: z.boolean().default(true),
+    /** Largest number of live SCAN cursors kept per server (oldest dropped first). */
+    scanCursorCache: z.number().int().min(16).default(4096),
+  })
+  .strict();
+
+export type ServerOptions = z.infer<typeof ServerOptionsSchema>;
+
+/** Flag name → option key, with its kind. The CLI and env mapping (KVWS_RESP_PORT, …) derive from this. */
+export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: 'string' | 'number' | 'boolean' }> = {
+  host: { key: 'host', kind: 'string' },
+  port: { key: 'port', kind: 'number' },
+  'resp-port': { key: 'respPort', kind: 'number' },
+  'resp-tls': { key: 'respTls', kind: 'boolean' },
+  'tls-cert': { key: 'tlsCert', kind: 'string' },
+  'tls-key': { key: 'tlsKey', kind: 'string' },
+  'data-dir': { key: 'dataDir', kind: 'string' },
+  databases: { key: 'databases', kind: 'number' },
+  'notify-keyspace-events': { key: 'notifyKeyspaceEvents', kind: 'string' },
+  timeout: { key: 'timeout', kind: 'number' },
+  'max-clients': { key: 'maxClients', kind: 'number' },
+  'proto-max-bulk-len': { key: 'protoMaxBulkLen', kind: 'number' },
+  'max-inline-len': { key: 'maxInlineLen', kind: 'number' },
+  'pubsub-hard-limit': { key: 'pubsubHardLimit', kind: 'number' },
+  'pubsub-soft-limit': { key: 'pubsubSoftLimit', kind: 'number' },
+  'pubsub-soft-seconds': { key: 'pubsubSoftSeconds', kind: 'number' },
+  'protected-mode': { key: 'protectedMode', kind: 'boolean' },
+  'scan-cursor-cache': { key: 'scanCursorCache', kind: 'number' },
+};
+
+export class ConfigError extends Error {}
+
+/**
+ * Resolves options from, in increasing precedence: defaults, the config file (`--config FILE`, JSON with
+ * the option keys above), KVWS_* environment variables, command-line flags. Throws ConfigError with the
+ * offending field and value.
+ */
+export function resolveOptions(argv: string[], env: Record<string, string | undefined>): ServerOptions {
+  const raw: Record<string, unknown> = {};
+  const flags = parseFlags(argv);
+  const configFile = flags.config ?? env.KVWS_CONFIG;
+  if (configFile) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(e as Error).message}`);
+    }
+    try {
+      Object.assign(raw, JSON.parse(text));
+    } catch (e) {
+      throw new ConfigError(`config file ${configFile} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  for (const [flag, { key, kind }] of Object.entries(OPTION_FLAGS)) {
+    const envName = `KVWS_${flag.toUpperCase().replaceAll('-', '_')}`;
+    const v = env[envName];
+    if (v !== undefined && v !== '') raw[key] = convert(v, kind, envName);
+  }
+  for (const [flag, v] of Object.entries(flags)) {
+    if (flag === 'config') continue;
+    if (flag === 'no-tls') continue;
+    const def = OPTION_FLAGS[flag];
+    if (!def) throw new ConfigError(`unknown flag --${flag} (see kvws --help)`);
+    raw[def.key] = convert(v, def.kind, `--${flag}`);
+  }
+  const parsed = ServerOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.join('.');
+    const value = field in raw ? JSON.stringify(raw[field]) : '(missing)';
+    throw new ConfigError(`invalid option ${field} = ${value}: ${issue.message}`);
+  }
+  if (parsed.data.respTls && !(parsed.data.tlsCert && parsed.data.tlsKey)) {
+    throw new ConfigError('invalid option respTls = true: needs tlsCert and tlsKey');
+  }
+  return parsed.data;
+}
+
+function convert(v: string, kind: 'string' | 'number' | 'boolean', where: string): unknown {
+  if (kind === 'string') return v;
+  if (kind === 'boolean') {
+    if (v === '' || v === 'true' || v === 'yes' || v === '1') return true;
+    if (v === 'false' || v === 'no' || v === '0') return false;
+    throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected true or false)`);
+  }
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected a number)`);
+  return n;
+}
+
+/** Parses `--name value`, `--name=value` and bare boolean `--name` / `--no-name`. */
+export function parseFlags(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(a)} (flags look like --name value)`);
+    const eq = a.indexOf('=');
+    if (eq > 0) {
+      out[a.slice(2, eq)] = a.slice(eq + 1);
+      continue;
+    }
+    const name = a.slice(2);
+    const def = OPTION_FLAGS[name];
+    if (def?.kind === 'boolean' || name === 'no-tls') {
+      out[name] = 'true';
+      continue;
+    }
+    if (name.startsWith('no-') && OPTION_FLAGS[name.slice(3)]?.kind === 'boolean') {
+      out[name.slice(3)] = 'false';
+      continue;
+    }
+    if (i + 1 >= argv.length) throw new ConfigError(`flag --${name} needs a value`);
+    out[name] = argv[++i];
+  }
+  return out;
+}

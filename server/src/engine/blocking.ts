@@ -1,0 +1,126 @@
+import { ErrorReply, type Reply } from '../protocol/reply.js';
+import type { Client } from './client.js';
+import type { Db } from './db.js';
+
+interface Waiter {
+  client: Client;
+  db: Db;
+  keys: string[];
+  attempt: () => Reply | undefined;
+  resolve: (r: Reply) => void;
+  onTimeout: Reply;
+  timer: NodeJS.Timeout | null;
+  done: boolean;
+}
+
+const slot = (db: number, key: string) => `${db}\0${key}`;
+
+/**
+ * Blocking commands (BLPOP, BLMOVE, BZPOPMIN, …). A handler first tries to serve itself; when nothing is
+ * there it calls `block`, passing an `attempt` closure that re-runs the operation and returns undefined
+ * while there is still nothing to serve.
+ *
+ * Keys touched through the notify path are marked ready; after every command (and after EXEC as a whole,
+ * and after active expiry) the dispatcher calls `serveReady`, which offers each ready key to its waiters in
+ * the order they blocked (FIFO, as Redis does).
+ */
+export class Blocking {
+  private readonly byKey = new Map<string, Waiter[]>();
+  private readonly ready = new Map<string, { db: Db; key: string }>();
+  /** Number of clients currently blocked (INFO blocked_clients). */
+  count = 0;
+
+  /**
+   * Blocks `client` on `keys` of `db` for `timeoutMs` (0 = forever). Resolves with attempt()'s reply once
+   * it has one, with `onTimeout` at the timeout, or with an error if unblocked by CLIENT UNBLOCK ERROR.
+   * Inside EXEC (or a script) it does not block: it returns `onTimeout` at once.
+   */
+  block(client: Client, db: Db, keys: string[], timeoutMs: number, attempt: () => Reply | undefined, onTimeout: Reply): Reply | Promise<Reply> {
+    if (client.inExec) return onTimeout;
+    return new Promise<Reply>((resolve) => {
+      const w: Waiter = { client, db, keys, attempt, resolve, onTimeout, timer: null, done: false };
+      for (const k of keys) {
+        const s = slot(db.index, k);
+        let q = this.byKey.get(s);
+        if (!q) {
+          q = [];
+          this.byKey.set(s, q);
+        }
+        q.push(w);
+      }
+      if (timeoutMs > 0) {
+        w.timer = setTimeout(() => this.finish(w, onTimeout), timeoutMs);
+      }
+      this.count++;
+      client.blocked = {
+        db: db.index,
+        keys,
+        cancel: (error: boolean) =>
+          this.finish(w, error ? new ErrorReply('UNBLOCKED client unblocked via CLIENT UNBLOCK') : w.onTimeout),
+      };
+    });
+  }
+
+  /** Called from the notify path: a key that someone waits for has changed. */
+  signal(db: Db, key: string): void {
+    if (this.byKey.size === 0) return;
+    const s = slot(db.index, key);
+    if (this.byKey.has(s) && !this.ready.has(s)) this.ready.set(s, { db, key });
+  }
+
+  /** True when there are ready keys to serve (cheap check for the dispatcher). */
+  get hasReady(): boolean {
+    return this.ready.size !== 0;
+  }
+
+  /**
+   * Serves waiters of every ready key in FIFO order until no key is ready. Serving may make further keys
+   * ready (BLMOVE pushes to its destination); those are served in the same call.
+   */
+  serveReady(): void {
+    let rounds = 0;
+    while (this.ready.size !== 0 && rounds++ < 1_000_000) {
+      const batch = [...this.ready.entries()];
+      this.ready.clear();
+      for (const [s, { db, key }] of batch) {
+        const q = this.byKey.get(s);
+        if (!q) continue;
+        // The key may have been deleted and re-created: serve while it has data.
+        while (q.length > 0 && db.dict.has(key)) {
+          const w = q[0];
+          const r = w.attempt();
+          if (r === undefined) break;
+          this.finish(w, r);
+        }
+      }
+    }
+  }
+
+  /** Unblocks a client (CLIENT UNBLOCK, disconnect). Returns false when it was not blocked. */
+  unblock(client: Client, error = false): boolean {
+    if (!client.blocked) return false;
+    client.blocked.cancel(error);
+    return true;
+  }
+
+  private finish(w: Waiter, reply: Reply): void {
+    if (w.done) return;
+    w.done = true;
+    if (w.timer) clearTimeout(w.timer);
+    for (const k of w.keys) {
+      const s = slot(w.db.index, k);
+      const q = this.byKey.get(s);
+      if (!q) continue;
+      const i = q.indexOf(w);
+      if (i >= 0) q.splice(i, 1);
+      if (q.length === 0) {
+        this.byKey.delete(s);
+        this.ready.delete(s);
+      }
+    }
+    this.count--;
+    w.client.blocked = null;
+    w.resolve(reply);
+  }
+}
+

@@ -1,0 +1,76 @@
+import type { Reply } from '../protocol/reply.js';
+import type { Db } from './db.js';
+import type { Engine } from './engine.js';
+
+/** Which front door a client came through (CLIENT LIST `lib-name` aside, this is kvws's own field). */
+export type FrontDoor = 'resp' | 'ws' | 'http' | 'internal';
+
+/** MULTI state: queued commands and whether EXEC must fail. */
+export interface MultiState {
+  queue: string[][];
+  /** A queueing error happened: EXEC answers EXECABORT. */
+  error: boolean;
+}
+
+/**
+ * A session: what Redis calls a client. Every front door creates one per connection (the HTTP API one per
+ * request or token) and passes it to `engine.execute`. Handlers read `client.db` and `client.engine`.
+ */
+export class Client {
+  readonly id: number;
+  readonly createdAt: number;
+  name = '';
+  libName = '';
+  libVer = '';
+  /** RESP protocol version negotiated with HELLO (2 or 3). Front doors other than RESP keep 3. */
+  resp: 2 | 3 = 2;
+  db: Db;
+  lastInteraction: number;
+  lastCommand = 'NULL';
+  multi: MultiState | null = null;
+  /** Keys this client WATCHes: "db\0key" → whether it held a live value with a deadline when watched. */
+  readonly watched = new Map<string, { db: number; key: string; expiresAt: number | undefined }>();
+  /** Set when a watched key changed: EXEC returns a null array. */
+  dirtyCas = false;
+  /** True while EXEC runs the queue: blocking commands behave as if their timeout had passed. */
+  inExec = false;
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  /** Pending blocking operation, if any (see blocking.ts). */
+  blocked: { cancel(error: boolean): void; keys: string[]; db: number } | null = null;
+  /** Set by a handler (QUIT) that wants the connection closed once its reply is written. */
+  closeAfterReply = false;
+  closed = false;
+  /** For CLIENT LIST's `cmd`/`qbuf`-like fields and CLIENT KILL. */
+  addr: string;
+  laddr: string;
+  /** Front-door hooks, set by whoever owns the connection. */
+  push: (reply: Reply) => void = () => {};
+  /** Closes the connection (CLIENT KILL, QUIT after reply, output-buffer overflow). */
+  kill: (reason: string) => void = () => {};
+  /** Bytes waiting in the output buffer (CLIENT LIST omem). */
+  outputBytes: () => number = () => 0;
+
+  constructor(
+    readonly engine: Engine,
+    readonly frontDoor: FrontDoor,
+    addr = '',
+    laddr = '',
+  ) {
+    this.id = engine.clients.nextId();
+    this.createdAt = engine.now();
+    this.lastInteraction = this.createdAt;
+    this.db = engine.dbs[0];
+    this.addr = addr;
+    this.laddr = laddr;
+  }
+
+  get subscriptionCount(): number {
+    return this.channels.size + this.patterns.size;
+  }
+
+  /** In RESP2, a client with subscriptions may only run (P)(UN)SUBSCRIBE, PING, QUIT and RESET. */
+  get inPubSubMode(): boolean {
+    return this.resp === 2 && this.subscriptionCount > 0;
+  }
+}

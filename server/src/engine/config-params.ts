@@ -1,0 +1,128 @@
+import { CommandError } from '../protocol/reply.js';
+import type { Engine } from './engine.js';
+import { formatNotifyFlags, parseNotifyFlags } from './notify.js';
+
+/**
+ * One CONFIG GET/SET parameter, under Redis's name. `set` validates and applies a value or throws an
+ * Error whose message completes Redis's "CONFIG SET failed (possibly related to argument 'x') - …".
+ * Parameters without `set` are immutable at run time.
+ */
+interface Param {
+  get(): string;
+  set?(v: string): void;
+}
+
+/** Parses Redis memory units: 100, 1k, 1kb, 1m, 1mb, 1g, 1gb (k=1000, kb=1024, as in Redis). */
+export function parseMemory(v: string): number {
+  const m = /^(\d+)(k|kb|m|mb|g|gb)?$/i.exec(v);
+  if (!m) throw new Error('argument must be a memory value');
+  const unit = (m[2] ?? '').toLowerCase();
+  const mul: Record<string, number> = { '': 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return Number(m[1]) * mul[unit];
+}
+
+function parseIntParam(v: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(v)) throw new Error("argument couldn't be parsed into an integer");
+  const n = Number(v);
+  if (n < min || n > max) throw new Error(`argument must be between ${min} and ${max} inclusive`);
+  return n;
+}
+
+function parseYesNo(v: string): boolean {
+  const s = v.toLowerCase();
+  if (s === 'yes') return true;
+  if (s === 'no') return false;
+  throw new Error('argument must be \'yes\' or \'no\'');
+}
+
+/**
+ * The run-time parameters: Redis's names, backed by `engine.options` so the front doors read live values.
+ * CONFIG SET of several parameters is all-or-nothing, as in Redis 7.
+ */
+export class ConfigParams {
+  readonly params = new Map<string, Param>();
+
+  constructor(private readonly engine: Engine) {
+    const o = engine.options;
+    const p = this.params;
+    p.set('notify-keyspace-events', {
+      get: () => formatNotifyFlags(engine.notifyFlags),
+      set: (v) => {
+        const f = parseNotifyFlags(v);
+        if (f < 0) throw new Error('Invalid event class character. Use \'Ag$lshzxeKEtmdn\'.');
+        engine.notifyFlags = f;
+      },
+    });
+    p.set('timeout', { get: () => String(o.timeout), set: (v) => void (o.timeout = parseIntParam(v, 0, 2 ** 31 - 1)) });
+    p.set('maxclients', { get: () => String(o.maxClients), set: (v) => void (o.maxClients = parseIntParam(v, 1, 2 ** 31 - 1)) });
+    p.set('proto-max-bulk-len', {
+      get: () => String(o.protoMaxBulkLen),
+      set: (v) => void (o.protoMaxBulkLen = Math.max(1024 * 1024, parseMemory(v))),
+    });
+    p.set('client-output-buffer-limit', {
+      get: () => `normal 0 0 0 slave 268435456 67108864 60 pubsub ${o.pubsubHardLimit} ${o.pubsubSoftLimit} ${o.pubsubSoftSeconds}`,
+      set: (v) => {
+        const parts = v.trim().split(/\s+/);
+        if (parts.length % 4 !== 0) throw new Error('Wrong number of arguments in buffer limit configuration.');
+        for (let i = 0; i < parts.length; i += 4) {
+          const cls = parts[i].toLowerCase();
+          const hard = parseMemory(parts[i + 1]);
+          const soft = parseMemory(parts[i + 2]);
+          const secs = parseIntParam(parts[i + 3], 0, 2 ** 31 - 1);
+          if (cls === 'pubsub') {
+            o.pubsubHardLimit = hard;
+            o.pubsubSoftLimit = soft;
+            o.pubsubSoftSeconds = secs;
+          } else if (!['normal', 'slave', 'replica'].includes(cls)) throw new Error('Invalid client class specified in buffer limit configuration.');
+        }
+      },
+    });
+    p.set('protected-mode', {
+      get: () => (o.protectedMode ? 'yes' : 'no'),
+      set: (v) => void (o.protectedMode = parseYesNo(v)),
+    });
+    p.set('databases', { get: () => String(o.databases) });
+    p.set('port', { get: () => String(o.respPort) });
+    p.set('bind', { get: () => o.host });
+    p.set('dir', { get: () => o.dataDir ?? process.cwd() });
+    // Persistence arrives with the append-only file issue; until then kvws keeps nothing on disk.
+    p.set('save', { get: () => '' });
+    p.set('appendonly', { get: () => 'no' });
+    // No eviction yet: like a Redis with no memory limit.
+    p.set('maxmemory', { get: () => '0' });
+    p.set('maxmemory-policy', { get: () => 'noeviction' });
+  }
+
+  /** CONFIG GET: every parameter whose name matches one of `patterns` (glob, case-insensitive). */
+  get(patterns: string[], match: (p: string, s: string) => boolean): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [name, param] of this.params) {
+      if (patterns.some((p) => match(p.toLowerCase(), name))) out.push([name, param.get()]);
+    }
+    return out;
+  }
+
+  /** CONFIG SET: validates every pair, applies all or none; throws CommandError with Redis's wording. */
+  set(pairs: [string, string][]): void {
+    const seen = new Set<string>();
+    for (const [name] of pairs) {
+      const n = name.toLowerCase();
+      const param = this.params.get(n);
+      if (!param) throw new CommandError(`ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
+      if (!param.set) throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - can't set immutable config`);
+      if (seen.has(n)) throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - duplicate parameter`);
+      seen.add(n);
+    }
+    const before = pairs.map(([name]) => (this.params.get(name.toLowerCase()) as Param).get());
+    for (let i = 0; i < pairs.length; i++) {
+      const [name, value] = pairs[i];
+      try {
+        (this.params.get(name.toLowerCase()) as Param).set?.(value);
+      } catch (e) {
+        for (let j = 0; j < i; j++) (this.params.get(pairs[j][0].toLowerCase()) as Param).set?.(before[j]);
+        throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${(e as Error).message}`);
+      }
+    }
+  }
+}
+

@@ -1,0 +1,100 @@
+import type { RuntimeCommand } from '../commands/index.js';
+import { CommandError, ErrorReply, QUEUED, type Reply, wrongArity } from '../protocol/reply.js';
+import type { Client } from './client.js';
+import type { Engine } from './engine.js';
+
+/** Commands a RESP2 client in subscribed mode may still run. */
+const PUBSUB_ALLOWED = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PING', 'QUIT', 'RESET']);
+/** Commands that run immediately inside MULTI instead of being queued. */
+const NOT_QUEUED = new Set(['EXEC', 'DISCARD', 'MULTI', 'WATCH', 'QUIT', 'RESET']);
+
+/**
+ * Resolves argv[0] (and argv[1] for container commands) to a table entry, or returns the Redis error
+ * for an unknown command, unknown subcommand or wrong arity.
+ */
+export function lookupCommand(engine: Engine, argv: string[]): RuntimeCommand | ErrorReply {
+  const name = argv[0];
+  const table = engine.table;
+  let cmd = table.get(name) ?? table.get(name.toLowerCase());
+  if (!cmd) {
+    const args = argv
+      .slice(1, 21)
+      .map((a) => `'${a.length > 128 ? a.slice(0, 128) : a}' `)
+      .join('');
+    return new ErrorReply(`ERR unknown command '${clip(name)}', with args beginning with: ${args}`);
+  }
+  if (cmd.subcommands && !(argv.length === 1 && cmd.bareHandler)) {
+    if (argv.length === 1) return new ErrorReply(wrongArity(cmd.fullName));
+    const sub = cmd.subcommands.get(argv[1].toLowerCase());
+    if (!sub) {
+      return new ErrorReply(`ERR unknown subcommand '${clip(argv[1])}'. Try ${cmd.spec.name} HELP.`);
+    }
+    cmd = sub;
+  }
+  const arity = cmd.spec.arity;
+  if ((arity > 0 && argv.length !== arity) || argv.length < -arity) return new ErrorReply(wrongArity(cmd.fullName));
+  return cmd;
+}
+
+function clip(s: string): string {
+  return (s.length > 128 ? s.slice(0, 128) : s).replace(/[\r\n]/g, ' ');
+}
+
+/**
+ * processCommand: lookup → arity → (ACL, later) → pub/sub context → MULTI queueing → run → wake blocked
+ * clients. The one path every front door uses.
+ */
+export function execute(engine: Engine, client: Client, argv: string[]): Reply | Promise<Reply> {
+  client.lastInteraction = Date.now();
+  engine.stats.commands++;
+  if (argv.length === 0) return new ErrorReply('ERR empty command');
+  const cmd = lookupCommand(engine, argv);
+  if (cmd instanceof ErrorReply) {
+    engine.stats.rejectedCalls++;
+    engine.stats.errorReplies++;
+    if (client.multi) client.multi.error = true;
+    return cmd;
+  }
+  client.lastCommand = cmd.fullName;
+  if (client.inPubSubMode && !PUBSUB_ALLOWED.has(cmd.root)) {
+    engine.stats.rejectedCalls++;
+    engine.stats.errorReplies++;
+    return new ErrorReply(
+      `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+    );
+  }
+  if (client.multi && !NOT_QUEUED.has(cmd.root)) {
+    if (cmd.spec.flags.includes('no_multi')) {
+      client.multi.error = true;
+      engine.stats.rejectedCalls++;
+      return new ErrorReply('ERR Command not allowed inside a transaction');
+    }
+    client.multi.queue.push(argv);
+    return QUEUED;
+  }
+  const reply = runCommand(engine, client, cmd, argv);
+  if (engine.blocking.hasReady) engine.blocking.serveReady();
+  return reply;
+}
+
+/**
+ * Runs a resolved command's handler and turns thrown CommandErrors into error replies. Used by `execute`
+ * and by EXEC for queued commands (which must not serve blocked clients until the whole EXEC is done).
+ */
+export function runCommand(engine: Engine, client: Client, cmd: RuntimeCommand, argv: string[]): Reply | Promise<Reply> {
+  cmd.stats.calls++;
+  try {
+    const r = cmd.handler(client, argv);
+    if (r instanceof ErrorReply) {
+      cmd.stats.failed++;
+      engine.stats.errorReplies++;
+    }
+    return r;
+  } catch (e) {
+    cmd.stats.failed++;
+    engine.stats.errorReplies++;
+    if (e instanceof CommandError) return new ErrorReply(e.message);
+    console.error(`kvws: internal error in ${cmd.fullName}:`, e);
+    return new ErrorReply(`ERR internal error while running '${cmd.fullName}'`);
+  }
+}

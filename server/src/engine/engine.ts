@@ -1,0 +1,202 @@
+import type { ServerOptions } from '../config.js';
+import { type CommandTable, buildCommandTable } from '../commands/index.js';
+import type { Reply } from '../protocol/reply.js';
+import { Blocking } from './blocking.js';
+import { Client } from './client.js';
+import { ConfigParams } from './config-params.js';
+import { Db } from './db.js';
+import { execute } from './dispatch.js';
+import { ExpiryScheduler } from './expiry.js';
+import {
+  type DbEvent,
+  type EventClass,
+  type KeyEvent,
+  type KeyspaceListener,
+  NOTIFY_KEYEVENT,
+  NOTIFY_KEYSPACE,
+  classBit,
+  parseNotifyFlags,
+} from './notify.js';
+import { PubSub } from './pubsub.js';
+import { ScanCursors } from './scan.js';
+
+/** Connected clients by id (CLIENT LIST / KILL / INFO clients). */
+export class ClientRegistry {
+  readonly byId = new Map<number, Client>();
+  private last = 0;
+  /** Total connections ever accepted (INFO total_connections_received). */
+  totalConnections = 0;
+
+  nextId(): number {
+    return ++this.last;
+  }
+  add(c: Client): void {
+    this.byId.set(c.id, c);
+    this.totalConnections++;
+  }
+  get size(): number {
+    return this.byId.size;
+  }
+  /** Set by the engine: cleans up a client that disconnected. */
+  onRemove: (c: Client) => void = () => {};
+  remove(c: Client): void {
+    if (!this.byId.delete(c.id)) return;
+    c.closed = true;
+    this.onRemove(c);
+  }
+}
+
+export interface EngineStats {
+  startedAt: number;
+  commands: number;
+  expiredKeys: number;
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  rejectedCalls: number;
+  errorReplies: number;
+  pubsubMessages: number;
+  /** Per command full name: calls and failed calls (INFO commandstats). */
+  perCommand: Map<string, { calls: number; failed: number }>;
+}
+
+/**
+ * The embedded engine: databases, the command table, and the one key-change path (`notify`).
+ * Every front door calls `execute(client, argv)`; nothing else runs commands.
+ */
+export class Engine {
+  readonly dbs: Db[];
+  readonly clients = new ClientRegistry();
+  readonly pubsub = new PubSub();
+  readonly blocking = new Blocking();
+  readonly expiry: ExpiryScheduler;
+  readonly scans: ScanCursors;
+  readonly table: CommandTable;
+  readonly params: ConfigParams;
+  readonly listeners: KeyspaceListener[] = [];
+  /** WATCHed keys: "db\0key" → clients watching it. */
+  readonly watchers = new Map<string, Set<Client>>();
+  notifyFlags: number;
+  readonly stats: EngineStats = {
+    startedAt: Date.now(),
+    commands: 0,
+    expiredKeys: 0,
+    keyspaceHits: 0,
+    keyspaceMisses: 0,
+    rejectedCalls: 0,
+    errorReplies: 0,
+    pubsubMessages: 0,
+    perCommand: new Map(),
+  };
+  /** Unique id of this run (INFO run_id). */
+  readonly runId: string;
+
+  constructor(readonly options: ServerOptions) {
+    this.dbs = Array.from({ length: options.databases }, (_, i) => new Db(this, i));
+    this.expiry = new ExpiryScheduler(this, options.databases);
+    this.scans = new ScanCursors(options.scanCursorCache);
+    this.table = buildCommandTable();
+    const flags = parseNotifyFlags(options.notifyKeyspaceEvents);
+    if (flags < 0) throw new Error(`invalid notify-keyspace-events ${JSON.stringify(options.notifyKeyspaceEvents)}`);
+    this.notifyFlags = flags;
+    this.params = new ConfigParams(this);
+    this.runId = Array.from({ length: 40 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+    this.clients.onRemove = (c) => this.cleanupClient(c);
+  }
+
+  /** Runs one command for `client`. Blocking commands return a Promise; everything else replies at once. */
+  execute(client: Client, argv: string[]): Reply | Promise<Reply> {
+    return execute(this, client, argv);
+  }
+
+  /** Current time in Unix ms. One place so tests and persistence can reason about time. */
+  now(): number {
+    return Date.now();
+  }
+
+  /** Creates an internal client (no connection), e.g. for loading or server-side tasks. */
+  internalClient(): Client {
+    return new Client(this, 'internal');
+  }
+
+  /**
+   * THE key-change path. Every mutation of a key — by a command, lazy expiry, active expiry, eviction —
+   * calls this right after the change, with Redis's event name and class. It invalidates WATCH, wakes
+   * blocked clients, publishes keyspace notifications per `notify-keyspace-events`, and feeds every
+   * registered listener (the append-only file and event log in later issues).
+   */
+  notify(db: Db, key: string, event: string, cls: EventClass): void {
+    if (this.watchers.size !== 0) this.touchWatched(db.index, key);
+    this.blocking.signal(db, key);
+    const flags = this.notifyFlags;
+    if (flags !== 0 && (flags & classBit(cls)) !== 0 && !this.pubsub.idle) {
+      if (flags & NOTIFY_KEYSPACE) this.pubsub.publish(`__keyspace@${db.index}__:${key}`, event);
+      if (flags & NOTIFY_KEYEVENT) this.pubsub.publish(`__keyevent@${db.index}__:${event}`, key);
+    }
+    if (this.listeners.length !== 0) {
+      const e: KeyEvent = { db: db.index, key, event, cls };
+      for (const l of this.listeners) l.onKeyEvent?.(e);
+    }
+  }
+
+  /** Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB): WATCH invalidation and listeners. */
+  notifyDb(e: DbEvent, touchedKeys: Iterable<[number, string]>): void {
+    for (const [db, key] of touchedKeys) this.touchWatched(db, key);
+    for (const l of this.listeners) l.onDbEvent?.(e);
+  }
+
+  /** Deletes an expired key and notifies `expired` (lazy and active expiry both end here). */
+  expireKey(db: Db, key: string): void {
+    db.delete(key);
+    this.stats.expiredKeys++;
+    this.notify(db, key, 'expired', 'x');
+  }
+
+  /** After changes made outside a command (active expiry): serve clients blocked on keys that changed. */
+  afterExternalChange(): void {
+    if (this.blocking.hasReady) this.blocking.serveReady();
+  }
+
+  /** Marks every client watching db/key as dirty, so its EXEC fails. */
+  touchWatched(db: number, key: string): void {
+    const set = this.watchers.get(`${db}\0${key}`);
+    if (set) for (const c of set) c.dirtyCas = true;
+  }
+
+  /** WATCH bookkeeping (used by the transaction commands). */
+  watch(client: Client, db: Db, key: string): void {
+    const slot = `${db.index}\0${key}`;
+    if (client.watched.has(slot)) return;
+    const expiresAt = db.dict.has(key) ? db.expires.get(key) : undefined;
+    client.watched.set(slot, { db: db.index, key, expiresAt });
+    let set = this.watchers.get(slot);
+    if (!set) {
+      set = new Set();
+      this.watchers.set(slot, set);
+    }
+    set.add(client);
+  }
+
+  unwatchAll(client: Client): void {
+    for (const slot of client.watched.keys()) {
+      const set = this.watchers.get(slot);
+      if (set) {
+        set.delete(client);
+        if (set.size === 0) this.watchers.delete(slot);
+      }
+    }
+    client.watched.clear();
+    client.dirtyCas = false;
+  }
+
+  private cleanupClient(c: Client): void {
+    if (c.blocked) this.blocking.unblock(c);
+    this.unwatchAll(c);
+    this.pubsub.removeClient(c);
+    c.multi = null;
+  }
+
+  /** Stops timers; the front doors close their own sockets. */
+  shutdown(): void {
+    this.expiry.stop();
+  }
+}

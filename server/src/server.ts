@@ -1,0 +1,42 @@
+import type { ServerOptions } from './config.js';
+import { Engine } from './engine/engine.js';
+import { RespServer } from './net/resp-server.js';
+
+export interface Listening {
+  kind: 'resp' | 'resp+tls';
+  host: string;
+  port: number;
+}
+
+/**
+ * A whole kvws server: the engine plus its front doors. `start` opens every enabled listener and
+ * returns their addresses; `stop` closes them and stops the engine's timers.
+ */
+export class KvwsServer {
+  readonly engine: Engine;
+  private resp: RespServer | null = null;
+
+  constructor(readonly options: ServerOptions) {
+    this.engine = new Engine(options);
+  }
+
+  async start(): Promise<Listening[]> {
+    const out: Listening[] = [];
+    const o = this.options;
+    if (o.respPort !== 0 || process.env.KVWS_RESP_EPHEMERAL === '1') {
+      this.resp = new RespServer(this.engine, {
+        host: o.host,
+        port: o.respPort,
+        tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
+      });
+      const addr = await this.resp.listen();
+      out.push({ kind: o.respTls ? 'resp+tls' : 'resp', host: addr.host, port: addr.port });
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.resp?.close();
+    this.engine.shutdown();
+  }
+}

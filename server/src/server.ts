@@ -23,7 +23,7 @@ export class KvwsServer {
   async start(): Promise<Listening[]> {
     const out: Listening[] = [];
     const o = this.options;
-    if (o.respPort !== 0 || process.env.KVWS_RESP_EPHEMERAL === '1') {
+    if (o.respPort !== 0) {
       this.resp = new RespServer(this.engine, {
         host: o.host,
         port: o.respPort,

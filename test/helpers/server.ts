@@ -1,0 +1,264 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Redis, { type RedisOptions } from 'ioredis';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const KVWS_BIN = path.join(ROOT, 'server/bin/kvws.js');
+
+export interface RunningServer {
+  host: string;
+  port: number;
+  /** True when this is a real redis-server (REDIS_URL), not kvws. */
+  isRedis: boolean;
+  /** Everything the process printed so far (kvws only). */
+  output(): string;
+  stop(): Promise<void>;
+  pid?: number;
+}
+
+/** Returns a free TCP port on 127.0.0.1 (bound and released; fine on loopback for tests). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a kvws server process (`kvws serve`) on a free RESP port with the HTTPS port off, waits for
+ * "ready", and returns it. With REDIS_URL set (fidelity runs), returns that Redis server instead and
+ * flushes it, so the same test checks that kvws answers as Redis does.
+ */
+export async function startKvws(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<RunningServer> {
+  if (process.env.KVWS_TEST_TARGET === 'redis') return startRedis();
+  const redisUrl = process.env.REDIS_URL;
+  if (redisUrl) {
+    const u = new URL(redisUrl);
+    const port = Number(u.port || 6379);
+    const c = new Redis({ host: u.hostname, port, lazyConnect: false, maxRetriesPerRequest: 0 });
+    await c.flushall();
+    await c.config('SET', 'notify-keyspace-events', '');
+    c.disconnect();
+    return { host: u.hostname, port, isRedis: true, output: () => '', stop: async () => {} };
+  }
+  const port = await freePort();
+  const child = spawn(process.execPath, [KVWS_BIN, 'serve', '--resp-port', String(port), '--port', '0', ...extraArgs], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kvws did not start in 15 s:\n${out}`)), 15_000);
+    const check = () => {
+      if (out.includes('kvws: ready')) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kvws exited with ${code} before it was ready:\n${out}`));
+    });
+  });
+  return {
+    host: '127.0.0.1',
+    port,
+    isRedis: false,
+    pid: child.pid,
+    output: () => out,
+    stop: () => stopChild(child),
+  };
+}
+
+/**
+ * Starts a private real redis-server (no persistence) on a free port: the fidelity project runs the
+ * Redis-compatible suites against it, one server per test file so files do not disturb each other.
+ */
+export async function startRedis(): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start in 15 s:\n${out}`)), 15_000);
+    const check = () => {
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}:\n${out}`));
+    });
+  });
+  return { host: '127.0.0.1', port, isRedis: true, pid: child.pid, output: () => out, stop: () => stopChild(child) };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, 5000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** An ioredis client for `server` that fails fast instead of retrying (so broken tests fail, not hang). */
+export function redisClient(server: RunningServer | number, opts: RedisOptions = {}): Redis {
+  const port = typeof server === 'number' ? server : server.port;
+  const host = typeof server === 'number' ? '127.0.0.1' : server.host;
+  return new Redis({ host, port, lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null, ...opts });
+}
+
+/**
+ * A raw RESP connection for byte-level tests: `send` writes bytes, `read` waits until `n` complete
+ * top-level replies (or `until` matches) have arrived and returns the text received so far.
+ */
+export class RawConnection {
+  private buf = Buffer.alloc(0);
+  private waiters: (() => void)[] = [];
+  closed = false;
+  readonly socket: net.Socket;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(server: RunningServer | number): Promise<RawConnection> {
+    const port = typeof server === 'number' ? server : server.port;
+    const host = typeof server === 'number' ? '127.0.0.1' : server.host;
+    const socket = net.connect(port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawConnection(socket);
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+  }
+
+  /** Waits (bounded by `timeoutMs`) until the received text satisfies `done`, then returns and clears it. */
+  async readUntil(done: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(this.buf.toString('latin1'))) {
+      if (this.closed || Date.now() > deadline) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    const text = this.buf.toString('latin1');
+    this.buf = Buffer.alloc(0);
+    return text;
+  }
+
+  /** Sends a command as a RESP array and returns the raw reply text (one complete reply). */
+  async command(...argv: (string | Buffer)[]): Promise<string> {
+    const parts: Buffer[] = [Buffer.from(`*${argv.length}\r\n`)];
+    for (const a of argv) {
+      const b = typeof a === 'string' ? Buffer.from(a, 'latin1') : a;
+      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+    }
+    this.send(Buffer.concat(parts));
+    return this.readUntil((t) => completeReplies(t) >= 1);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Counts complete top-level RESP2/RESP3 replies at the start of `text` (-1 if malformed). */
+export function completeReplies(text: string): number {
+  let pos = 0;
+  let n = 0;
+  const one = (): boolean => {
+    const eol = text.indexOf('\r\n', pos);
+    if (eol < 0) return false;
+    const type = text[pos];
+    const head = text.slice(pos + 1, eol);
+    pos = eol + 2;
+    switch (type) {
+      case '+':
+      case '-':
+      case ':':
+      case ',':
+      case '#':
+      case '_':
+      case '(':
+        return true;
+      case '$':
+      case '=':
+      case '!': {
+        const len = Number(head);
+        if (len < 0) return true;
+        if (text.length < pos + len + 2) return false;
+        pos += len + 2;
+        return true;
+      }
+      case '*':
+      case '~':
+      case '>':
+      case '%':
+      case '|': {
+        let len = Number(head);
+        if (len < 0) return true;
+        if (type === '%' || type === '|') len *= 2;
+        for (let i = 0; i < len; i++) if (!one()) return false;
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+  while (pos < text.length) {
+    const save = pos;
+    if (!one()) {
+      pos = save;
+      break;
+    }
+    n++;
+  }
+  return n;
+}

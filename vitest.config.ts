@@ -1,0 +1,33 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests start real servers and real clients (redis-server, redis-cli, ioredis, Chromium), so they run in
+// forked processes, two files at a time (the reference machine has 2 cores), with generous timeouts.
+//
+// Two projects:
+//  - kvws: every test, against kvws processes started by test/helpers/server.ts.
+//  - redis: the Redis-compatible suites (test/commands, test/resp) re-pointed at a real redis-server
+//    (one private server per file), to show kvws answers as Redis does. Files named *.kvws.test.ts hold
+//    kvws-only behaviour (features newer than the Debian redis-server, or kvws's own additions) and run
+//    in the kvws project only.
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    fileParallelism: true,
+    maxWorkers: 2,
+    globalSetup: ['test/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'kvws', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'redis',
+          include: ['test/commands/**/*.test.ts', 'test/resp/**/*.test.ts'],
+          exclude: ['**/*.kvws.test.ts', '**/node_modules/**'],
+          env: { KVWS_TEST_TARGET: 'redis' },
+        },
+      },
+    ],
+  },
+});

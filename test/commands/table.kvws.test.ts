@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { ACL_CATEGORIES, COMMANDS, type CommandSpec, getKeyPositions } from '@kvws/shared/commands';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCommandTable } from '../../server/src/commands/index.js';
@@ -62,6 +63,10 @@ describe('the command table (shared/src/commands) is consistent', () => {
     if (spec.flags.includes('readonly') && spec.keys.length > 0) {
       expect(spec.keys.every((k) => k.access === 'RO')).toBe(true);
     }
+  });
+
+  it('docs/commands.md is generated from the current table', () => {
+    expect(() => execFileSync(process.execPath, ['scripts/gen-command-docs.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
   });
 
   it('key positions find the keys of representative commands', () => {

@@ -1,0 +1,835 @@
+#!/usr/bin/env node
+// Benchmark harness: kvws against a real redis-server, on this machine, in the same run.
+//
+//   node bench/run.mjs [--quick] [--write]        (npm run bench -- [--quick] [--write])
+//
+//   --quick  smoke run: redis-benchmark -n 20000 (not 200000), 100,000 keys for memory (not 1,000,000),
+//            20,000 keys for expiry (not 200,000). Figures are noisier; never --write them.
+//   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
+//            (creating the file if missing). Refused if any section failed.
+//
+// Sections (each runs against freshly started servers; a failing section is reported and the others still run):
+//   throughput  redis-benchmark -t set,get,incr,lpush,rpop,sadd,hset,zadd -c 50, pipeline 1 and 16, runs
+//               interleaved redis P1, kvws P1, redis P16, kvws P16; ratio = kvws rps / redis rps.
+//   memory      RSS growth (/proc/<pid>/status VmRSS) of each server process while loading N keys
+//               `key:%010d` with 16-byte values through ioredis pipelines of 1000 SETs, without and with a
+//               TTL (SET k v EX 3600). INFO memory used_memory growth is shown for reference only: the two
+//               servers count it differently, RSS is what the machine pays. Each variant uses new processes,
+//               because RSS rarely shrinks after FLUSHALL (allocators and V8 keep freed pages).
+//   expiry      how late keyspace `expired` events arrive: N keys with PEXPIREAT deadlines spread evenly over
+//               5 s starting 1 s from now (loaded from a worker thread so the subscriber's clock is not held
+//               up), lateness = arrival time at the subscriber - deadline; waits for all or 30 s.
+// Output: a Markdown report on stdout and bench/results/latest.json.
+// Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
+//
+// Environment:
+//   KVWS_BENCH_CMD  replaces the kvws command line, so the bench can be pointed at any RESP server. It runs
+//                   through /bin/sh as `exec <cmd>` (so its pid is the server's, for RSS), after replacing
+//                   {port} with the RESP port to listen on and {dataDir} with an empty temporary directory.
+//                   Example (two Redis servers, to test the harness itself):
+//                   KVWS_BENCH_CMD="redis-server --port {port} --save '' --appendonly no --dir {dataDir}"
+//   Default kvws command: node server/bin/kvws.js serve --resp-port {port} --port 0 --host 127.0.0.1
+//                         --data-dir {dataDir}     (--port 0: no HTTPS/WebSocket listener)
+//
+// Requires redis-server, redis-cli and redis-benchmark on PATH (node scripts/test-deps.mjs installs them),
+// and ioredis from node_modules. Every wait is bounded; every child process is killed on exit.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import Redis from 'ioredis';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS_FILE = join(ROOT, 'bench', 'results', 'latest.json');
+const BENCHMARKS_MD = join(ROOT, 'BENCHMARKS.md');
+const MARK_START = '<!-- bench:start -->';
+const MARK_END = '<!-- bench:end -->';
+
+const BENCH_TESTS = ['set', 'get', 'incr', 'lpush', 'rpop', 'sadd', 'hset', 'zadd'];
+const BENCH_CLIENTS = 50;
+const PIPELINES = [1, 16];
+const BATCH = 1000; // commands (memory) or keys (expiry) per ioredis pipeline
+const VALUE_BYTES = 16;
+const TTL_SECONDS = 3600;
+const EXPIRY_START_MS = 1000; // first deadline, from when loading starts
+const EXPIRY_SPREAD_MS = 5000; // deadlines spread evenly over this window
+const EXPIRY_WAIT_MS = 30_000; // after the last deadline, stop waiting for events
+const PING_TIMEOUT_MS = 15_000;
+const LOAD_TIMEOUT_MS = 600_000;
+const COMMAND_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+const LOG_TAIL_LINES = 40;
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared by the main thread and the expiry loader worker.
+
+/** Returns the benchmark key name for index i: `key:%010d`. */
+function keyName(i) {
+  return `key:${String(i).padStart(10, '0')}`;
+}
+
+/** Returns a 16-byte value for index i; not integer-shaped, so Redis stores it as a string, not an int. */
+function valueFor(i) {
+  return `val:${String(i).padStart(VALUE_BYTES - 4, '0')}`;
+}
+
+/** Returns the PEXPIREAT deadline (ms since epoch) of expiry key i of n, loading having started at base. */
+function expiryDeadline(base, i, n) {
+  return base + EXPIRY_START_MS + Math.floor((i * EXPIRY_SPREAD_MS) / n);
+}
+
+/** Returns an ioredis client for 127.0.0.1:port that never reconnects and never waits forever. */
+function connect(port) {
+  return new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 10_000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+  });
+}
+
+/** Throws the first error in an ioredis pipeline result. */
+function checkPipeline(results, what) {
+  if (results === null) throw new Error(`${what}: pipeline was discarded`);
+  for (const [err] of results) if (err) throw new Error(`${what}: ${err.message}`);
+}
+
+// Expiry loader (worker thread): SET + PEXPIREAT for every key, in deadline order.
+// Posts { loadMs, atRisk } where atRisk counts keys whose deadline had passed when their batch was
+// acknowledged: their PEXPIREAT may have arrived late, and a deadline already in the past deletes the key
+// with a `del` event instead of `expired`.
+async function expiryLoader({ port, base, keys }) {
+  const client = connect(port);
+  await client.connect();
+  const started = Date.now();
+  let atRisk = 0;
+  for (let i = 0; i < keys; i += BATCH) {
+    if (Date.now() - started > LOAD_TIMEOUT_MS) throw new Error(`loading took over ${LOAD_TIMEOUT_MS} ms`);
+    const end = Math.min(keys, i + BATCH);
+    const p = client.pipeline();
+    for (let j = i; j < end; j++) {
+      p.set(keyName(j), 'x');
+      p.pexpireat(keyName(j), expiryDeadline(base, j, keys));
+    }
+    checkPipeline(await p.exec(), 'SET/PEXPIREAT');
+    const now = Date.now();
+    for (let j = i; j < end; j++) if (expiryDeadline(base, j, keys) <= now) atRisk++;
+  }
+  const loadMs = Date.now() - started;
+  client.disconnect();
+  parentPort.postMessage({ loadMs, atRisk });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Main thread.
+
+async function mainThread() {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--quick' && a !== '--write');
+  if (unknown.length > 0 || args.includes('-h') || args.includes('--help')) {
+    console.error('usage: node bench/run.mjs [--quick] [--write]');
+    process.exit(2);
+  }
+  const quick = args.includes('--quick');
+  const write = args.includes('--write');
+  const params = {
+    mode: quick ? 'quick' : 'full',
+    requests: quick ? 20_000 : 200_000,
+    clients: BENCH_CLIENTS,
+    pipelines: PIPELINES,
+    tests: BENCH_TESTS,
+    memoryKeys: quick ? 100_000 : 1_000_000,
+    valueBytes: VALUE_BYTES,
+    ttlSeconds: TTL_SECONDS,
+    expiryKeys: quick ? 20_000 : 200_000,
+    expiryStartMs: EXPIRY_START_MS,
+    expirySpreadMs: EXPIRY_SPREAD_MS,
+  };
+
+  installExitHandlers();
+  const kvwsCmd = kvwsCommandTemplate();
+  const machine = await machineInfo(kvwsCmd);
+  const results = { version: 1, date: new Date().toISOString(), params, machine, errors: [] };
+
+  const section = async (name, fn) => {
+    console.error(`[bench] ${name}...`);
+    try {
+      results[name] = await fn();
+      for (const problem of results[name].problems ?? []) {
+        console.error(`[bench] ${name}: ${problem}`);
+        results.errors.push(`${name}: ${problem}`);
+      }
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      console.error(`[bench] ${name} failed: ${msg}`);
+      results[name] = { error: msg };
+      results.errors.push(`${name}: ${msg}`);
+    } finally {
+      await stopAll();
+    }
+  };
+  await section('throughput', () => throughputSection(params));
+  await section('memory', () => memorySection(params));
+  await section('expiry', () => expirySection(params));
+
+  const markdown = renderMarkdown(results);
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+  writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(markdown);
+  console.error(`[bench] wrote ${RESULTS_FILE}`);
+  if (write) {
+    if (results.errors.length > 0) console.error('[bench] not updating BENCHMARKS.md: some sections failed');
+    else if (quick) console.error('[bench] not updating BENCHMARKS.md from a --quick run');
+    else {
+      updateBenchmarksMd(markdown);
+      console.error(`[bench] updated ${BENCHMARKS_MD}`);
+    }
+  }
+  process.exitCode = results.errors.length > 0 ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Child processes.
+
+/** Every child process and worker still running; all are killed on exit. */
+const live = new Set();
+/** Every server started and not yet stopped. */
+const servers = new Set();
+
+function installExitHandlers() {
+  process.on('exit', () => {
+    for (const c of live) {
+      try {
+        if (typeof c.terminate === 'function') c.terminate();
+        else c.kill('SIGKILL');
+      } catch {}
+    }
+    for (const s of servers) rmSync(s.dataDir, { recursive: true, force: true });
+  });
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ]) {
+    process.once(sig, () => {
+      console.error(`[bench] ${sig}: stopping servers`);
+      // A second signal exits at once (the exit handler still kills the children).
+      process.once(sig, () => process.exit(code));
+      stopAll().finally(() => process.exit(code));
+    });
+  }
+}
+
+/** Resolves when the child has exited, or after ms; returns true if it exited. */
+function waitExit(child, ms) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Runs a program to completion (killing it after timeoutMs).
+ * Returns { code, signal, stdout, stderr, timedOut }; never rejects (a spawn failure has code null).
+ */
+function runProcess(cmd, args, timeoutMs) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const done = (code, signal, extra = '') => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code, signal, stdout, stderr: stderr + extra, timedOut });
+    };
+    child.on('error', (err) => done(null, null, err.message));
+    child.on('close', (code, signal) => done(code, signal));
+  });
+}
+
+/** Returns a loopback TCP port that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Returns the kvws command template (with {port} and {dataDir}) and whether it was overridden. */
+function kvwsCommandTemplate() {
+  const override = process.env.KVWS_BENCH_CMD?.trim();
+  if (override) return { template: override, overridden: true };
+  return {
+    template: 'node server/bin/kvws.js serve --resp-port {port} --port 0 --host 127.0.0.1 --data-dir {dataDir}',
+    overridden: false,
+  };
+}
+
+/** Returns [cmd, args] to start the given server kind listening on port. */
+function serverCommand(kind, port, dataDir) {
+  if (kind === 'redis') {
+    return [
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    ];
+  }
+  const { template, overridden } = kvwsCommandTemplate();
+  if (overridden) {
+    const line = template.replaceAll('{port}', String(port)).replaceAll('{dataDir}', dataDir);
+    return ['/bin/sh', ['-c', `exec ${line}`]];
+  }
+  const bin = join(ROOT, 'server', 'bin', 'kvws.js');
+  if (!existsSync(bin)) throw new Error(`${bin} not found (build kvws, or set KVWS_BENCH_CMD)`);
+  const flags = ['--resp-port', String(port), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir];
+  return [process.execPath, [bin, 'serve', ...flags]];
+}
+
+/**
+ * Starts a server ('redis' or 'kvws') on a free loopback port and waits until it answers PING.
+ * Returns { label, port, pid, child, dataDir, log }. Throws (with the server's last output) if it does not.
+ */
+async function startServer(kind) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), `kvws-bench-${kind}-`));
+    const [cmd, args] = serverCommand(kind, port, dataDir);
+    const child = spawn(cmd, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const srv = { label: kind, port, pid: child.pid, child, dataDir, log: [] };
+    live.add(child);
+    servers.add(srv);
+    const onData = (d) => {
+      srv.log.push(...String(d).split('\n').filter(Boolean));
+      if (srv.log.length > LOG_TAIL_LINES) srv.log.splice(0, srv.log.length - LOG_TAIL_LINES);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => onData(`spawn failed: ${err.message}`));
+    child.on('exit', () => live.delete(child));
+    try {
+      await waitForPing(srv);
+      return srv;
+    } catch (err) {
+      await stopServer(srv);
+      const inUse = srv.log.some((l) => /address already in use/i.test(l));
+      if (!inUse || attempt >= 3) throw err;
+    }
+  }
+}
+
+/** Waits (at most PING_TIMEOUT_MS) until redis-cli gets PONG from the server; throws otherwise. */
+async function waitForPing(srv) {
+  const deadline = Date.now() + PING_TIMEOUT_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (srv.child.exitCode !== null || srv.child.signalCode !== null) break;
+    const r = await runProcess('redis-cli', ['-h', '127.0.0.1', '-p', String(srv.port), 'ping'], 2_000);
+    if (r.code === 0 && r.stdout.trim() === 'PONG') return;
+    last = (r.stdout + r.stderr).trim();
+    await sleep(100);
+  }
+  const exited = srv.child.exitCode !== null || srv.child.signalCode !== null;
+  const why = exited
+    ? `exited (${srv.child.signalCode ?? `code ${srv.child.exitCode}`})`
+    : `did not answer PING within ${PING_TIMEOUT_MS} ms (last reply: ${last || 'none'})`;
+  throw new Error(`${srv.label} on port ${srv.port} ${why}\n--- ${srv.label} output ---\n${srv.log.join('\n')}`);
+}
+
+/** Stops a server: SIGTERM, then SIGKILL after STOP_GRACE_MS; removes its data directory. */
+async function stopServer(srv) {
+  if (!(await waitExit(srv.child, 0))) {
+    srv.child.kill('SIGTERM');
+    if (!(await waitExit(srv.child, STOP_GRACE_MS))) {
+      srv.child.kill('SIGKILL');
+      await waitExit(srv.child, STOP_GRACE_MS);
+    }
+  }
+  live.delete(srv.child);
+  servers.delete(srv);
+  rmSync(srv.dataDir, { recursive: true, force: true });
+}
+
+async function stopAll() {
+  await Promise.all([...servers].map(stopServer));
+}
+
+/** Throws (with its output) if the server has exited. */
+function assertAlive(srv) {
+  if (srv.child.exitCode !== null || srv.child.signalCode !== null) {
+    const how = srv.child.signalCode ?? `code ${srv.child.exitCode}`;
+    throw new Error(`${srv.label} exited (${how})\n--- ${srv.label} output ---\n${srv.log.join('\n')}`);
+  }
+}
+
+/** Returns the resident set size of a process in bytes (VmRSS from /proc/<pid>/status). */
+function rssBytes(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** Returns INFO memory used_memory in bytes, or null when the server does not report it. */
+async function usedMemory(client) {
+  try {
+    const m = /^used_memory:(\d+)/m.exec(await client.info('memory'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sections.
+
+/** Parses `redis-benchmark --csv` output into { TEST: { rps, p50, p99 } }. */
+function parseBenchmarkCsv(text) {
+  const rows = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('"'))
+    .map((l) => l.replace(/^"|"$/g, '').split('","'));
+  const out = {};
+  let cols = null;
+  for (const row of rows) {
+    if (row[0] === 'test') {
+      cols = row;
+      continue;
+    }
+    const at = (name, fallback) => {
+      const i = cols ? cols.indexOf(name) : fallback;
+      return i >= 0 && row[i] !== undefined ? Number(row[i]) : null;
+    };
+    out[row[0].split(' ')[0].toUpperCase()] = {
+      rps: at('rps', 1),
+      p50Ms: at('p50_latency_ms', -1),
+      p99Ms: at('p99_latency_ms', -1),
+    };
+  }
+  return out;
+}
+
+/**
+ * Runs one redis-benchmark over the given tests. Returns { rows, problem }: the parsed rows (tests it did not
+ * finish are absent) and, if it timed out or failed, why. Throws only if the server died.
+ */
+async function redisBenchmark(srv, pipeline, requests, tests) {
+  if (tests.length === 0) return { rows: {}, problem: null };
+  const timeoutMs = 60_000 + Math.ceil((requests * tests.length) / 2_000) * 1_000;
+  const args = ['-h', '127.0.0.1', '-p', String(srv.port), '-t', tests.join(','), '-n', String(requests)];
+  args.push('-c', String(BENCH_CLIENTS), '-P', String(pipeline), '--csv', '-q');
+  console.error(`[bench]   redis-benchmark ${srv.label} -P ${pipeline}`);
+  const r = await runProcess('redis-benchmark', args, timeoutMs);
+  assertAlive(srv);
+  let problem = null;
+  if (r.timedOut) problem = `timed out after ${timeoutMs} ms`;
+  else if (r.code !== 0) problem = `failed (${r.signal ?? `exit ${r.code}`}): ${r.stderr.trim().split('\n')[0]}`;
+  if (problem) problem = `redis-benchmark -P ${pipeline} against ${srv.label} ${problem}`;
+  return { rows: parseBenchmarkCsv(r.stdout), problem };
+}
+
+/** The command each redis-benchmark test sends (redis-benchmark 7, default -d 3, no -r). */
+const BENCH_COMMANDS = {
+  SET: ['SET', 'key:__rand_int__', 'xxx'],
+  GET: ['GET', 'key:__rand_int__'],
+  INCR: ['INCR', 'counter:__rand_int__'],
+  LPUSH: ['LPUSH', 'mylist', 'xxx'],
+  RPOP: ['RPOP', 'mylist'],
+  SADD: ['SADD', 'myset', 'element:__rand_int__'],
+  HSET: ['HSET', 'myhash', 'element:__rand_int__', 'xxx'],
+  ZADD: ['ZADD', 'myzset', '0', 'element:__rand_int__'],
+};
+
+/**
+ * Sends each benchmark command once. redis-benchmark counts error replies as answers, so a test whose command
+ * fails would otherwise report a rate for errors. Returns { TEST: error message } for the failing ones.
+ */
+async function preflight(srv) {
+  const client = connect(srv.port);
+  const failures = {};
+  try {
+    await client.connect();
+    for (const [test, argv] of Object.entries(BENCH_COMMANDS)) {
+      try {
+        await client.call(...argv);
+      } catch (err) {
+        failures[test] = (err instanceof Error ? err.message : String(err)).trim();
+      }
+    }
+    await client.flushall();
+  } finally {
+    client.disconnect();
+  }
+  return failures;
+}
+
+async function throughputSection(params) {
+  const redis = await startServer('redis');
+  const kvws = await startServer('kvws');
+  const failing = { redis: await preflight(redis), kvws: await preflight(kvws) };
+  const problems = [];
+  for (const [label, f] of Object.entries(failing)) {
+    for (const [t, msg] of Object.entries(f)) problems.push(`${label} rejects the ${t} test's command: ${msg}`);
+  }
+  const testsFor = (label) => BENCH_TESTS.filter((t) => !failing[label][t.toUpperCase()]);
+  const out = {};
+  for (const p of PIPELINES) {
+    const r = await redisBenchmark(redis, p, params.requests, testsFor('redis'));
+    const k = await redisBenchmark(kvws, p, params.requests, testsFor('kvws'));
+    for (const x of [r, k]) if (x.problem) problems.push(x.problem);
+    out[`P${p}`] = Object.fromEntries(
+      BENCH_TESTS.map((t) => {
+        const name = t.toUpperCase();
+        const rr = r.rows[name] ?? null;
+        const kr = k.rows[name] ?? null;
+        const ratio = rr?.rps && kr?.rps != null ? kr.rps / rr.rps : null;
+        return [name, { redis: rr, kvws: kr, ratio }];
+      }),
+    );
+  }
+  // Missing figures make the section fail, but the figures that exist are kept and reported.
+  for (const [p, tests] of Object.entries(out)) {
+    for (const [t, v] of Object.entries(tests)) {
+      if (v.ratio === null && !failing.redis[t] && !failing.kvws[t]) problems.push(`no result for ${t} ${p}`);
+    }
+  }
+  return { ...out, problems };
+}
+
+/** Loads n keys into one server and returns its memory growth. */
+async function measureLoad(srv, n, withTtl) {
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    await client.flushall();
+    await sleep(500);
+    const rss0 = rssBytes(srv.pid);
+    const used0 = await usedMemory(client);
+    const started = Date.now();
+    for (let i = 0; i < n; i += BATCH) {
+      if (Date.now() - started > LOAD_TIMEOUT_MS) throw new Error(`loading took over ${LOAD_TIMEOUT_MS} ms`);
+      const p = client.pipeline();
+      const end = Math.min(n, i + BATCH);
+      for (let j = i; j < end; j++) {
+        if (withTtl) p.set(keyName(j), valueFor(j), 'EX', TTL_SECONDS);
+        else p.set(keyName(j), valueFor(j));
+      }
+      checkPipeline(await p.exec(), withTtl ? 'SET EX' : 'SET');
+    }
+    const loadMs = Date.now() - started;
+    const dbsize = await client.dbsize();
+    if (dbsize !== n) throw new Error(`${srv.label}: DBSIZE is ${dbsize} after loading ${n} keys`);
+    await sleep(1_000); // let a garbage-collected server settle
+    const rss1 = rssBytes(srv.pid);
+    const used1 = await usedMemory(client);
+    assertAlive(srv);
+    const usedDelta = used0 !== null && used1 !== null ? used1 - used0 : null;
+    return {
+      loadMs,
+      rssBefore: rss0,
+      rssAfter: rss1,
+      rssBytesPerKey: (rss1 - rss0) / n,
+      usedMemoryBefore: used0,
+      usedMemoryAfter: used1,
+      usedMemoryBytesPerKey: usedDelta === null ? null : usedDelta / n,
+    };
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function memorySection(params) {
+  const out = {};
+  for (const [variant, withTtl] of [
+    ['plain', false],
+    ['ttl', true],
+  ]) {
+    const redis = await startServer('redis');
+    const kvws = await startServer('kvws');
+    console.error(`[bench]   ${variant}: ${params.memoryKeys} keys`);
+    const r = await measureLoad(redis, params.memoryKeys, withTtl);
+    const k = await measureLoad(kvws, params.memoryKeys, withTtl);
+    out[variant] = { keys: params.memoryKeys, redis: r, kvws: k, ratioRss: k.rssBytesPerKey / r.rssBytesPerKey };
+    await stopAll();
+  }
+  return out;
+}
+
+/** Returns the value at percentile p (nearest rank) of an ascending array, or null if empty. */
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Measures expired-event lateness on one server. */
+async function measureExpiry(srv, n) {
+  const cmd = connect(srv.port);
+  const sub = connect(srv.port);
+  let worker = null;
+  try {
+    await cmd.connect();
+    await sub.connect();
+    await cmd.config('SET', 'notify-keyspace-events', 'Ex');
+    await cmd.flushall();
+    const base = Date.now();
+    const pending = new Map();
+    for (let i = 0; i < n; i++) pending.set(keyName(i), expiryDeadline(base, i, n));
+    const lateness = [];
+    let unexpected = 0;
+    sub.on('pmessage', (_pattern, _channel, key) => {
+      const now = Date.now();
+      const deadline = pending.get(key);
+      if (deadline === undefined) {
+        unexpected++;
+        return;
+      }
+      pending.delete(key);
+      lateness.push(now - deadline);
+    });
+    await sub.psubscribe('__keyevent@0__:expired');
+
+    worker = new Worker(new URL(import.meta.url), { workerData: { port: srv.port, base, keys: n } });
+    live.add(worker);
+    const loaded = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('expiry loader timed out')), LOAD_TIMEOUT_MS + 10_000);
+      worker.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      worker.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      worker.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`expiry loader exited with code ${code}`));
+      });
+    });
+
+    const lastDeadline = expiryDeadline(base, n - 1, n);
+    const giveUpAt = lastDeadline + EXPIRY_WAIT_MS;
+    while (pending.size > 0 && Date.now() < giveUpAt) {
+      assertAlive(srv);
+      await sleep(50);
+    }
+    lateness.sort((a, b) => a - b);
+    return {
+      keys: n,
+      received: lateness.length,
+      missing: pending.size,
+      unexpected,
+      loadMs: loaded.loadMs,
+      atRisk: loaded.atRisk,
+      p50Ms: percentile(lateness, 50),
+      p99Ms: percentile(lateness, 99),
+      maxMs: lateness.length > 0 ? lateness[lateness.length - 1] : null,
+      minMs: lateness.length > 0 ? lateness[0] : null,
+    };
+  } finally {
+    if (worker) {
+      await worker.terminate();
+      live.delete(worker);
+    }
+    sub.disconnect();
+    cmd.disconnect();
+  }
+}
+
+async function expirySection(params) {
+  const redis = await startServer('redis');
+  const kvws = await startServer('kvws');
+  console.error(`[bench]   ${params.expiryKeys} keys, redis`);
+  const r = await measureExpiry(redis, params.expiryKeys);
+  console.error(`[bench]   ${params.expiryKeys} keys, kvws`);
+  const k = await measureExpiry(kvws, params.expiryKeys);
+  return { redis: r, kvws: k };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Report.
+
+async function machineInfo(kvwsCmd) {
+  let cpu = 'unknown';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+  } catch {}
+  const rv = await runProcess('redis-server', ['--version'], 10_000);
+  const redisVersion = /v=(\S+)/.exec(rv.stdout)?.[1] ?? 'unknown';
+  const git = await runProcess('git', ['rev-parse', '--short', 'HEAD'], 10_000);
+  let kvwsVersion = 'unknown';
+  try {
+    kvwsVersion = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+  } catch {}
+  return {
+    cpus: availableParallelism(),
+    cpuModel: cpu,
+    totalMemoryBytes: totalmem(),
+    node: process.version,
+    redisServer: redisVersion,
+    kvws: kvwsVersion,
+    gitCommit: git.code === 0 ? git.stdout.trim() : null,
+    kvwsCommand: kvwsCmd.overridden ? kvwsCmd.template : null,
+  };
+}
+
+const fmtInt = (x) => (x === null || x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
+const fmtRatio = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`);
+const fmtMs = (x) => (x === null || x === undefined ? '—' : `${x}`);
+
+function renderMarkdown(res) {
+  const m = res.machine;
+  const p = res.params;
+  const lines = [];
+  lines.push(`### Run of ${res.date.slice(0, 10)} (${p.mode})`, '');
+  lines.push('| Machine | |', '| --- | --- |');
+  lines.push(`| CPU | ${m.cpuModel}, ${m.cpus} logical CPUs |`);
+  lines.push(`| Memory | ${(m.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB |`);
+  lines.push(`| Node | ${m.node} |`);
+  lines.push(`| redis-server | ${m.redisServer} |`);
+  lines.push(`| kvws | ${m.kvws}${m.gitCommit ? ` (${m.gitCommit})` : ''} |`);
+  if (m.kvwsCommand) lines.push(`| kvws command | \`${m.kvwsCommand.replaceAll('|', '\\|')}\` (KVWS_BENCH_CMD) |`);
+  lines.push('');
+
+  lines.push(
+    `#### Throughput (redis-benchmark, requests/s, ${p.requests.toLocaleString('en-US')} requests, ${p.clients} clients)`,
+    '',
+  );
+  if (res.throughput?.error) lines.push(`Failed: ${res.throughput.error.split('\n')[0]}`);
+  else if (res.throughput) {
+    const head = ['Test'];
+    for (const pl of p.pipelines) head.push(`Redis -P ${pl}`, `kvws -P ${pl}`, `kvws/Redis -P ${pl}`);
+    lines.push(`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+    for (const t of p.tests.map((x) => x.toUpperCase())) {
+      const cells = [t];
+      for (const pl of p.pipelines) {
+        const v = res.throughput[`P${pl}`]?.[t];
+        cells.push(fmtInt(v?.redis?.rps), fmtInt(v?.kvws?.rps), fmtRatio(v?.ratio));
+      }
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    if (res.throughput.problems?.length) lines.push('', ...res.throughput.problems.map((x) => `- ${x}`));
+  }
+  lines.push('');
+
+  lines.push(
+    `#### Memory per key (${p.memoryKeys.toLocaleString('en-US')} keys \`key:%010d\`, ${p.valueBytes}-byte values)`,
+    '',
+  );
+  if (res.memory?.error) lines.push(`Failed: ${res.memory.error.split('\n')[0]}`);
+  else if (res.memory) {
+    lines.push(
+      '| Keys | Redis RSS B/key | kvws RSS B/key | kvws/Redis (RSS) | Redis used_memory B/key | kvws used_memory B/key |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [variant, label] of [
+      ['plain', 'SET k v'],
+      ['ttl', `SET k v EX ${p.ttlSeconds}`],
+    ]) {
+      const v = res.memory[variant];
+      if (!v) continue;
+      lines.push(
+        `| ${label} | ${fmtInt(v.redis.rssBytesPerKey)} | ${fmtInt(v.kvws.rssBytesPerKey)} | ${fmtRatio(v.ratioRss)} | ${fmtInt(v.redis.usedMemoryBytesPerKey)} | ${fmtInt(v.kvws.usedMemoryBytesPerKey)} |`,
+      );
+    }
+    lines.push('', 'RSS growth of the server process is the comparison; used_memory is each server’s own count.');
+  }
+  lines.push('');
+
+  lines.push(
+    `#### Expiry lateness (${p.expiryKeys.toLocaleString('en-US')} keys, PEXPIREAT deadlines spread over ${p.expirySpreadMs / 1000} s, \`expired\` keyspace events)`,
+    '',
+  );
+  if (res.expiry?.error) lines.push(`Failed: ${res.expiry.error.split('\n')[0]}`);
+  else if (res.expiry) {
+    lines.push(
+      '| Server | Events received | p50 ms late | p99 ms late | max ms late |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const [name, v] of [
+      ['Redis', res.expiry.redis],
+      ['kvws', res.expiry.kvws],
+    ]) {
+      lines.push(
+        `| ${name} | ${fmtInt(v.received)} / ${fmtInt(v.keys)} | ${fmtMs(v.p50Ms)} | ${fmtMs(v.p99Ms)} | ${fmtMs(v.maxMs)} |`,
+      );
+    }
+    const risky = [res.expiry.redis, res.expiry.kvws].some((v) => v.atRisk > 0);
+    if (risky) {
+      lines.push(
+        '',
+        `Loading was slower than the deadlines for some keys (Redis ${res.expiry.redis.atRisk}, kvws ${res.expiry.kvws.atRisk}); their events may be missing.`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the text between the markers in BENCHMARKS.md (creating the file or the markers if absent). */
+function updateBenchmarksMd(markdown) {
+  const block = `${MARK_START}\n${markdown}\n${MARK_END}`;
+  if (!existsSync(BENCHMARKS_MD)) {
+    writeFileSync(BENCHMARKS_MD, `${BENCHMARKS_HEADER}\n${block}\n`);
+    return;
+  }
+  const text = readFileSync(BENCHMARKS_MD, 'utf8');
+  const a = text.indexOf(MARK_START);
+  const b = text.indexOf(MARK_END);
+  if (a >= 0 && b > a) writeFileSync(BENCHMARKS_MD, text.slice(0, a) + block + text.slice(b + MARK_END.length));
+  else writeFileSync(BENCHMARKS_MD, `${text.trimEnd()}\n\n${block}\n`);
+}
+
+const BENCHMARKS_HEADER = `# Benchmarks
+
+kvws measured against a real \`redis-server\` on the same machine, in the same run. To reproduce:
+
+\`\`\`sh
+npm run bench                 # full run, prints Markdown, writes bench/results/latest.json
+npm run bench -- --write      # also replaces the figures below
+npm run bench -- --quick      # smoke run with smaller counts
+\`\`\`
+
+It needs \`redis-server\`, \`redis-cli\` and \`redis-benchmark\` (\`node scripts/test-deps.mjs\` installs them).
+What is measured (see the comment at the top of \`bench/run.mjs\` for details):
+
+- **Throughput**: \`redis-benchmark\` for SET, GET, INCR, LPUSH, RPOP, SADD, HSET, ZADD with 50 clients, without
+  pipelining and with 16 commands per pipeline. Runs alternate between the servers. Client and server share the
+  machine, so compare the ratios rather than the absolute numbers.
+- **Memory per key**: growth of each server process's resident memory (RSS) while loading the keys, divided by the
+  number of keys, without and with a TTL, each in a freshly started server. \`INFO memory\` used_memory is shown for
+  reference.
+- **Expiry lateness**: how long after its PEXPIREAT deadline each key's \`expired\` keyspace event reaches a
+  subscriber.
+`;
+
+// Entry point, last so that every module-level constant above is initialised first.
+if (isMainThread) await mainThread();
+else await expiryLoader(workerData);

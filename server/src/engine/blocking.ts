@@ -14,6 +14,7 @@ interface Waiter {
 }
 
 const slot = (db: number, key: string) => `${db}\0${key}`;
+const MAX_DELAY = 2 ** 31 - 1;
 
 /**
  * Blocking commands (BLPOP, BLMOVE, BZPOPMIN, …). A handler first tries to serve itself; when nothing is
@@ -35,7 +36,14 @@ export class Blocking {
    * it has one, with `onTimeout` at the timeout, or with an error if unblocked by CLIENT UNBLOCK ERROR.
    * Inside EXEC (or a script) it does not block: it returns `onTimeout` at once.
    */
-  block(client: Client, db: Db, keys: string[], timeoutMs: number, attempt: () => Reply | undefined, onTimeout: Reply): Reply | Promise<Reply> {
+  block(
+    client: Client,
+    db: Db,
+    keys: string[],
+    timeoutMs: number,
+    attempt: () => Reply | undefined,
+    onTimeout: Reply,
+  ): Reply | Promise<Reply> {
     if (client.inExec) return onTimeout;
     return new Promise<Reply>((resolve) => {
       const w: Waiter = { client, db, keys, attempt, resolve, onTimeout, timer: null, done: false };
@@ -49,7 +57,14 @@ export class Blocking {
         q.push(w);
       }
       if (timeoutMs > 0) {
-        w.timer = setTimeout(() => this.finish(w, onTimeout), timeoutMs);
+        // setTimeout fires at once for delays over 2^31-1 ms (~24.8 days): re-arm in steps.
+        const arm = (left: number) => {
+          w.timer = setTimeout(
+            () => (left > MAX_DELAY ? arm(left - MAX_DELAY) : this.finish(w, onTimeout)),
+            Math.min(left, MAX_DELAY),
+          );
+        };
+        arm(timeoutMs);
       }
       this.count++;
       client.blocked = {
@@ -85,12 +100,13 @@ export class Blocking {
       for (const [s, { db, key }] of batch) {
         const q = this.byKey.get(s);
         if (!q) continue;
-        // The key may have been deleted and re-created: serve while it has data.
-        while (q.length > 0 && db.dict.has(key)) {
-          const w = q[0];
+        // Offer the key to each waiter in the order they blocked, while it has data. A waiter that cannot
+        // use it (another type: BZPOPMIN on what is now a list) stays blocked and is skipped.
+        for (const w of [...q]) {
+          if (!db.dict.has(key)) break;
+          if (w.done) continue;
           const r = w.attempt();
-          if (r === undefined) break;
-          this.finish(w, r);
+          if (r !== undefined) this.finish(w, r);
         }
       }
     }
@@ -123,4 +139,3 @@ export class Blocking {
     w.resolve(reply);
   }
 }
-

@@ -14,7 +14,7 @@ export interface Listening {
  */
 export class KvwsServer {
   readonly engine: Engine;
-  private resp: RespServer | null = null;
+  resp: RespServer | null = null;
 
   constructor(readonly options: ServerOptions) {
     this.engine = new Engine(options);
@@ -24,10 +24,36 @@ export class KvwsServer {
     const out: Listening[] = [];
     const o = this.options;
     if (o.respPort !== 0) {
+      // Getters over the engine's live options: CONFIG SET timeout/maxclients/… applies at once.
+      const live = this.engine.options;
       this.resp = new RespServer(this.engine, {
         host: o.host,
         port: o.respPort,
         tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
+        get maxClients() {
+          return live.maxClients;
+        },
+        get timeout() {
+          return live.timeout;
+        },
+        get protectedMode() {
+          return live.protectedMode;
+        },
+        get pubsubHardLimit() {
+          return live.pubsubHardLimit;
+        },
+        get pubsubSoftLimit() {
+          return live.pubsubSoftLimit;
+        },
+        get pubsubSoftSeconds() {
+          return live.pubsubSoftSeconds;
+        },
+        get maxBulkLen() {
+          return live.protoMaxBulkLen;
+        },
+        get maxInlineLen() {
+          return live.maxInlineLen;
+        },
       });
       const addr = await this.resp.listen();
       out.push({ kind: o.respTls ? 'resp+tls' : 'resp', host: addr.host, port: addr.port });

@@ -1,0 +1,495 @@
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Client } from '../engine/client.js';
+import type { Engine } from '../engine/engine.js';
+import { ErrorReply, type Reply } from '../protocol/reply.js';
+import {
+  PROTO_INLINE_MAX_SIZE,
+  PROTO_MAX_BULK_LEN,
+  RespParser,
+  RespProtocolError,
+  RespWriter,
+} from '../protocol/resp.js';
+
+/**
+ * The RESP front door: Redis's protocol over TCP (or TLS). It owns sockets, parsing, reply encoding and
+ * connection limits; every command goes through `engine.execute`. It knows nothing about commands except
+ * the Client fields it reads: `resp`, `closeAfterReply`, `blocked`, `subscriptionCount`.
+ */
+
+export interface RespServerOptions {
+  /** Address to bind. Default '127.0.0.1'. */
+  host?: string;
+  /** TCP port; 0 = an ephemeral port (see listen()'s result). Default 6380. */
+  port?: number;
+  /** Serve TLS with these PEM files (paths) instead of plain TCP. Default: plain TCP. */
+  tls?: { cert: string; key: string };
+  /**
+   * Like Redis `maxclients`: when the engine already has this many clients (all front doors), a new
+   * connection gets `-ERR max number of clients reached` and is closed. Default 10000.
+   */
+  maxClients?: number;
+  /** Like Redis `timeout`: close clients idle this many seconds (blocked and pub/sub clients exempt). 0 = never. Default 0. */
+  timeout?: number;
+  /**
+   * Like Redis `protected-mode`: while no authentication is configured (see `authConfigured`), accept only
+   * loopback clients (127.0.0.0/8, ::1, ::ffff:127.*); others get a `-DENIED` error and are closed. Default true.
+   */
+  protectedMode?: boolean;
+  /** Whether a password is set for the default user (disables protected mode). Default: () => false. */
+  authConfigured?: () => boolean;
+  /**
+   * Whether this client still has to authenticate; if so Redis's unauthenticated request limits apply
+   * (`*N` ≤ 10, `$N` ≤ 16384). Default: () => false.
+   */
+  authRequired?: (client: Client) => boolean;
+  /** Pub/sub clients (any subscription) whose pending output reaches this many bytes are disconnected. 0 = no limit. Default 32 MiB. */
+  pubsubHardLimit?: number;
+  /** … or stays at or above this many bytes for more than `pubsubSoftSeconds`. 0 = no limit. Default 8 MiB. */
+  pubsubSoftLimit?: number;
+  /** See `pubsubSoftLimit`. Default 60. */
+  pubsubSoftSeconds?: number;
+  /** Other clients whose pending output reaches this many bytes are disconnected. 0 = unlimited. Default 0. */
+  normalHardLimit?: number;
+  /** Like Redis `proto-max-bulk-len`: longest bulk argument (bytes). Default 512 MiB. */
+  maxBulkLen?: number;
+  /** Longest inline request line (bytes). Default 64 KiB. */
+  maxInlineLen?: number;
+  /** Like Redis `client-query-buffer-limit`: unprocessed input beyond this closes the client. Default 1 GiB. */
+  maxQueryBuffer?: number;
+}
+
+export type ResolvedRespServerOptions = Required<Omit<RespServerOptions, 'tls'>> & Pick<RespServerOptions, 'tls'>;
+
+/** Counters for INFO (stats section). */
+export interface RespServerStats {
+  /** Connections accepted past the max-clients and protected-mode checks (total_connections_received). */
+  connectionsReceived: number;
+  /** Connections refused: max clients or protected mode (rejected_connections). */
+  rejectedConnections: number;
+  /** Connections closed after a protocol error reply. */
+  protocolErrors: number;
+  /** Socket-level errors (ECONNRESET, EPIPE, TLS handshake failures…); the socket is just closed. */
+  socketErrors: number;
+  /** Clients closed for exceeding an output buffer limit (client_output_buffer_limit_disconnections). */
+  outputBufferLimitDisconnections: number;
+  /** Clients closed for exceeding maxQueryBuffer (client_query_buffer_limit_disconnections). */
+  queryBufferLimitDisconnections: number;
+  /** Clients closed by the idle timeout. */
+  idleTimeouts: number;
+}
+
+const MAX_CLIENTS_ERR = '-ERR max number of clients reached\r\n';
+const DENIED_ERR =
+  '-DENIED kvws is running in protected mode because protected mode is enabled and no password is set ' +
+  'for the default user. In this mode connections are only accepted from the loopback interface. ' +
+  'If you want to connect from external computers to kvws you may adopt one of the following solutions: ' +
+  "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback " +
+  'interface by connecting to kvws from the same host the server is running, however MAKE SURE kvws is ' +
+  'not publicly accessible from internet if you do so. ' +
+  '2) Alternatively you can just disable the protected mode by setting protectedMode to false in the kvws ' +
+  'configuration file, and restarting the server. 3) If you started the server manually just for testing, ' +
+  "restart it with the '--protected-mode false' option. 4) Set up an authentication password for the " +
+  'default user. NOTE: You only need to do one of the above things in order for the server to start ' +
+  'accepting connections from the outside.\r\n';
+
+/** Pending output at which a batch is written out mid-loop (then backpressure can stop the loop). */
+const FLUSH_THRESHOLD = 64 * 1024;
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped 127.* addresses. */
+export function isLoopback(ip: string | undefined): boolean {
+  if (!ip) return false;
+  return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
+}
+
+/** Redis's anetFormatAddr: `ip:port`, IPv6 in brackets; IPv4-mapped IPv6 shown as plain IPv4. */
+function formatAddr(ip: string | undefined, port: number | undefined): string {
+  let a = ip ?? '?';
+  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
+  return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
+}
+
+/**
+ * RESP server over TCP or TLS.
+ *
+ * Contract: `listen()` resolves with the bound address (rejects on bind errors); `close()` stops accepting,
+ * ends every connection (flushing pending replies) and resolves once all are closed. Fields of `options`
+ * are read at each use, so CONFIG SET can change them on the live object.
+ */
+export class RespServer {
+  readonly options: ResolvedRespServerOptions;
+  readonly stats: RespServerStats = {
+    connectionsReceived: 0,
+    rejectedConnections: 0,
+    protocolErrors: 0,
+    socketErrors: 0,
+    outputBufferLimitDisconnections: 0,
+    queryBufferLimitDisconnections: 0,
+    idleTimeouts: 0,
+  };
+  private readonly connections = new Set<RespConnection>();
+  private server: net.Server | null = null;
+  private cron: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly engine: Engine,
+    opts: RespServerOptions = {},
+  ) {
+    const defaults: ResolvedRespServerOptions = {
+      host: '127.0.0.1',
+      port: 6380,
+      tls: undefined,
+      maxClients: 10000,
+      timeout: 0,
+      protectedMode: true,
+      authConfigured: () => false,
+      authRequired: () => false,
+      pubsubHardLimit: 32 * 1024 * 1024,
+      pubsubSoftLimit: 8 * 1024 * 1024,
+      pubsubSoftSeconds: 60,
+      normalHardLimit: 0,
+      maxBulkLen: PROTO_MAX_BULK_LEN,
+      maxInlineLen: PROTO_INLINE_MAX_SIZE,
+      maxQueryBuffer: 1024 * 1024 * 1024,
+    };
+    // Each option reads through to `opts` at every use (falling back to its default), so an options
+    // object whose fields are getters over the live server configuration makes CONFIG SET take effect
+    // on open connections.
+    const live = {} as ResolvedRespServerOptions;
+    for (const k of Object.keys(defaults) as (keyof ResolvedRespServerOptions)[]) {
+      Object.defineProperty(live, k, {
+        enumerable: true,
+        get: () => opts[k] ?? defaults[k],
+        set: (v) => {
+          (opts as Record<string, unknown>)[k] = v;
+        },
+      });
+    }
+    this.options = live;
+  }
+
+  /** Number of open RESP connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Starts listening. Resolves with the bound host and port; rejects if binding fails. */
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.server) throw new Error('RespServer is already listening');
+    const o = this.options;
+    let server: net.Server;
+    if (o.tls) {
+      const [cert, key] = await Promise.all([readFile(o.tls.cert), readFile(o.tls.key)]);
+      const s = tls.createServer({ cert, key });
+      s.on('secureConnection', (socket) => this.accept(socket));
+      s.on('tlsClientError', (_err, socket) => {
+        this.stats.socketErrors++;
+        socket.destroy();
+      });
+      server = s;
+    } else {
+      server = net.createServer((socket) => this.accept(socket));
+    }
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.server = null;
+        reject(err);
+      };
+      server.once('error', onError);
+      server.listen(o.port, o.host, () => {
+        server.off('error', onError);
+        server.on('error', () => this.stats.socketErrors++);
+        resolve();
+      });
+    });
+    this.cron = setInterval(() => this.serverCron(), 1000);
+    this.cron.unref();
+    const addr = server.address() as net.AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Stops accepting, ends all connections after flushing their pending replies, resolves when all are closed. */
+  async close(): Promise<void> {
+    if (this.cron) clearInterval(this.cron);
+    this.cron = null;
+    const server = this.server;
+    this.server = null;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    for (const c of this.connections) c.end();
+    await closed;
+  }
+
+  /** Admission (max clients, protected mode), then a RespConnection. */
+  private accept(socket: net.Socket): void {
+    socket.on('error', () => this.stats.socketErrors++);
+    const o = this.options;
+    if (socket.destroyed || socket.remoteAddress === undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.engine.clients.size >= o.maxClients) {
+      this.reject(socket, MAX_CLIENTS_ERR);
+      return;
+    }
+    if (o.protectedMode && !o.authConfigured() && !isLoopback(socket.remoteAddress)) {
+      this.reject(socket, DENIED_ERR);
+      return;
+    }
+    this.stats.connectionsReceived++;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 300_000);
+    const conn = new RespConnection(this, socket);
+    this.connections.add(conn);
+    socket.on('close', () => {
+      this.connections.delete(conn);
+      conn.onClose();
+    });
+  }
+
+  private reject(socket: net.Socket, message: string): void {
+    this.stats.rejectedConnections++;
+    socket.end(message, () => socket.destroy());
+  }
+
+  /** Once a second: idle timeouts (Redis clientsCronHandleTimeout). */
+  private serverCron(): void {
+    const timeout = this.options.timeout;
+    const timeoutMs = timeout > 0 ? timeout * 1000 : Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    for (const c of this.connections) c.checkIdle(now, timeoutMs);
+  }
+}
+
+/** One client connection: input parsing, command execution in order, batched reply writes. */
+class RespConnection {
+  readonly client: Client;
+  private readonly parser: RespParser;
+  private readonly writer = new RespWriter();
+  /** A blocking command's Promise is pending: later commands wait in the parser. */
+  private waiting = false;
+  /** Inside process(): replies are flushed at its end, and a self-kill waits for the reply. */
+  private executing = false;
+  /** Stop reading commands; close once pending replies are written (QUIT, protocol error, self-kill). */
+  private ending = false;
+  private closed = false;
+  private flushScheduled = false;
+  /** Waiting for 'drain': socket paused and buffered commands not run. */
+  private paused = false;
+  /** Since when pending output has been at or above the pub/sub soft limit (0 = not). */
+  private softSince = 0;
+  /** Activity (input or output) since the last cron tick; lastActivity is in ms, at cron granularity. */
+  private active = true;
+  private lastActivity = Date.now();
+
+  constructor(
+    readonly server: RespServer,
+    readonly socket: net.Socket,
+  ) {
+    const o = server.options;
+    const engine = server.engine;
+    this.parser = new RespParser({ maxBulkLen: o.maxBulkLen, maxInlineLen: o.maxInlineLen });
+    const client = new Client(
+      engine,
+      'resp',
+      formatAddr(socket.remoteAddress, socket.remotePort),
+      formatAddr(socket.localAddress, socket.localPort),
+    );
+    this.client = client;
+    client.push = (reply) => this.push(reply);
+    client.kill = (reason) => this.kill(reason);
+    client.outputBytes = () => this.socket.writableLength + this.writer.length;
+    engine.clients.add(client);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      if (!this.paused || this.closed) return;
+      this.paused = false;
+      this.socket.resume();
+      if (!this.waiting) this.process();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.ending) return;
+    this.active = true;
+    const parser = this.parser;
+    parser.feed(chunk);
+    if (parser.bufferedBytes > this.server.options.maxQueryBuffer) {
+      this.server.stats.queryBufferLimitDisconnections++;
+      this.destroy();
+      return;
+    }
+    if (!this.waiting && !this.paused) this.process();
+  }
+
+  /** Runs every complete buffered command, in order, until one blocks; then writes all replies at once. */
+  private process(): void {
+    const { parser, writer, client } = this;
+    const engine = this.server.engine;
+    const o = this.server.options;
+    parser.maxBulkLen = o.maxBulkLen;
+    parser.maxInlineLen = o.maxInlineLen;
+    this.executing = true;
+    try {
+      while (!this.ending && !this.closed && !this.paused) {
+        parser.unauthenticatedLimits = o.authRequired(client);
+        const argv = parser.next();
+        if (argv === null) break;
+        if (argv instanceof RespProtocolError) {
+          this.server.stats.protocolErrors++;
+          writer.write(new ErrorReply(argv.message), client.resp);
+          this.ending = true;
+          break;
+        }
+        let reply: Reply | Promise<Reply>;
+        try {
+          reply = engine.execute(client, argv);
+        } catch (e) {
+          reply = internalError(e);
+        }
+        if (this.closed) return;
+        if (reply instanceof Promise) {
+          this.waiting = true;
+          reply.then(
+            (r) => this.settled(r),
+            (e) => this.settled(internalError(e)),
+          );
+          break;
+        }
+        writer.write(reply, client.resp);
+        if (client.closeAfterReply) this.ending = true;
+        // Big batches go out in pieces, so a client that doesn't read stops the loop (backpressure).
+        if (writer.length >= FLUSH_THRESHOLD) this.flush();
+      }
+    } finally {
+      this.executing = false;
+    }
+    this.flush();
+    if (this.ending) this.end();
+  }
+
+  /** A blocking command finished: write its reply and carry on with the commands that queued up. */
+  private settled(reply: Reply): void {
+    this.waiting = false;
+    if (this.closed) return;
+    this.writer.write(reply, this.client.resp);
+    if (this.client.closeAfterReply) this.ending = true;
+    this.process();
+  }
+
+  /** Out-of-band reply (pub/sub message, invalidation): RESP3 push or RESP2 array. */
+  private push(reply: Reply): void {
+    if (this.closed) return;
+    if (Array.isArray(reply)) this.writer.writePush(reply, this.client.resp);
+    else this.writer.write(reply, this.client.resp);
+    if (!this.checkOutputLimits()) return;
+    if (!this.executing && !this.flushScheduled) {
+      // Coalesce all pushes produced in this tick (e.g. a pipelined burst of PUBLISH) into one write.
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /**
+   * Writes pending replies with one socket.write. On backpressure (write returned false) a client without
+   * subscriptions stops being read and served until 'drain'; pub/sub clients are bounded by the output
+   * buffer limits instead.
+   */
+  private flush(): void {
+    if (this.closed || this.writer.length === 0) return;
+    this.active = true;
+    const ok = this.socket.write(this.writer.take());
+    if (!ok && !this.paused && this.client.subscriptionCount === 0 && !this.ending) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    this.checkOutputLimits();
+  }
+
+  /**
+   * Redis's checkClientOutputBufferLimits on pending output (Node's write queue plus unflushed replies).
+   * Returns false if the client was disconnected.
+   */
+  private checkOutputLimits(): boolean {
+    const o = this.server.options;
+    const pending = this.socket.writableLength + this.writer.length;
+    if (this.client.subscriptionCount > 0) {
+      let over = o.pubsubHardLimit > 0 && pending >= o.pubsubHardLimit;
+      if (!over && o.pubsubSoftLimit > 0 && pending >= o.pubsubSoftLimit) {
+        const now = Date.now();
+        if (this.softSince === 0) this.softSince = now;
+        else if (now - this.softSince > o.pubsubSoftSeconds * 1000) over = true;
+      } else if (!over) {
+        this.softSince = 0;
+      }
+      if (!over) return true;
+    } else if (!(o.normalHardLimit > 0 && pending >= o.normalHardLimit)) {
+      this.softSince = 0;
+      return true;
+    }
+    this.server.stats.outputBufferLimitDisconnections++;
+    this.destroy();
+    return false;
+  }
+
+  /** client.kill: CLIENT KILL and the like. A client killing itself still gets its reply first. */
+  private kill(_reason: string): void {
+    if (this.closed) return;
+    if (this.executing) {
+      this.ending = true;
+      return;
+    }
+    this.destroy();
+  }
+
+  checkIdle(now: number, timeoutMs: number): void {
+    if (this.active) {
+      this.active = false;
+      this.lastActivity = now;
+      return;
+    }
+    const c = this.client;
+    if (this.waiting || c.blocked !== null || c.subscriptionCount > 0) {
+      this.lastActivity = now;
+      return;
+    }
+    if (now - this.lastActivity > timeoutMs) {
+      this.server.stats.idleTimeouts++;
+      this.destroy();
+    }
+  }
+
+  /** Flushes pending replies, then closes (QUIT, protocol error, server shutdown). */
+  end(): void {
+    if (this.closed) return;
+    this.ending = true;
+    this.flush();
+    if (this.closed) return;
+    this.closed = true;
+    const socket = this.socket;
+    if (this.paused) socket.resume();
+    socket.end(() => socket.destroy());
+  }
+
+  /** Closes at once, dropping pending output. The engine forgets the client on 'close'. */
+  private destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  /** Socket closed (either side): the engine cleans up subscriptions, blocked state and watches. */
+  onClose(): void {
+    this.closed = true;
+    this.server.engine.clients.remove(this.client);
+  }
+}
+
+function internalError(e: unknown): ErrorReply {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new ErrorReply(/^[A-Z]+ /.test(msg) ? msg : `ERR ${msg}`);
+}

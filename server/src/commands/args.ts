@@ -27,7 +27,13 @@ export function toBigInt(s: string, err: string = Err.notInteger): bigint {
 }
 
 /** Like toInt but additionally requires min <= n <= max; `rangeErr` for out-of-range values. */
-export function toIntInRange(s: string, min: number, max: number, err: string = Err.notInteger, rangeErr: string = err): number {
+export function toIntInRange(
+  s: string,
+  min: number,
+  max: number,
+  err: string = Err.notInteger,
+  rangeErr: string = err,
+): number {
   const n = toInt(s, err);
   if (n < min || n > max) throw new CommandError(rangeErr);
   return n;
@@ -58,20 +64,32 @@ export function toFloat(s: string, err: string = Err.notFloat): number {
 }
 
 /**
- * Formats a double the way Redis 7 prints it in replies (ZSCORE in RESP2, INCRBYFLOAT, …):
- * `inf` / `-inf`, integers without a decimal point, otherwise the shortest round-trip form.
+ * Formats a double the way Redis 7.2 prints it in replies (ZSCORE in RESP2, …): `inf` / `-inf` / `nan`,
+ * integers without a decimal point, otherwise the shortest round-trip digits laid out as Redis's fpconv
+ * does (plain decimal for moderate exponents, else `d.ddde±x` with no zero-padded exponent).
+ * Redis's digit generator picks a longer digit string for a small fraction of doubles; this keeps JS's
+ * shortest round-trip digits, which parse back to the same double.
  */
 export function formatDouble(n: number): string {
+  if (Number.isNaN(n)) return 'nan';
   if (n === Number.POSITIVE_INFINITY) return 'inf';
   if (n === Number.NEGATIVE_INFINITY) return '-inf';
-  if (Object.is(n, -0)) return '-0';
-  const s = String(n);
-  // JS writes 1e21 as "1e+21" and 1e-7 as "1e-7"; C's %g pads the exponent to two digits.
-  const e = s.indexOf('e');
-  if (e < 0) return s;
-  const sign = s[e + 1] === '-' ? '-' : '+';
-  const digits = s.slice(e + (s[e + 1] === '-' || s[e + 1] === '+' ? 2 : 1));
-  return `${s.slice(0, e)}e${sign}${digits.length < 2 ? `0${digits}` : digits}`;
+  if (n === 0) return Object.is(n, -0) ? '-0' : '0';
+  if (Number.isInteger(n) && Math.abs(n) <= 4611686018427387904) return BigInt(n).toString();
+  const t = Math.abs(n).toExponential();
+  const ePos = t.indexOf('e');
+  const digits = t.slice(0, ePos).replace('.', '');
+  const x = Number(t.slice(ePos + 1));
+  const nd = digits.length;
+  const k = x - (nd - 1);
+  const ax = Math.abs(x);
+  let s: string;
+  if (k >= 0 && ax < nd + 7) s = digits + '0'.repeat(k);
+  else if (k < 0 && (k > -7 || ax < 4)) {
+    const offset = nd + k;
+    s = offset <= 0 ? `0.${'0'.repeat(-offset)}${digits}` : `${digits.slice(0, offset)}.${digits.slice(offset)}`;
+  } else s = `${digits[0]}${nd > 1 ? `.${digits.slice(1)}` : ''}e${x < 0 ? '-' : '+'}${ax}`;
+  return n < 0 ? `-${s}` : s;
 }
 
 /** Upper-cases an option keyword for comparison (ASCII only; arguments are binary strings). */

@@ -1,5 +1,5 @@
-import { ConfigError, resolveOptions } from './config.js';
 import { KVWS_VERSION } from './commands/connection.js';
+import { ConfigError, resolveOptions } from './config.js';
 import { KvwsServer } from './server.js';
 
 const HELP = `kvws ${KVWS_VERSION} — an in-memory Redis-compatible data store for browsers and the edge
@@ -63,7 +63,8 @@ export async function main(argv: string[]): Promise<number> {
     log(`${l.kind === 'resp' ? 'RESP' : 'RESP over TLS'} listening on ${host}:${l.port}`);
   }
   if (listening.length === 0) log('no listener enabled (--resp-port 0)');
-  if (options.protectedMode) log('protected mode: no authentication is configured, so only loopback clients are accepted');
+  if (options.protectedMode)
+    log('protected mode: no authentication is configured, so only loopback clients are accepted');
   if (!options.dataDir) log('no --data-dir: data is kept in memory only');
   log('ready');
   return new Promise<number>((resolve) => {
@@ -81,4 +82,3 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }
-

@@ -30,12 +30,28 @@ export const ServerOptionsSchema = z
     /** Maximum simultaneous clients per server, like Redis `maxclients`. */
     maxClients: z.number().int().min(1).default(10000),
     /** Largest bulk string accepted (bytes), like Redis `proto-max-bulk-len`. */
-    protoMaxBulkLen: z.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
+    protoMaxBulkLen: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(512 * 1024 * 1024),
     /** Largest inline command line (bytes). */
-    maxInlineLen: z.number().int().min(1024).default(64 * 1024),
+    maxInlineLen: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024),
     /** Output buffer limits for pub/sub clients (bytes, bytes, seconds), like Redis `client-output-buffer-limit pubsub 32mb 8mb 60`. */
-    pubsubHardLimit: z.number().int().min(0).default(32 * 1024 * 1024),
-    pubsubSoftLimit: z.number().int().min(0).default(8 * 1024 * 1024),
+    pubsubHardLimit: z
+      .number()
+      .int()
+      .min(0)
+      .default(32 * 1024 * 1024),
+    pubsubSoftLimit: z
+      .number()
+      .int()
+      .min(0)
+      .default(8 * 1024 * 1024),
     pubsubSoftSeconds: z.number().int().min(0).default(60),
     /**
      * Until authentication exists, accept RESP clients only from loopback addresses (Redis's protected
@@ -128,7 +144,8 @@ function convert(v: string, kind: 'string' | 'number' | 'boolean', where: string
     throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected true or false)`);
   }
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected a number)`);
+  if (v.trim() === '' || !Number.isFinite(n))
+    throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected a number)`);
   return n;
 }
 
@@ -137,7 +154,8 @@ export function parseFlags(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (!a.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(a)} (flags look like --name value)`);
+    if (!a.startsWith('--'))
+      throw new ConfigError(`unexpected argument ${JSON.stringify(a)} (flags look like --name value)`);
     const eq = a.indexOf('=');
     if (eq > 0) {
       out[a.slice(2, eq)] = a.slice(eq + 1);

@@ -1,5 +1,5 @@
-export { KvwsServer, type Listening } from './server.js';
-export { Engine } from './engine/engine.js';
+export { resolveOptions, type ServerOptions, ServerOptionsSchema } from './config.js';
 export { Client } from './engine/client.js';
-export { resolveOptions, ServerOptionsSchema, type ServerOptions } from './config.js';
+export { Engine } from './engine/engine.js';
 export * from './protocol/reply.js';
+export { KvwsServer, type Listening } from './server.js';

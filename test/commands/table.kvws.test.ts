@@ -5,9 +5,30 @@ import { buildCommandTable } from '../../server/src/commands/index.js';
 import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
 
 const FLAGS = new Set([
-  'write', 'readonly', 'denyoom', 'module', 'admin', 'pubsub', 'noscript', 'blocking', 'loading', 'stale', 'skip_monitor',
-  'skip_slowlog', 'asking', 'fast', 'no_auth', 'may_replicate', 'sentinel', 'only_sentinel', 'no_mandatory_keys', 'protected',
-  'no_async_loading', 'no_multi', 'movablekeys', 'allow_busy',
+  'write',
+  'readonly',
+  'denyoom',
+  'module',
+  'admin',
+  'pubsub',
+  'noscript',
+  'blocking',
+  'loading',
+  'stale',
+  'skip_monitor',
+  'skip_slowlog',
+  'asking',
+  'fast',
+  'no_auth',
+  'may_replicate',
+  'sentinel',
+  'only_sentinel',
+  'no_mandatory_keys',
+  'protected',
+  'no_async_loading',
+  'no_multi',
+  'movablekeys',
+  'allow_busy',
 ]);
 
 function all(): { spec: CommandSpec; full: string; parent?: CommandSpec }[] {
@@ -30,43 +51,48 @@ describe('the command table (shared/src/commands) is consistent', () => {
     for (const { spec } of all()) expect(spec.name).toMatch(/^[A-Z][A-Z0-9_-]*$/);
   });
 
-  it.each(all().map((e) => [e.full, e] as const))('%s: arity, flags, categories, keys, docs', (_name, { spec, parent }) => {
-    expect(spec.arity).not.toBe(0);
-    if (parent) expect(Math.abs(spec.arity)).toBeGreaterThanOrEqual(2);
-    for (const f of spec.flags) expect(FLAGS.has(f), `flag ${f}`).toBe(true);
-    expect(spec.flags.includes('write') && spec.flags.includes('readonly')).toBe(false);
-    for (const c of spec.acl) expect(ACL_CATEGORIES).toContain(c);
-    // Redis implies these categories from flags; the table must carry them.
-    if (spec.flags.includes('write')) expect(spec.acl).toContain('write');
-    if (spec.flags.includes('blocking')) expect(spec.acl).toContain('blocking');
-    if (!spec.subcommands) expect(spec.acl.includes('fast') !== spec.acl.includes('slow')).toBe(true);
-    expect(spec.syntax.toUpperCase().startsWith(parent ? `${parent.name} ${spec.name}` : spec.name)).toBe(true);
-    expect(spec.summary.length).toBeGreaterThan(5);
-    expect(spec.since).toMatch(/^\d+\.\d+\.\d+$/);
-    // Data commands that touch keys are either reads or writes.
-    if (spec.keys.length > 0 && !['generic', 'transactions', 'server'].includes(spec.group)) {
-      expect(spec.flags.includes('write') || spec.flags.includes('readonly')).toBe(true);
-    }
-    for (const k of spec.keys) {
-      expect(['RO', 'RW', 'OW', 'RM']).toContain(k.access);
-      if ('index' in k.begin) {
-        expect(k.begin.index).toBeGreaterThanOrEqual(1);
-        if (spec.arity > 0) expect(k.begin.index).toBeLessThan(spec.arity);
-        else expect(k.begin.index).toBeLessThan(Math.max(-spec.arity, k.begin.index + 1));
+  it.each(all().map((e) => [e.full, e] as const))(
+    '%s: arity, flags, categories, keys, docs',
+    (_name, { spec, parent }) => {
+      expect(spec.arity).not.toBe(0);
+      if (parent) expect(Math.abs(spec.arity)).toBeGreaterThanOrEqual(2);
+      for (const f of spec.flags) expect(FLAGS.has(f), `flag ${f}`).toBe(true);
+      expect(spec.flags.includes('write') && spec.flags.includes('readonly')).toBe(false);
+      for (const c of spec.acl) expect(ACL_CATEGORIES).toContain(c);
+      // Redis implies these categories from flags; the table must carry them.
+      if (spec.flags.includes('write')) expect(spec.acl).toContain('write');
+      if (spec.flags.includes('blocking')) expect(spec.acl).toContain('blocking');
+      if (!spec.subcommands) expect(spec.acl.includes('fast') !== spec.acl.includes('slow')).toBe(true);
+      expect(spec.syntax.toUpperCase().startsWith(parent ? `${parent.name} ${spec.name}` : spec.name)).toBe(true);
+      expect(spec.summary.length).toBeGreaterThan(5);
+      expect(spec.since).toMatch(/^\d+\.\d+\.\d+$/);
+      // Data commands that touch keys are either reads or writes.
+      if (spec.keys.length > 0 && !['generic', 'transactions', 'server'].includes(spec.group)) {
+        expect(spec.flags.includes('write') || spec.flags.includes('readonly')).toBe(true);
       }
-      if ('range' in k.find) expect(k.find.range.step).toBeGreaterThanOrEqual(1);
-      // A write command must not declare every key read-only.
-    }
-    if (spec.flags.includes('write') && spec.keys.length > 0) {
-      expect(spec.keys.some((k) => k.access !== 'RO')).toBe(true);
-    }
-    if (spec.flags.includes('readonly') && spec.keys.length > 0) {
-      expect(spec.keys.every((k) => k.access === 'RO')).toBe(true);
-    }
-  });
+      for (const k of spec.keys) {
+        expect(['RO', 'RW', 'OW', 'RM']).toContain(k.access);
+        if ('index' in k.begin) {
+          expect(k.begin.index).toBeGreaterThanOrEqual(1);
+          if (spec.arity > 0) expect(k.begin.index).toBeLessThan(spec.arity);
+          else expect(k.begin.index).toBeLessThan(Math.max(-spec.arity, k.begin.index + 1));
+        }
+        if ('range' in k.find) expect(k.find.range.step).toBeGreaterThanOrEqual(1);
+        // A write command must not declare every key read-only.
+      }
+      if (spec.flags.includes('write') && spec.keys.length > 0) {
+        expect(spec.keys.some((k) => k.access !== 'RO')).toBe(true);
+      }
+      if (spec.flags.includes('readonly') && spec.keys.length > 0) {
+        expect(spec.keys.every((k) => k.access === 'RO')).toBe(true);
+      }
+    },
+  );
 
   it('docs/commands.md is generated from the current table', () => {
-    expect(() => execFileSync(process.execPath, ['scripts/gen-command-docs.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
+    expect(() =>
+      execFileSync(process.execPath, ['scripts/gen-command-docs.mjs', '--check'], { stdio: 'pipe' }),
+    ).not.toThrow();
   });
 
   it('key positions find the keys of representative commands', () => {

@@ -92,9 +92,13 @@ export async function startKvws(extraArgs: string[] = [], env: Record<string, st
  */
 export async function startRedis(): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;
@@ -134,7 +138,15 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export function redisClient(server: RunningServer | number, opts: RedisOptions = {}): Redis {
   const port = typeof server === 'number' ? server : server.port;
   const host = typeof server === 'number' ? '127.0.0.1' : server.host;
-  return new Redis({ host, port, lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null, ...opts });
+  return new Redis({
+    host,
+    port,
+    lazyConnect: false,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: true,
+    retryStrategy: () => null,
+    ...opts,
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawConnection, type RunningServer, completeReplies, redisClient, startKvws } from '../helpers/server.js';
+import { completeReplies, RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
 
 // Byte-level behaviour of the RESP front door. Runs against kvws and, in the "redis" project, against a
 // real redis-server, so every expectation here is Redis's own.
@@ -40,9 +40,13 @@ describe('RESP errors in Redis form', () => {
     try {
       await c.command('DEL', 'l');
       await c.command('LPUSH', 'l', 'x');
-      expect(await c.command('GET', 'l')).toBe('-WRONGTYPE Operation against a key holding the wrong kind of value\r\n');
+      expect(await c.command('GET', 'l')).toBe(
+        '-WRONGTYPE Operation against a key holding the wrong kind of value\r\n',
+      );
       expect(await c.command('INCRBY', 'n', 'abc')).toBe('-ERR value is not an integer or out of range\r\n');
-      expect(await c.command('INCRBY', 'n', '99999999999999999999')).toBe('-ERR value is not an integer or out of range\r\n');
+      expect(await c.command('INCRBY', 'n', '99999999999999999999')).toBe(
+        '-ERR value is not an integer or out of range\r\n',
+      );
       expect(await c.command('EXPIRE', 'l', '1.5')).toBe('-ERR value is not an integer or out of range\r\n');
       expect(await c.command('SELECT', '99')).toBe('-ERR DB index is out of range\r\n');
     } finally {

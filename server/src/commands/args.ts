@@ -75,7 +75,7 @@ export function formatDouble(n: number): string {
   if (n === Number.POSITIVE_INFINITY) return 'inf';
   if (n === Number.NEGATIVE_INFINITY) return '-inf';
   if (n === 0) return Object.is(n, -0) ? '-0' : '0';
-  if (Number.isInteger(n) && Math.abs(n) <= 4611686018427387904) return BigInt(n).toString();
+  if (Number.isInteger(n) && Math.abs(n) <= 2 ** 62) return BigInt(n).toString();
   const t = Math.abs(n).toExponential();
   const ePos = t.indexOf('e');
   const digits = t.slice(0, ePos).replace('.', '');

@@ -1,5 +1,5 @@
 import { globMatch } from '../engine/glob.js';
-import { CommandError, MapReply, OK } from '../protocol/reply.js';
+import { CommandError, Err, MapReply, OK } from '../protocol/reply.js';
 import type { Handlers } from './types.js';
 
 export const handlers: Handlers = {
@@ -11,9 +11,7 @@ export const handlers: Handlers = {
 
   // CONFIG SET parameter value [parameter value ...]
   'CONFIG|SET'(client, argv) {
-    if ((argv.length - 2) % 2 !== 0) {
-      throw new CommandError(`ERR Unknown option or number of arguments for CONFIG SET - '${argv[argv.length - 1]}'`);
-    }
+    if ((argv.length - 2) % 2 !== 0) throw new CommandError(Err.syntax);
     const pairs: [string, string][] = [];
     for (let i = 2; i < argv.length; i += 2) pairs.push([argv[i], argv[i + 1]]);
     client.engine.params.set(pairs);

@@ -1,5 +1,14 @@
 import type { Client } from '../engine/client.js';
-import { CommandError, ErrorReply, MapReply, OK, PONG, type Reply, SimpleString, VerbatimReply } from '../protocol/reply.js';
+import {
+  CommandError,
+  ErrorReply,
+  MapReply,
+  OK,
+  PONG,
+  type Reply,
+  SimpleString,
+  VerbatimReply,
+} from '../protocol/reply.js';
 import { kw, toInt } from './args.js';
 import type { Handlers } from './types.js';
 
@@ -11,7 +20,8 @@ export const KVWS_VERSION = '0.1.0';
 function checkName(name: string): void {
   for (let i = 0; i < name.length; i++) {
     const ch = name.charCodeAt(i);
-    if (ch < 33 || ch > 126) throw new CommandError('ERR Client names cannot contain spaces, newlines or special characters.');
+    if (ch < 33 || ch > 126)
+      throw new CommandError('ERR Client names cannot contain spaces, newlines or special characters.');
   }
 }
 
@@ -150,11 +160,8 @@ export const handlers: Handlers = {
         }
       } else if (o === 'ID' && i + 1 < argv.length) {
         ids = new Set();
-        for (i++; i < argv.length; i++) {
-          const id = toInt(argv[i], 'ERR Invalid client ID');
-          if (id <= 0) throw new CommandError('ERR Invalid client ID');
-          ids.add(id);
-        }
+        // Any integer is accepted (ids that match no client just list nothing), as in Redis.
+        for (i++; i < argv.length; i++) ids.add(toInt(argv[i], 'ERR Invalid client ID'));
       } else throw new CommandError('ERR syntax error');
     }
     const now = engine.now();
@@ -182,7 +189,9 @@ export const handlers: Handlers = {
       if (target === client) client.closeAfterReply = true;
       return OK;
     }
-    const filter: { id?: number; type?: string; user?: string; addr?: string; laddr?: string; skipme: boolean } = { skipme: true };
+    const filter: { id?: number; type?: string; user?: string; addr?: string; laddr?: string; skipme: boolean } = {
+      skipme: true,
+    };
     if ((argv.length - 2) % 2 !== 0) throw new CommandError('ERR syntax error');
     for (let i = 2; i < argv.length; i += 2) {
       const o = kw(argv[i]);
@@ -195,8 +204,11 @@ export const handlers: Handlers = {
         if (!['normal', 'master', 'replica', 'slave', 'pubsub'].includes(filter.type)) {
           throw new CommandError(`ERR Unknown client type '${v}'`);
         }
-      } else if (o === 'USER') filter.user = v;
-      else if (o === 'ADDR') filter.addr = v;
+      } else if (o === 'USER') {
+        // Only the default user exists until authentication lands.
+        if (v !== 'default') throw new CommandError(`ERR No such user '${v}'`);
+        filter.user = v;
+      } else if (o === 'ADDR') filter.addr = v;
       else if (o === 'LADDR') filter.laddr = v;
       else if (o === 'SKIPME') {
         const y = kw(v);
@@ -223,13 +235,18 @@ export const handlers: Handlers = {
 
   // CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
   'CLIENT|UNBLOCK'(client, argv) {
-    const id = toInt(argv[2]);
+    if (argv.length > 4) {
+      throw new CommandError(
+        `ERR unknown subcommand or wrong number of arguments for '${argv[1].slice(0, 128)}'. Try CLIENT HELP.`,
+      );
+    }
     let error = false;
     if (argv.length === 4) {
       const o = kw(argv[3]);
       if (o === 'ERROR') error = true;
       else if (o !== 'TIMEOUT') throw new CommandError('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR');
-    } else if (argv.length > 4) throw new CommandError('ERR syntax error');
+    }
+    const id = toInt(argv[2]);
     const target = client.engine.clients.byId.get(id);
     if (!target?.blocked) return 0;
     client.engine.blocking.unblock(target, error);
@@ -263,4 +280,3 @@ export const handlers: Handlers = {
     ] as Reply[];
   },
 };
-

@@ -1,6 +1,6 @@
 import type { Client } from '../engine/client.js';
 import { CommandError } from '../protocol/reply.js';
-import { kw, toInt } from './args.js';
+import { INT64_MAX, INT64_MIN, kw, toBigInt } from './args.js';
 import type { Handlers } from './types.js';
 
 /**
@@ -12,11 +12,11 @@ function expireGeneric(client: Client, argv: string[], unitMs: number, relative:
   const db = client.db;
   const key = argv[1];
   const name = argv[0].toLowerCase();
-  let n = toInt(argv[2]);
   let nx = false;
   let xx = false;
   let gt = false;
   let lt = false;
+  // Options are checked before the time argument, as Redis does.
   for (let i = 3; i < argv.length; i++) {
     const o = kw(argv[i]);
     if (o === 'NX') nx = true;
@@ -25,12 +25,23 @@ function expireGeneric(client: Client, argv: string[], unitMs: number, relative:
     else if (o === 'LT') lt = true;
     else throw new CommandError(`ERR Unsupported option ${argv[i]}`);
   }
-  if (nx && (xx || gt || lt)) throw new CommandError('ERR NX and XX, GT or LT options at the same time are not compatible');
+  if (nx && (xx || gt || lt))
+    throw new CommandError('ERR NX and XX, GT or LT options at the same time are not compatible');
   if (gt && lt) throw new CommandError('ERR GT and LT options at the same time are not compatible');
+  let when = toBigInt(argv[2]);
+  const invalid = `ERR invalid expire time in '${name}' command`;
+  // Redis's overflow checks: the deadline in ms must fit a signed 64-bit integer.
+  if (unitMs === 1000) {
+    if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) throw new CommandError(invalid);
+    when *= 1000n;
+  }
   const now = client.engine.now();
-  n *= unitMs;
-  if (relative) n += now;
-  if (!Number.isSafeInteger(n)) throw new CommandError(`ERR invalid expire time in '${name}' command`);
+  if (relative) {
+    if (when > INT64_MAX - BigInt(now)) throw new CommandError(invalid);
+    when += BigInt(now);
+  }
+  // Deadlines beyond 2^53 ms (far past year 200000) are kept as the nearest double.
+  const n = Number(when);
   if (db.lookup(key) === undefined) return 0;
   const current = db.getExpire(key);
   if (nx && current !== undefined) return 0;
@@ -48,15 +59,25 @@ function expireGeneric(client: Client, argv: string[], unitMs: number, relative:
   return 1;
 }
 
-/** TTL family: remaining time (or absolute deadline) in seconds or ms; -2 missing key, -1 no deadline. */
-function ttlGeneric(client: Client, key: string, ms: boolean, absolute: boolean): number {
+/** An integer reply for a ms/s count that may exceed 2^53 (far-future deadlines), capped at INT64_MAX. */
+function bigReply(n: number): number | bigint {
+  if (Number.isSafeInteger(n)) return n;
+  const b = BigInt(Math.trunc(n));
+  return b > INT64_MAX ? INT64_MAX : b;
+}
+
+/**
+ * TTL family (Redis's ttlGenericCommand): remaining time or absolute deadline, in ms or in seconds
+ * rounded to nearest ((ms + 500) / 1000); -2 for a missing key, -1 for a key without a deadline.
+ */
+function ttlGeneric(client: Client, key: string, ms: boolean, absolute: boolean): number | bigint {
   const db = client.db;
   if (db.lookup(key) === undefined) return -2;
   const at = db.getExpire(key);
   if (at === undefined) return -1;
-  if (absolute) return ms ? at : Math.floor(at / 1000);
-  const ttl = Math.max(0, at - client.engine.now());
-  return ms ? ttl : Math.floor((ttl + 500) / 1000);
+  const t = absolute ? at : Math.max(0, at - client.engine.now());
+  if (ms) return bigReply(t);
+  return Number.isSafeInteger(t) ? Math.floor((t + 500) / 1000) : bigReply(Math.floor(t / 1000));
 }
 
 export const handlers: Handlers = {

@@ -1,5 +1,5 @@
-import { COMMANDS } from '@kvws/shared/commands';
 import type { CommandSpec } from '@kvws/shared/commands';
+import { COMMANDS } from '@kvws/shared/commands';
 import { handlers as configHandlers } from './config.js';
 import { handlers as connectionHandlers } from './connection.js';
 import { handlers as expireHandlers } from './expire.js';
@@ -75,7 +75,13 @@ export function buildCommandTable(): CommandTable {
   return table;
 }
 
-function makeEntry(spec: CommandSpec, key: string, parent: CommandSpec | undefined, all: Handlers, used: Set<string>): RuntimeCommand {
+function makeEntry(
+  spec: CommandSpec,
+  key: string,
+  parent: CommandSpec | undefined,
+  all: Handlers,
+  used: Set<string>,
+): RuntimeCommand {
   const entry: RuntimeCommand = {
     spec,
     fullName: key.toLowerCase(),

@@ -1,13 +1,25 @@
 import type { Client } from '../engine/client.js';
-import { type Db, cloneValue, typeOf } from '../engine/db.js';
+import { cloneValue, type Db, typeOf } from '../engine/db.js';
 import { compileGlob } from '../engine/glob.js';
 import { CommandError, Err, OK, type Reply, SimpleString } from '../protocol/reply.js';
 import { kw, toInt } from './args.js';
 import type { Handlers } from './types.js';
 
+/**
+ * Parses a database index as Redis's getIntFromObjectOrReply does: an integer (else `ERR value is not an
+ * integer…`) within C int range (else the range error, or `rangeErr` when given).
+ */
+function toDbIndex(arg: string, rangeErr?: string): number {
+  const i = toInt(arg, rangeErr);
+  if (i < -2147483648 || i > 2147483647) {
+    throw new CommandError(rangeErr ?? 'ERR value is out of range, value must between -2147483648 and 2147483647');
+  }
+  return i;
+}
+
 /** Returns the Db for a SELECT/MOVE/COPY index argument, or throws Redis's errors. */
 export function dbByIndex(client: Client, arg: string): Db {
-  const i = toInt(arg);
+  const i = toDbIndex(arg);
   const dbs = client.engine.dbs;
   if (i < 0 || i >= dbs.length) throw new CommandError(Err.dbIndex);
   return dbs[i];
@@ -67,6 +79,18 @@ function flush(client: Client, dbs: Db[], all: boolean): void {
     engine.expiry.rebuild(db);
   }
   engine.notifyDb({ kind: 'flushdb', db: all ? -1 : dbs[0].index }, touched);
+}
+
+/**
+ * Parses a SCAN cursor as Redis does (strtoul: optional sign, decimal digits, no leading space, at most
+ * 2^64 - 1; "-1" wraps to 2^64 - 1, "" is 0) and returns it in canonical decimal form for ScanCursors.
+ */
+export function parseScanCursor(s: string): string {
+  if (s === '') return '0';
+  if (!/^[+-]?[0-9]+$/.test(s)) throw new CommandError('ERR invalid cursor');
+  const n = BigInt(s);
+  if (n >= 1n << 64n || n <= -(1n << 64n)) throw new CommandError('ERR invalid cursor');
+  return BigInt.asUintN(64, n).toString();
 }
 
 const RANDOM_SKIP = 32;
@@ -172,8 +196,7 @@ export const handlers: Handlers = {
   // SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
   SCAN(client, argv) {
     const db = client.db;
-    const cursor = argv[1];
-    if (!/^[0-9]+$/.test(cursor) || cursor.length > 20) throw new CommandError('ERR invalid cursor');
+    const cursor = parseScanCursor(argv[1]);
     let count = 10;
     let match: ((s: string) => boolean) | null = null;
     let type: string | null = null;
@@ -232,14 +255,16 @@ export const handlers: Handlers = {
 
   // FLUSHDB [ASYNC | SYNC]
   FLUSHDB(client, argv) {
-    if (argv.length > 2 || (argv.length === 2 && kw(argv[1]) !== 'ASYNC' && kw(argv[1]) !== 'SYNC')) throw new CommandError(Err.syntax);
+    if (argv.length > 2 || (argv.length === 2 && kw(argv[1]) !== 'ASYNC' && kw(argv[1]) !== 'SYNC'))
+      throw new CommandError(Err.syntax);
     flush(client, [client.db], false);
     return OK;
   },
 
   // FLUSHALL [ASYNC | SYNC]
   FLUSHALL(client, argv) {
-    if (argv.length > 2 || (argv.length === 2 && kw(argv[1]) !== 'ASYNC' && kw(argv[1]) !== 'SYNC')) throw new CommandError(Err.syntax);
+    if (argv.length > 2 || (argv.length === 2 && kw(argv[1]) !== 'ASYNC' && kw(argv[1]) !== 'SYNC'))
+      throw new CommandError(Err.syntax);
     flush(client, client.engine.dbs, true);
     return OK;
   },
@@ -248,18 +273,12 @@ export const handlers: Handlers = {
   SWAPDB(client, argv) {
     const engine = client.engine;
     const dbs = engine.dbs;
-    const parse = (s: string, which: string) => {
-      let i: number;
-      try {
-        i = toInt(s);
-      } catch {
-        throw new CommandError(`ERR invalid ${which} DB index`);
-      }
-      if (i < 0 || i >= dbs.length) throw new CommandError(Err.dbIndex);
-      return dbs[i];
-    };
-    const a = parse(argv[1], 'first');
-    const b = parse(argv[2], 'second');
+    // Both indexes are parsed before either is range-checked, as in Redis.
+    const i1 = toDbIndex(argv[1], 'ERR invalid first DB index');
+    const i2 = toDbIndex(argv[2], 'ERR invalid second DB index');
+    if (i1 < 0 || i1 >= dbs.length || i2 < 0 || i2 >= dbs.length) throw new CommandError(Err.dbIndex);
+    const a = dbs[i1];
+    const b = dbs[i2];
     if (a === b) return OK;
     const touched: [number, string][] = [];
     for (const w of engine.watchers.keys()) {
@@ -278,15 +297,7 @@ export const handlers: Handlers = {
 
   // SELECT index
   SELECT(client, argv) {
-    let i: number;
-    try {
-      i = toInt(argv[1]);
-    } catch {
-      throw new CommandError('ERR value is not an integer or out of range');
-    }
-    const dbs = client.engine.dbs;
-    if (i < 0 || i >= dbs.length) throw new CommandError(Err.dbIndex);
-    client.db = dbs[i];
+    client.db = dbByIndex(client, argv[1]);
     return OK;
   },
 

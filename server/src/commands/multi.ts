@@ -1,5 +1,5 @@
 import { lookupCommand, runCommand } from '../engine/dispatch.js';
-import { CommandError, ErrorReply, Err, NULL_ARRAY, OK, type Reply } from '../protocol/reply.js';
+import { CommandError, Err, ErrorReply, NULL_ARRAY, OK, type Reply } from '../protocol/reply.js';
 import type { Handlers } from './types.js';
 
 export const handlers: Handlers = {

@@ -1,6 +1,6 @@
 import type { Client } from '../engine/client.js';
 import { globMatch } from '../engine/glob.js';
-import { MultiReply, PushReply, type Reply } from '../protocol/reply.js';
+import { CommandError, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
 import type { Handlers } from './types.js';
 
 type Kind = 'subscribe' | 'unsubscribe' | 'psubscribe' | 'punsubscribe';
@@ -60,6 +60,11 @@ export const handlers: Handlers = {
 
   // PUBSUB CHANNELS [pattern]
   'PUBSUB|CHANNELS'(client, argv) {
+    if (argv.length > 3) {
+      throw new CommandError(
+        `ERR unknown subcommand or wrong number of arguments for '${argv[1].slice(0, 128)}'. Try PUBSUB HELP.`,
+      );
+    }
     const out: string[] = [];
     for (const ch of client.engine.pubsub.channels.keys()) if (argv.length < 3 || globMatch(argv[2], ch)) out.push(ch);
     return out;

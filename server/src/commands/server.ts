@@ -3,7 +3,15 @@ import { ACL_CATEGORIES, type CommandSpec, getKeyPositions, type KeySpec } from 
 import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
 import { globMatch } from '../engine/glob.js';
-import { CommandError, ErrorReply, MapReply, type Reply, SetReply, SimpleString, VerbatimReply } from '../protocol/reply.js';
+import {
+  CommandError,
+  ErrorReply,
+  MapReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimReply,
+} from '../protocol/reply.js';
 import { kw } from './args.js';
 import { KVWS_VERSION, REDIS_COMPAT_VERSION } from './connection.js';
 import type { RuntimeCommand } from './index.js';
@@ -77,10 +85,20 @@ function keySpecReply(k: KeySpec): MapReply {
           ],
         ]);
   return new MapReply([
-    ['flags', new SetReply([k.access, ...k.ops].map((f) => new SimpleString(f)))],
+    ['flags', new SetReply(keyFlagNames(k.access, k.ops).map((f) => new SimpleString(f)))],
     ['begin_search', begin],
     ['find_keys', find],
   ]);
+}
+
+/** Key-spec flags as Redis prints them: the access flag upper-case (RO, RW, OW, RM), the rest lower-case. */
+function keyFlagNames(access: string, ops: readonly string[]): string[] {
+  return [access, ...ops.map((o) => o.toLowerCase())];
+}
+
+/** ACL categories in Redis's order (the ACL category table), as COMMAND INFO lists them. */
+function orderedCategories(acl: readonly string[]): string[] {
+  return (ACL_CATEGORIES as readonly string[]).filter((c) => acl.includes(c));
 }
 
 /** One COMMAND INFO entry, in Redis 7's ten-field shape. */
@@ -95,7 +113,7 @@ function commandInfo(spec: CommandSpec, fullName: string): Reply {
     first,
     last,
     step,
-    new SetReply(spec.acl.map((c) => new SimpleString(`@${c}`))),
+    new SetReply(orderedCategories(spec.acl).map((c) => new SimpleString(`@${c}`))),
     new SetReply((spec.tips ?? []).map((t) => t)),
     spec.keys.map(keySpecReply),
     (spec.subcommands ?? []).map((s) => commandInfo(s, `${fullName}|${s.name.toLowerCase()}`)),
@@ -112,10 +130,12 @@ function commandDocs(spec: CommandSpec, fullName: string): MapReply {
   if (spec.subcommands) {
     fields.push([
       'subcommands',
-      new MapReply(spec.subcommands.map((s) => {
-        const n = `${fullName}|${s.name.toLowerCase()}`;
-        return [n, commandDocs(s, n)] as [Reply, Reply];
-      })),
+      new MapReply(
+        spec.subcommands.map((s) => {
+          const n = `${fullName}|${s.name.toLowerCase()}`;
+          return [n, commandDocs(s, n)] as [Reply, Reply];
+        }),
+      ),
     ]);
   }
   return new MapReply(fields);
@@ -219,10 +239,12 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
         ['used_cpu_user', (u.user / 1e6).toFixed(6)],
       ];
     },
+    modules: () => [],
     commandstats: () => {
       const out: [string, string][] = [];
       const add = (e: RuntimeCommand) => {
-        if (e.stats.calls > 0) out.push([`cmdstat_${e.fullName}`, `calls=${e.stats.calls},failed_calls=${e.stats.failed}`]);
+        if (e.stats.calls > 0)
+          out.push([`cmdstat_${e.fullName}`, `calls=${e.stats.calls},failed_calls=${e.stats.failed}`]);
       };
       for (const e of entries(client)) {
         add(e);
@@ -230,6 +252,7 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
       }
       return out;
     },
+    cluster: () => [['cluster_enabled', 0]],
     keyspace: () => {
       const out: [string, string][] = [];
       for (const db of engine.dbs) {
@@ -240,7 +263,20 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
   };
 }
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace'];
+const DEFAULT_SECTIONS = [
+  'server',
+  'clients',
+  'memory',
+  'persistence',
+  'stats',
+  'replication',
+  'cpu',
+  'modules',
+  'cluster',
+  'keyspace',
+];
+/** Section headers that are not just the capitalised name. */
+const SECTION_TITLES: Record<string, string> = { cpu: 'CPU' };
 
 function human(n: number): string {
   const units = ['B', 'K', 'M', 'G', 'T'];
@@ -264,8 +300,12 @@ export const handlers: Handlers = {
     for (const name of wanted) {
       const fn = sections[name];
       if (!fn) continue;
-      const title = name[0].toUpperCase() + name.slice(1);
-      parts.push(`# ${title === 'Commandstats' ? 'Commandstats' : title}\r\n${fn().map(([k, v]) => `${k}:${v}\r\n`).join('')}`);
+      const title = SECTION_TITLES[name] ?? name[0].toUpperCase() + name.slice(1);
+      parts.push(
+        `# ${title}\r\n${fn()
+          .map(([k, v]) => `${k}:${v}\r\n`)
+          .join('')}`,
+      );
     }
     return new VerbatimReply(parts.join('\r\n'));
   },
@@ -297,7 +337,13 @@ export const handlers: Handlers = {
 
   // COMMAND DOCS [command-name [command-name ...]]
   'COMMAND|DOCS'(client, argv) {
-    const list = argv.length === 2 ? entries(client) : (argv.slice(2).map((n) => findEntry(client, n)).filter(Boolean) as RuntimeCommand[]);
+    const list =
+      argv.length === 2
+        ? entries(client)
+        : (argv
+            .slice(2)
+            .map((n) => findEntry(client, n))
+            .filter(Boolean) as RuntimeCommand[]);
     return new MapReply(list.map((e) => [e.fullName, commandDocs(e.spec, e.fullName)] as [Reply, Reply]));
   },
 
@@ -327,7 +373,7 @@ export const handlers: Handlers = {
     if (by === 'ACLCAT') {
       const cat = v.toLowerCase().replace(/^@/, '');
       if (!(ACL_CATEGORIES as readonly string[]).includes(cat)) return [];
-      return names.filter((n) => (findEntry(client, n)?.spec.acl as string[]).includes(cat));
+      return names.filter((n) => (findEntry(client, n)?.spec.acl as string[] | undefined)?.includes(cat) === true);
     }
     throw new CommandError('ERR syntax error');
   },
@@ -360,10 +406,16 @@ export const handlers: Handlers = {
 function getKeys(client: Client, argv: string[]): { key: string; flags: string[] }[] {
   const cmd = lookupCommand(client.engine, argv);
   if (cmd instanceof ErrorReply) {
-    if (cmd.message.startsWith('ERR wrong number')) throw new CommandError('ERR Invalid number of arguments specified for command');
+    if (cmd.message.startsWith('ERR wrong number'))
+      throw new CommandError('ERR Invalid number of arguments specified for command');
     throw new CommandError('ERR Invalid command specified');
   }
   const refs = getKeyPositions(cmd.spec.keys, argv);
   if (refs.length === 0) throw new CommandError('ERR The command has no key arguments');
-  return refs.map((r) => ({ key: argv[r.index], flags: [r.access, ...cmd.spec.keys[r.spec].ops] }));
+  if (cmd.fullName === 'set') {
+    // SET's key flags depend on GET (Redis's setGetKeys): RW access update with GET, else OW update.
+    const get = argv.slice(3).some((a) => kw(a) === 'GET');
+    return [{ key: argv[1], flags: get ? ['RW', 'access', 'update'] : ['OW', 'update'] }];
+  }
+  return refs.map((r) => ({ key: argv[r.index], flags: keyFlagNames(r.access, cmd.spec.keys[r.spec].ops) }));
 }

@@ -32,7 +32,7 @@ function parseYesNo(v: string): boolean {
   const s = v.toLowerCase();
   if (s === 'yes') return true;
   if (s === 'no') return false;
-  throw new Error('argument must be \'yes\' or \'no\'');
+  throw new Error("argument must be 'yes' or 'no'");
 }
 
 /**
@@ -42,25 +42,38 @@ function parseYesNo(v: string): boolean {
 export class ConfigParams {
   readonly params = new Map<string, Param>();
 
-  constructor(private readonly engine: Engine) {
+  constructor(engine: Engine) {
     const o = engine.options;
     const p = this.params;
     p.set('notify-keyspace-events', {
       get: () => formatNotifyFlags(engine.notifyFlags),
       set: (v) => {
         const f = parseNotifyFlags(v);
-        if (f < 0) throw new Error('Invalid event class character. Use \'Ag$lshzxeKEtmdn\'.');
+        if (f < 0) throw new Error("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
         engine.notifyFlags = f;
       },
     });
-    p.set('timeout', { get: () => String(o.timeout), set: (v) => void (o.timeout = parseIntParam(v, 0, 2 ** 31 - 1)) });
-    p.set('maxclients', { get: () => String(o.maxClients), set: (v) => void (o.maxClients = parseIntParam(v, 1, 2 ** 31 - 1)) });
+    p.set('timeout', {
+      get: () => String(o.timeout),
+      set: (v) => {
+        o.timeout = parseIntParam(v, 0, 2 ** 31 - 1);
+      },
+    });
+    p.set('maxclients', {
+      get: () => String(o.maxClients),
+      set: (v) => {
+        o.maxClients = parseIntParam(v, 1, 2 ** 32 - 1);
+      },
+    });
     p.set('proto-max-bulk-len', {
       get: () => String(o.protoMaxBulkLen),
-      set: (v) => void (o.protoMaxBulkLen = Math.max(1024 * 1024, parseMemory(v))),
+      set: (v) => {
+        o.protoMaxBulkLen = Math.max(1024 * 1024, parseMemory(v));
+      },
     });
     p.set('client-output-buffer-limit', {
-      get: () => `normal 0 0 0 slave 268435456 67108864 60 pubsub ${o.pubsubHardLimit} ${o.pubsubSoftLimit} ${o.pubsubSoftSeconds}`,
+      get: () =>
+        `normal 0 0 0 slave 268435456 67108864 60 pubsub ${o.pubsubHardLimit} ${o.pubsubSoftLimit} ${o.pubsubSoftSeconds}`,
       set: (v) => {
         const parts = v.trim().split(/\s+/);
         if (parts.length % 4 !== 0) throw new Error('Wrong number of arguments in buffer limit configuration.');
@@ -73,13 +86,16 @@ export class ConfigParams {
             o.pubsubHardLimit = hard;
             o.pubsubSoftLimit = soft;
             o.pubsubSoftSeconds = secs;
-          } else if (!['normal', 'slave', 'replica'].includes(cls)) throw new Error('Invalid client class specified in buffer limit configuration.');
+          } else if (!['normal', 'slave', 'replica'].includes(cls))
+            throw new Error('Invalid client class specified in buffer limit configuration.');
         }
       },
     });
     p.set('protected-mode', {
       get: () => (o.protectedMode ? 'yes' : 'no'),
-      set: (v) => void (o.protectedMode = parseYesNo(v)),
+      set: (v) => {
+        o.protectedMode = parseYesNo(v);
+      },
     });
     p.set('databases', { get: () => String(o.databases) });
     p.set('port', { get: () => String(o.respPort) });
@@ -93,11 +109,30 @@ export class ConfigParams {
     p.set('maxmemory-policy', { get: () => 'noeviction' });
   }
 
-  /** CONFIG GET: every parameter whose name matches one of `patterns` (glob, case-insensitive). */
+  /**
+   * CONFIG GET: every parameter whose name matches one of `patterns` (glob, case-insensitive), each once.
+   * A pattern without `*`, `?` or `[` is a plain name and is answered under the name as given (Redis
+   * replies `TIMEOUT` to `CONFIG GET TIMEOUT`).
+   */
   get(patterns: string[], match: (p: string, s: string) => boolean): [string, string][] {
     const out: [string, string][] = [];
-    for (const [name, param] of this.params) {
-      if (patterns.some((p) => match(p.toLowerCase(), name))) out.push([name, param.get()]);
+    const seen = new Set<string>();
+    for (const p of patterns) {
+      if (!/[*?[]/.test(p)) {
+        const n = p.toLowerCase();
+        const param = this.params.get(n);
+        if (param && !seen.has(n)) {
+          seen.add(n);
+          out.push([p, param.get()]);
+        }
+        continue;
+      }
+      for (const [name, param] of this.params) {
+        if (!seen.has(name) && match(p.toLowerCase(), name)) {
+          seen.add(name);
+          out.push([name, param.get()]);
+        }
+      }
     }
     return out;
   }
@@ -109,8 +144,12 @@ export class ConfigParams {
       const n = name.toLowerCase();
       const param = this.params.get(n);
       if (!param) throw new CommandError(`ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
-      if (!param.set) throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - can't set immutable config`);
-      if (seen.has(n)) throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - duplicate parameter`);
+      if (!param.set)
+        throw new CommandError(
+          `ERR CONFIG SET failed (possibly related to argument '${name}') - can't set immutable config`,
+        );
+      if (seen.has(n))
+        throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - duplicate parameter`);
       seen.add(n);
     }
     const before = pairs.map(([name]) => (this.params.get(name.toLowerCase()) as Param).get());
@@ -120,9 +159,10 @@ export class ConfigParams {
         (this.params.get(name.toLowerCase()) as Param).set?.(value);
       } catch (e) {
         for (let j = 0; j < i; j++) (this.params.get(pairs[j][0].toLowerCase()) as Param).set?.(before[j]);
-        throw new CommandError(`ERR CONFIG SET failed (possibly related to argument '${name}') - ${(e as Error).message}`);
+        throw new CommandError(
+          `ERR CONFIG SET failed (possibly related to argument '${name}') - ${(e as Error).message}`,
+        );
       }
     }
   }
 }
-

@@ -87,8 +87,10 @@ export class Db {
    * (and then emits `new`). The caller notifies the command's own event.
    */
   set(key: string, value: Value, keepTtl = false): boolean {
-    const isNew = !this.dict.has(key);
-    this.dict.set(key, value);
+    const dict = this.dict;
+    const before = dict.size;
+    dict.set(key, value);
+    const isNew = dict.size !== before;
     if (isNew) this.engine.notify(this, key, 'new', 'n');
     else if (!keepTtl && this.expires.size !== 0) this.expires.delete(key);
     return isNew;

@@ -4,7 +4,17 @@ import type { Client } from './client.js';
 import type { Engine } from './engine.js';
 
 /** Commands a RESP2 client in subscribed mode may still run. */
-const PUBSUB_ALLOWED = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SSUBSCRIBE', 'SUNSUBSCRIBE', 'PING', 'QUIT', 'RESET']);
+const PUBSUB_ALLOWED = new Set([
+  'SUBSCRIBE',
+  'PSUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PUNSUBSCRIBE',
+  'SSUBSCRIBE',
+  'SUNSUBSCRIBE',
+  'PING',
+  'QUIT',
+  'RESET',
+]);
 /** Commands that run immediately inside MULTI instead of being queued. */
 const NOT_QUEUED = new Set(['EXEC', 'DISCARD', 'MULTI', 'WATCH', 'QUIT', 'RESET']);
 
@@ -17,10 +27,9 @@ export function lookupCommand(engine: Engine, argv: string[]): RuntimeCommand | 
   const table = engine.table;
   let cmd = table.get(name) ?? table.get(name.toLowerCase());
   if (!cmd) {
-    const args = argv
-      .slice(1, 21)
-      .map((a) => `'${a.length > 128 ? a.slice(0, 128) : a}' `)
-      .join('');
+    // As Redis: quote arguments until about 128 characters of them have been shown.
+    let args = '';
+    for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${argv[i].slice(0, 128 - args.length)}' `;
     return new ErrorReply(`ERR unknown command '${clip(name)}', with args beginning with: ${args}`);
   }
   if (cmd.subcommands && !(argv.length === 1 && cmd.bareHandler)) {
@@ -49,18 +58,16 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
   engine.stats.commands++;
   if (argv.length === 0) return new ErrorReply('ERR empty command');
   const cmd = lookupCommand(engine, argv);
-  if (cmd instanceof ErrorReply) {
-    engine.stats.rejectedCalls++;
-    engine.stats.errorReplies++;
-    if (client.multi) client.multi.error = true;
-    return cmd;
-  }
+  if (cmd instanceof ErrorReply) return reject(engine, client, argv[0].toUpperCase() === 'EXEC', cmd);
   client.lastCommand = cmd.fullName;
   if (client.inPubSubMode && !PUBSUB_ALLOWED.has(cmd.root)) {
-    engine.stats.rejectedCalls++;
-    engine.stats.errorReplies++;
-    return new ErrorReply(
-      `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+    return reject(
+      engine,
+      client,
+      cmd.root === 'EXEC',
+      new ErrorReply(
+        `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+      ),
     );
   }
   if (client.multi && !NOT_QUEUED.has(cmd.root)) {
@@ -78,10 +85,31 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
 }
 
 /**
+ * Redis's rejectCommand: a command refused before running flags an open transaction, and a refused EXEC
+ * discards the transaction and answers `EXECABORT Transaction discarded because of: <reason>`.
+ */
+function reject(engine: Engine, client: Client, isExec: boolean, err: ErrorReply): ErrorReply {
+  engine.stats.rejectedCalls++;
+  engine.stats.errorReplies++;
+  if (isExec) {
+    client.multi = null;
+    engine.unwatchAll(client);
+    return new ErrorReply(`EXECABORT Transaction discarded because of: ${err.message.replace(/^ERR /, '')}`);
+  }
+  if (client.multi) client.multi.error = true;
+  return err;
+}
+
+/**
  * Runs a resolved command's handler and turns thrown CommandErrors into error replies. Used by `execute`
  * and by EXEC for queued commands (which must not serve blocked clients until the whole EXEC is done).
  */
-export function runCommand(engine: Engine, client: Client, cmd: RuntimeCommand, argv: string[]): Reply | Promise<Reply> {
+export function runCommand(
+  engine: Engine,
+  client: Client,
+  cmd: RuntimeCommand,
+  argv: string[],
+): Reply | Promise<Reply> {
   cmd.stats.calls++;
   try {
     const r = cmd.handler(client, argv);

@@ -1,5 +1,5 @@
+import { buildCommandTable, type CommandTable } from '../commands/index.js';
 import type { ServerOptions } from '../config.js';
-import { type CommandTable, buildCommandTable } from '../commands/index.js';
 import type { Reply } from '../protocol/reply.js';
 import { Blocking } from './blocking.js';
 import { Client } from './client.js';
@@ -8,13 +8,13 @@ import { Db } from './db.js';
 import { execute } from './dispatch.js';
 import { ExpiryScheduler } from './expiry.js';
 import {
+  classBit,
   type DbEvent,
   type EventClass,
   type KeyEvent,
   type KeyspaceListener,
   NOTIFY_KEYEVENT,
   NOTIFY_KEYSPACE,
-  classBit,
   parseNotifyFlags,
 } from './notify.js';
 import { PubSub } from './pubsub.js';

@@ -21,7 +21,17 @@ const CLASS_BITS: Record<string, number> = {
   d: 1 << 12,
   m: 1 << 13,
 };
-const ALL = CLASS_BITS.g | CLASS_BITS.$ | CLASS_BITS.l | CLASS_BITS.s | CLASS_BITS.h | CLASS_BITS.z | CLASS_BITS.x | CLASS_BITS.e | CLASS_BITS.t | CLASS_BITS.d;
+const ALL =
+  CLASS_BITS.g |
+  CLASS_BITS.$ |
+  CLASS_BITS.l |
+  CLASS_BITS.s |
+  CLASS_BITS.h |
+  CLASS_BITS.z |
+  CLASS_BITS.x |
+  CLASS_BITS.e |
+  CLASS_BITS.t |
+  CLASS_BITS.d;
 
 export function classBit(c: EventClass): number {
   return CLASS_BITS[c];
@@ -43,17 +53,19 @@ export function parseNotifyFlags(s: string): number {
   return flags;
 }
 
-/** Formats flags back to Redis's canonical string (keyspaceEventsFlagsToString), e.g. "AKE", "xE". */
+/**
+ * Formats flags back to Redis's string (keyspaceEventsFlagsToString), quirks included: classes (or `A`;
+ * with `A`, Redis omits `n`), then `K`, `E`, `m` — e.g. "AKE", "xE", "gnKm".
+ */
 export function formatNotifyFlags(flags: number): string {
   let s = '';
   if ((flags & ALL) === ALL) s += 'A';
   else {
-    for (const c of ['g', '$', 'l', 's', 'h', 'z', 'x', 'e', 't', 'd'] as const) if (flags & CLASS_BITS[c]) s += c;
+    for (const c of ['g', '$', 'l', 's', 'h', 'z', 'x', 'e', 't', 'd', 'n'] as const) if (flags & CLASS_BITS[c]) s += c;
   }
-  if (flags & CLASS_BITS.n) s += 'n';
-  if (flags & CLASS_BITS.m) s += 'm';
   if (flags & NOTIFY_KEYSPACE) s += 'K';
   if (flags & NOTIFY_KEYEVENT) s += 'E';
+  if (flags & CLASS_BITS.m) s += 'm';
   return s;
 }
 

@@ -79,7 +79,14 @@ export function keyRange(index: number, lastKey: number, step: number, access: K
 }
 
 /** Key spec: a count at argv[index + keyNumIdx], keys from argv[index + firstKey] every `step`. */
-export function keyNum(index: number, keyNumIdx: number, firstKey: number, step: number, access: KeyAccess, ops: KeyOp[] = []): KeySpec {
+export function keyNum(
+  index: number,
+  keyNumIdx: number,
+  firstKey: number,
+  step: number,
+  access: KeyAccess,
+  ops: KeyOp[] = [],
+): KeySpec {
   return { begin: { index }, find: { keynum: { keyNumIdx, firstKey, step } }, access, ops };
 }
 

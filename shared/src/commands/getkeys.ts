@@ -61,7 +61,8 @@ export function getKeyPositions(specs: readonly KeySpec[], argv: readonly string
       const n = Number(argv[numIdx]);
       if (!Number.isInteger(n) || n < 0) continue;
       const start = first + firstKey;
-      for (let k = 0, i = start; k < n && i < argc; k++, i += step) out.push({ index: i, access: spec.access, spec: si });
+      for (let k = 0, i = start; k < n && i < argc; k++, i += step)
+        out.push({ index: i, access: spec.access, spec: si });
     }
   }
   return out;

@@ -109,7 +109,9 @@ export type KeyOp = 'ACCESS' | 'UPDATE' | 'INSERT' | 'DELETE' | 'NOT_KEY' | 'INC
  */
 export interface KeySpec {
   begin: { index: number } | { keyword: string; startFrom: number };
-  find: { range: { lastKey: number; step: number; limit: number } } | { keynum: { keyNumIdx: number; firstKey: number; step: number } };
+  find:
+    | { range: { lastKey: number; step: number; limit: number } }
+    | { keynum: { keyNumIdx: number; firstKey: number; step: number } };
   access: KeyAccess;
   ops: KeyOp[];
 }

@@ -1,0 +1,80 @@
+import type Redis from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+
+// kvws-only behaviour of the connection and server commands: what kvws answers as Redis 7.2 (newer than
+// the Debian redis-server the fidelity project runs) and kvws's own additions. Runs in the kvws project only.
+
+let server: RunningServer;
+let r: Redis;
+
+beforeAll(async () => {
+  server = await startKvws();
+  r = redisClient(server);
+});
+
+afterAll(async () => {
+  r?.disconnect();
+  await server?.stop();
+});
+
+function fields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of line.trim().split(' ')) {
+    const eq = part.indexOf('=');
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+describe('kvws answers as Redis 7.2', () => {
+  it("HELLO and INFO report the Redis version kvws implements, and kvws's own", async () => {
+    const c = await RawConnection.open(server);
+    try {
+      expect(await c.command('HELLO', '3')).toContain('$7\r\nversion\r\n$5\r\n7.2.4\r\n');
+    } finally {
+      c.close();
+    }
+    const info = await r.info('server');
+    expect(info).toContain('\r\nredis_version:7.2.4\r\n');
+    expect(info).toMatch(/\r\nkvws_version:\d+\.\d+\.\d+\r\n/);
+  });
+
+  it('CLIENT SETINFO (7.2) sets lib-name and lib-ver, shown by CLIENT INFO / LIST', async () => {
+    const c = redisClient(server);
+    try {
+      expect(await c.call('CLIENT', 'SETINFO', 'LIB-NAME', 'my-lib')).toBe('OK');
+      expect(await c.call('CLIENT', 'SETINFO', 'lib-ver', '1.2.3')).toBe('OK');
+      const info = fields((await c.call('CLIENT', 'INFO')) as string);
+      expect(info['lib-name']).toBe('my-lib');
+      expect(info['lib-ver']).toBe('1.2.3');
+      await expect(c.call('CLIENT', 'SETINFO', 'lib-name', 'has space')).rejects.toThrow(
+        'ERR lib-name cannot contain spaces, newlines or special characters.',
+      );
+      await expect(c.call('CLIENT', 'SETINFO', 'foo', 'x')).rejects.toThrow("ERR Unrecognized option 'foo'");
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  it('COMMAND GETKEYS accepts commands with no arguments (arity -3 in 7.2)', async () => {
+    await expect(r.call('COMMAND', 'GETKEYS', 'ping')).rejects.toThrow('ERR The command has no key arguments');
+    const [info] = (await r.call('COMMAND', 'INFO', 'command|getkeys')) as unknown[][];
+    expect(info[1]).toBe(-3);
+  });
+});
+
+describe('kvws additions', () => {
+  it('CLIENT LIST and CLIENT INFO name the front door', async () => {
+    const line = (await r.call('CLIENT', 'INFO')) as string;
+    expect(fields(line).door).toBe('resp');
+    const list = (await r.call('CLIENT', 'LIST')) as string;
+    for (const l of list.split('\n').filter(Boolean)) expect(fields(l).door).toBe('resp');
+  });
+
+  it('INFO stats include the expiry and SCAN-cursor gauges', async () => {
+    const stats = await r.info('stats');
+    expect(stats).toMatch(/\r\nexpired_pending:\d+\r\n/);
+    expect(stats).toMatch(/\r\nscan_cursors_live:\d+\r\n/);
+  });
+});

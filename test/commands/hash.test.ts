@@ -1,6 +1,6 @@
-import net from 'node:net';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resp3 } from '../helpers/resp3.js';
 import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
 
 // Hash commands through ioredis against a running kvws (or the server at REDIS_URL): only Redis-compatible
@@ -79,89 +79,6 @@ async function events(fn: () => Promise<unknown>): Promise<string[]> {
     sub.off('pmessage', onMessage);
   }
   return got;
-}
-
-type R3 = string | number | null | R3[] | { map: [R3, R3][] } | { set: R3[] } | { double: string } | Error;
-
-/** Sends HELLO 3 and then `cmds` on a raw connection; returns the parsed RESP3 replies to `cmds`. */
-async function resp3(cmds: string[][]): Promise<R3[]> {
-  const sock = net.connect(server.port, server.host);
-  const enc = (argv: string[]): string =>
-    `*${argv.length}\r\n${argv.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
-  sock.write([['HELLO', '3'], ...cmds].map(enc).join(''));
-  let buf = Buffer.alloc(0);
-  const replies: R3[] = [];
-  const INCOMPLETE = Symbol('incomplete');
-  const parse = (pos: number): [R3, number] => {
-    const eol = buf.indexOf('\r\n', pos);
-    if (eol < 0) throw INCOMPLETE;
-    const type = String.fromCharCode(buf[pos]);
-    const line = buf.toString('latin1', pos + 1, eol);
-    let next = eol + 2;
-    const many = (n: number): R3[] => {
-      const out: R3[] = [];
-      for (let i = 0; i < n; i++) {
-        const [v, p] = parse(next);
-        out.push(v);
-        next = p;
-      }
-      return out;
-    };
-    switch (type) {
-      case '+':
-        return [line, next];
-      case '-':
-        return [new Error(line), next];
-      case ':':
-        return [Number(line), next];
-      case ',':
-        return [{ double: line }, next];
-      case '_':
-        return [null, next];
-      case '#':
-        return [line === 't' ? 1 : 0, next];
-      case '$':
-      case '=': {
-        const n = Number(line);
-        if (n < 0) return [null, next];
-        if (buf.length < next + n + 2) throw INCOMPLETE;
-        return [buf.toString('latin1', next, next + n), next + n + 2];
-      }
-      case '*':
-      case '>':
-        return [Number(line) < 0 ? null : many(Number(line)), next];
-      case '~':
-        return [{ set: many(Number(line)) }, next];
-      case '%': {
-        const flat = many(Number(line) * 2);
-        const map: [R3, R3][] = [];
-        for (let i = 0; i < flat.length; i += 2) map.push([flat[i], flat[i + 1]]);
-        return [{ map }, next];
-      }
-      default:
-        throw new Error(`unexpected RESP3 type ${type}`);
-    }
-  };
-  await new Promise<void>((resolve, reject) => {
-    sock.on('error', reject);
-    sock.on('data', (chunk) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        try {
-          const [v, p] = parse(0);
-          replies.push(v);
-          buf = buf.subarray(p);
-        } catch (e) {
-          if (e === INCOMPLETE) break;
-          reject(e);
-          return;
-        }
-      }
-      if (replies.length === cmds.length + 1) resolve();
-    });
-  });
-  sock.destroy();
-  return replies.slice(1);
 }
 
 describe('HSET, HGET, HMGET, HMSET, HSETNX', () => {
@@ -352,6 +269,31 @@ describe('HINCRBYFLOAT', () => {
     expect(await r.hget(key, 'f')).toBe('10.6');
     expect(await r.hget(key, 'new')).toBe('-1.25');
     expect(await r.hincrbyfloat(k('hincrbyfloat-new'), 'x', '3')).toBe('3');
+  });
+
+  it('computes in long double and prints "%.17Lf", exactly as INCRBYFLOAT does', async () => {
+    const key = k('hincrbyfloat-ld');
+    expect(await r.hincrbyfloat(key, 'f', '0.1')).toBe('0.1');
+    expect(await r.hincrbyfloat(key, 'f', '0.1')).toBe('0.2');
+    expect(await r.hincrbyfloat(key, 'f', '0.1')).toBe('0.3');
+    await r.hset(key, 'big', '12345678901234567890');
+    expect(await r.hincrbyfloat(key, 'big', '1')).toBe('12345678901234567891');
+    expect(await r.hget(key, 'big')).toBe('12345678901234567891');
+    // The same operands give the same text through INCRBYFLOAT.
+    const cases: [string, string][] = [
+      ['100000', '2.5e-3'],
+      ['0', '123456789.123456789'],
+      ['1e30', '1'],
+      ['0', '0x10'],
+      ['1.5', '0x1p-1'],
+      ['17', '-0.0'],
+    ];
+    for (const [start, by] of cases) {
+      const str = k('incrbyfloat-ref');
+      await r.set(str, start);
+      await r.hset(key, 'cmp', start);
+      expect(await r.hincrbyfloat(key, 'cmp', by)).toBe(await r.incrbyfloat(str, by));
+    }
   });
 
   it('rejects a malformed increment, NaN and infinity', async () => {
@@ -640,7 +582,7 @@ describe('RESP3 reply shapes', () => {
   it('HGETALL is a map and HRANDFIELD WITHVALUES an array of [field, value] pairs', async () => {
     const key = k('resp3');
     await r.hset(key, 'f', 'v');
-    const [all, rand, randNeg, plain, keys, empty] = await resp3([
+    const [all, rand, randNeg, plain, keys, empty] = await resp3(server, [
       ['HGETALL', key],
       ['HRANDFIELD', key, '5', 'WITHVALUES'],
       ['HRANDFIELD', key, '-2', 'WITHVALUES'],

@@ -1,24 +1,17 @@
-import { connect, type Socket } from 'node:net';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { d, type R3, Resp3Connection } from '../helpers/resp3.js';
 import { redisClient, startKvws } from '../helpers/server.js';
 
 // Only Redis-compatible behaviour (Redis 7.2) is asserted: with REDIS_URL set, the same file runs against real Redis.
 let server: Awaited<ReturnType<typeof startKvws>>;
 let r: Redis;
 const extra: Redis[] = [];
-const raw: Resp3[] = [];
-
-/** False when the target is a real Redis older than 7.2 (ZRANK WITHSCORE, shortest double replies). */
-let is72 = true;
+const raw: Resp3Connection[] = [];
 
 beforeAll(async () => {
   server = await startKvws();
   r = redisClient(server);
-  if (server.isRedis) {
-    const m = /redis_version:(\d+)\.(\d+)/.exec(await r.info('server'));
-    is72 = !!m && (Number(m[1]) > 7 || (Number(m[1]) === 7 && Number(m[2]) >= 2));
-  }
 });
 
 afterAll(async () => {
@@ -35,6 +28,13 @@ const k = (name: string) => `zset-test:${process.pid}:${++seq}:${name}`;
 function client(): Redis {
   const c = redisClient(server);
   extra.push(c);
+  return c;
+}
+
+/** Another connection, speaking RESP3 (ioredis speaks RESP2 only); closed in afterAll. */
+async function resp3Connection(): Promise<Resp3Connection> {
+  const c = await Resp3Connection.open(server);
+  raw.push(c);
   return c;
 }
 
@@ -72,110 +72,6 @@ const MINMAX_LEX = 'ERR min or max not valid string range item';
 /** Asserts that `p` fails with exactly `message`. */
 async function fails(p: Promise<unknown>, message: string): Promise<void> {
   await expect(p).rejects.toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
-}
-
-// ---- a minimal RESP3 connection (ioredis speaks RESP2 only) ------------------------------------------------
-
-/** A RESP3 double as sent by the server (`,1.5`), kept as text so tests can check the exact form. */
-type Dbl = { double: string };
-const d = (text: string): Dbl => ({ double: text });
-type R3 = string | number | null | Dbl | { error: string } | { map: [R3, R3][] } | R3[];
-
-/** A raw socket speaking RESP3 after HELLO 3. Bulk strings decode as latin1 (one char per byte). */
-class Resp3 {
-  private buf = Buffer.alloc(0);
-  private readonly waiting: Array<(v: R3) => void> = [];
-
-  private constructor(private readonly sock: Socket) {
-    sock.on('data', (chunk) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      for (;;) {
-        if (this.waiting.length === 0) return;
-        const parsed = parse(this.buf, 0);
-        if (!parsed) return;
-        this.buf = this.buf.subarray(parsed[1]);
-        this.waiting.shift()!(parsed[0]);
-      }
-    });
-  }
-
-  static async open(host: string, port: number): Promise<Resp3> {
-    const sock = connect(port, host);
-    await new Promise<void>((res, rej) => {
-      sock.once('connect', res);
-      sock.once('error', rej);
-    });
-    const c = new Resp3(sock);
-    raw.push(c);
-    const hello = await c.call('HELLO', '3');
-    if (!hello || typeof hello !== 'object' || !('map' in hello))
-      throw new Error(`HELLO 3 failed: ${JSON.stringify(hello)}`);
-    return c;
-  }
-
-  call(...args: Array<string | number>): Promise<R3> {
-    const parts = args.map((a) => Buffer.from(String(a), 'latin1'));
-    const head = `*${parts.length}\r\n`;
-    const out = [Buffer.from(head)];
-    for (const p of parts) out.push(Buffer.from(`$${p.length}\r\n`), p, Buffer.from('\r\n'));
-    this.sock.write(Buffer.concat(out));
-    return new Promise((res) => this.waiting.push(res));
-  }
-
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-/** Parses one RESP3 value at `at`; returns [value, end] or null when the buffer is incomplete. */
-function parse(buf: Buffer, at: number): [R3, number] | null {
-  const eol = buf.indexOf('\r\n', at);
-  if (eol < 0) return null;
-  const type = String.fromCharCode(buf[at]);
-  const line = buf.toString('latin1', at + 1, eol);
-  const next = eol + 2;
-  switch (type) {
-    case '+':
-      return [line, next];
-    case '-':
-      return [{ error: line }, next];
-    case ':':
-      return [Number(line), next];
-    case ',':
-      return [d(line), next];
-    case '_':
-      return [null, next];
-    case '#':
-      return [line === 't' ? 1 : 0, next];
-    case '$':
-    case '=': {
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      if (buf.length < next + n + 2) return null;
-      return [buf.toString('latin1', next, next + n), next + n + 2];
-    }
-    case '*':
-    case '~':
-    case '>':
-    case '%': {
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      const items: R3[] = [];
-      let pos = next;
-      for (let i = 0; i < (type === '%' ? 2 * n : n); i++) {
-        const p = parse(buf, pos);
-        if (!p) return null;
-        items.push(p[0]);
-        pos = p[1];
-      }
-      if (type !== '%') return [items, pos];
-      const map: [R3, R3][] = [];
-      for (let i = 0; i < items.length; i += 2) map.push([items[i], items[i + 1]]);
-      return [{ map }, pos];
-    }
-    default:
-      throw new Error(`unexpected RESP3 type ${JSON.stringify(type)}`);
-  }
 }
 
 // ---- ZADD / ZINCRBY ------------------------------------------------------------------------------------------
@@ -301,17 +197,6 @@ describe('ZINCRBY', () => {
 
 // ---- reads ---------------------------------------------------------------------------------------------------
 
-describe('score replies', () => {
-  it('print the shortest round-trip form, as Redis 7.2 does', async (ctx) => {
-    if (!is72) ctx.skip();
-    const key = k('z');
-    expect(await r.zincrby(key, 0.1, 'a')).toBe('0.1');
-    expect(await r.zincrby(key, 0.2, 'a')).toBe('0.30000000000000004');
-    await r.zadd(key, '1e300', 'big', '1.1', 'x', '-1.5e-10', 'tiny', '12345678901234567', 'int');
-    expect(await r.zmscore(key, 'big', 'x', 'tiny', 'int')).toEqual(['1e+300', '1.1', '-1.5e-10', '12345678901234568']);
-  });
-});
-
 describe('ZSCORE / ZMSCORE / ZCARD', () => {
   it('read scores and cardinality', async () => {
     const key = k('z');
@@ -380,18 +265,6 @@ describe('ZRANK / ZREVRANK', () => {
     const s = k('s');
     await r.set(s, 'x');
     await fails(r.zrank(s, 'a'), WRONGTYPE);
-  });
-
-  it('WITHSCORE (Redis 7.2) adds the score', async (ctx) => {
-    if (!is72) ctx.skip();
-    const key = k('z');
-    await r.zadd(key, 1, 'a', 2, 'b', 3.5, 'c');
-    expect(await r.call('ZRANK', key, 'c', 'WITHSCORE')).toEqual([2, '3.5']);
-    expect(await r.call('ZREVRANK', key, 'c', 'withscore')).toEqual([0, '3.5']);
-    expect(await r.call('ZRANK', key, 'nope', 'WITHSCORE')).toBe(null);
-    expect(await r.call('ZRANK', k('missing'), 'a', 'WITHSCORE')).toBe(null);
-    await fails(r.call('ZRANK', key, 'a', 'WITHSCORES'), SYNTAX);
-    await fails(r.call('ZRANK', key, 'a', 'WITHSCORE', 'x'), "ERR wrong number of arguments for 'zrank' command");
   });
 });
 
@@ -964,7 +837,7 @@ describe('ZRANDMEMBER', () => {
 
 describe('RESP3 replies', () => {
   it('use doubles for scores and [member, score] pairs where Redis 7 nests them', async () => {
-    const c = await Resp3.open(server.host, server.port);
+    const c = await resp3Connection();
     const key = k('z');
     expect(await c.call('ZADD', key, 1, 'a', 2.5, 'b', 'inf', 'c')).toBe(3);
     expect(await c.call('ZSCORE', key, 'b')).toEqual(d('2.5'));
@@ -1013,17 +886,6 @@ describe('RESP3 replies', () => {
     expect(await c.call('ZMPOP', 1, key, 'MAX')).toBe(null);
     expect(await c.call('BZPOPMIN', key, '0.01')).toBe(null);
     expect(await c.call('ZADD', key, 'x', 'a')).toEqual({ error: NOT_FLOAT });
-  });
-
-  it('ZRANK WITHSCORE replies [integer, double] or null', async (ctx) => {
-    if (!is72) ctx.skip();
-    const c = await Resp3.open(server.host, server.port);
-    const key = k('z');
-    await c.call('ZADD', key, 1, 'a', 2.5, 'b');
-    expect(await c.call('ZRANK', key, 'b', 'WITHSCORE')).toEqual([1, d('2.5')]);
-    expect(await c.call('ZREVRANK', key, 'b', 'WITHSCORE')).toEqual([0, d('2.5')]);
-    expect(await c.call('ZRANK', key, 'nope', 'WITHSCORE')).toBe(null);
-    expect(await c.call('ZRANK', k('missing'), 'a', 'WITHSCORE')).toBe(null);
   });
 });
 

@@ -39,6 +39,20 @@ export function toIntInRange(
   return n;
 }
 
+/** Parses an integer ≥ 0 (Redis's getPositiveLongFromObjectOrReply): `err` when malformed or negative. */
+export function toPositive(s: string, err: string = Err.notNumber): number {
+  const n = toInt(s, err);
+  if (n < 0) throw new CommandError(err);
+  return n;
+}
+
+/** Parses an integer ≥ 1 (Redis's getRangeLongFromObjectOrReply(1, LONG_MAX, msg)): `err` otherwise. */
+export function toAtLeastOne(s: string, err: string): number {
+  const n = toInt(s, err);
+  if (n < 1) throw new CommandError(err);
+  return n;
+}
+
 /** Returns true if `s` is an integer Redis would accept, and its value; used to classify string values. */
 export function parseIntStrict(s: string): bigint | undefined {
   if (s.length === 0 || s.length > 20 || !INT_RE.test(s)) return undefined;
@@ -61,6 +75,18 @@ export function toFloat(s: string, err: string = Err.notFloat): number {
   const m = INF_RE.exec(s);
   if (m) return m[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   throw new CommandError(err);
+}
+
+/**
+ * Parses a blocking timeout as Redis's getTimeoutFromObjectOrReply does: seconds as a double, rounded up to
+ * whole milliseconds. Returns milliseconds; 0 means block forever. Throws Redis's timeout errors.
+ */
+export function parseTimeout(s: string): number {
+  const ms = Math.ceil(toFloat(s, Err.timeoutNotFloat) * 1000);
+  if (ms > Number(INT64_MAX)) throw new CommandError('ERR timeout is out of range');
+  if (ms < 0) throw new CommandError(Err.timeoutNegative);
+  if (ms > 0 && ms > Number(INT64_MAX) - Date.now()) throw new CommandError('ERR timeout is out of range');
+  return ms === 0 ? 0 : ms; // -0 (from e.g. -0.0001) is "forever", as in Redis
 }
 
 /**

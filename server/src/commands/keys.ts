@@ -3,6 +3,7 @@ import { cloneValue, type Db, typeOf } from '../engine/db.js';
 import { compileGlob } from '../engine/glob.js';
 import { CommandError, Err, OK, type Reply, SimpleString } from '../protocol/reply.js';
 import { kw, toInt } from './args.js';
+import { parseScanCursor, parseScanOptions, scanStep } from './scan-args.js';
 import type { Handlers } from './types.js';
 
 /**
@@ -79,18 +80,6 @@ function flush(client: Client, dbs: Db[], all: boolean): void {
     engine.expiry.rebuild(db);
   }
   engine.notifyDb({ kind: 'flushdb', db: all ? -1 : dbs[0].index }, touched);
-}
-
-/**
- * Parses a SCAN cursor as Redis does (strtoul: optional sign, decimal digits, no leading space, at most
- * 2^64 - 1; "-1" wraps to 2^64 - 1, "" is 0) and returns it in canonical decimal form for ScanCursors.
- */
-export function parseScanCursor(s: string): string {
-  if (s === '') return '0';
-  if (!/^[+-]?[0-9]+$/.test(s)) throw new CommandError('ERR invalid cursor');
-  const n = BigInt(s);
-  if (n >= 1n << 64n || n <= -(1n << 64n)) throw new CommandError('ERR invalid cursor');
-  return BigInt.asUintN(64, n).toString();
 }
 
 const RANDOM_SKIP = 32;
@@ -197,30 +186,16 @@ export const handlers: Handlers = {
   SCAN(client, argv) {
     const db = client.db;
     const cursor = parseScanCursor(argv[1]);
-    let count = 10;
-    let match: ((s: string) => boolean) | null = null;
-    let type: string | null = null;
-    for (let i = 2; i < argv.length; i++) {
-      const o = kw(argv[i]);
-      if (i + 1 >= argv.length) throw new CommandError(Err.syntax);
-      if (o === 'COUNT') {
-        count = toInt(argv[++i]);
-        if (count < 1) throw new CommandError(Err.syntax);
-      } else if (o === 'MATCH') {
-        const p = argv[++i];
-        match = p === '*' ? null : compileGlob(p);
-      } else if (o === 'TYPE') type = argv[++i].toLowerCase();
-      else throw new CommandError(Err.syntax);
-    }
+    const opts = parseScanOptions(argv, 2, 'TYPE');
+    const { type } = opts;
     const now = client.engine.now();
-    const keys: string[] = [];
-    const next = client.engine.scans.step(db.dict, cursor, count, ([key, v]) => {
-      if (match && !match(key)) return;
-      if (type !== null && typeOf(v) !== type) return;
-      if (!isLive(db, key, now)) return;
-      keys.push(key);
+    return scanStep(client, cursor, opts, {
+      items: db.dict,
+      name: ([key]) => key,
+      emit: ([key, v], out) => {
+        if ((type === null || typeOf(v) === type) && isLive(db, key, now)) out.push(key);
+      },
     });
-    return [next, keys];
   },
 
   // RANDOMKEY — walks a per-database iterator a random 0..31 steps (O(1) amortised, not uniform; like

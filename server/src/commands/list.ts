@@ -4,7 +4,7 @@ import { typeOf } from '../engine/db.js';
 import type { Engine } from '../engine/engine.js';
 import { List } from '../engine/list.js';
 import { CommandError, Err, ErrorReply, NULL_ARRAY, OK, type Reply, wrongArity } from '../protocol/reply.js';
-import { INT64_MAX, INT64_MIN, kw, toBigInt, toFloat, toInt } from './args.js';
+import { INT64_MAX, INT64_MIN, kw, parseTimeout, toAtLeastOne, toBigInt, toInt, toPositive } from './args.js';
 import type { Handlers } from './types.js';
 
 /** Which end of a list an operation works on (Redis's LIST_HEAD / LIST_TAIL). */
@@ -33,32 +33,6 @@ function parseEnd(s: string): End {
   if (k === 'LEFT') return 'left';
   if (k === 'RIGHT') return 'right';
   throw new CommandError(Err.syntax);
-}
-
-/**
- * Parses a blocking timeout as Redis's getTimeoutFromObjectOrReply does: seconds as a (long) double,
- * rounded up to whole milliseconds. Returns milliseconds; 0 means block forever.
- */
-function parseTimeout(s: string): number {
-  const ms = Math.ceil(toFloat(s, Err.timeoutNotFloat) * 1000);
-  if (ms > Number(INT64_MAX)) throw new CommandError('ERR timeout is out of range');
-  if (ms < 0) throw new CommandError(Err.timeoutNegative);
-  if (ms > 0 && ms > Number(INT64_MAX) - Date.now()) throw new CommandError('ERR timeout is out of range');
-  return ms === 0 ? 0 : ms; // -0 (from e.g. -0.0001) is "forever", as in Redis
-}
-
-/** Parses a non-negative integer; `err` for malformed or negative input (getPositiveLongFromObjectOrReply). */
-function toPositive(s: string, err: string): number {
-  const n = toInt(s, err);
-  if (n < 0) throw new CommandError(err);
-  return n;
-}
-
-/** Parses an integer ≥ 1; `err` otherwise (getRangeLongFromObjectOrReply(1, LONG_MAX, msg)). */
-function toAtLeastOne(s: string, err: string): number {
-  const n = toInt(s, err);
-  if (n < 1) throw new CommandError(err);
-  return n;
 }
 
 function pushAt(l: List, v: string, where: End): void {

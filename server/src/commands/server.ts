@@ -39,10 +39,6 @@ function legacyRange(specs: readonly KeySpec[]): [number, number, number] {
   return [first, last, step];
 }
 
-function isMovable(spec: CommandSpec): boolean {
-  return spec.keys.some((k) => !('index' in k.begin) || !('range' in k.find));
-}
-
 function keySpecReply(k: KeySpec): MapReply {
   const begin =
     'index' in k.begin
@@ -103,13 +99,11 @@ function orderedCategories(acl: readonly string[]): string[] {
 
 /** One COMMAND INFO entry, in Redis 7's ten-field shape. */
 function commandInfo(spec: CommandSpec, fullName: string): Reply {
-  const flags: string[] = [...spec.flags];
-  if (isMovable(spec) && !flags.includes('movablekeys')) flags.push('movablekeys');
   const [first, last, step] = legacyRange(spec.keys);
   return [
     fullName,
     spec.arity,
-    new SetReply(flags.map((f) => new SimpleString(f))),
+    new SetReply(spec.flags.map((f) => new SimpleString(f))),
     first,
     last,
     step,

@@ -1,17 +1,9 @@
 import type { Client } from '../engine/client.js';
 import type { Db } from '../engine/db.js';
 import { CommandError, Err, type Reply, SetReply } from '../protocol/reply.js';
-import { toInt } from './args.js';
-import {
-  MAX_RANDOM_REPLY,
-  nth,
-  parseRandomCount,
-  parseScanOptions,
-  randomIndex,
-  SCAN_SMALL,
-  sampleDistinct,
-} from './hash.js';
-import { parseScanCursor } from './keys.js';
+import { toAtLeastOne, toPositive } from './args.js';
+import { nth, parseRandomCount, randomIndex, sampleDistinct, sampleRepeated } from './random.js';
+import { parseScanCursor, parseScanOptions, scanStep } from './scan-args.js';
 import type { Handlers } from './types.js';
 
 /** Returns the set at `key`, undefined when missing; throws WRONGTYPE for other types. */
@@ -174,8 +166,7 @@ export const handlers: Handlers = {
       if (s.size === 0) deleteEmptied(client, key);
       return m;
     }
-    const count = toInt(argv[2], Err.notNumber);
-    if (count < 0) throw new CommandError(Err.notNumber);
+    const count = toPositive(argv[2]);
     const s = getSet(db, key);
     if (s === undefined || count === 0) return new SetReply([]);
     if (count >= s.size) {
@@ -202,14 +193,7 @@ export const handlers: Handlers = {
     const s = readSet(client, argv[1]);
     if (s === undefined || l === 0) return [];
     const size = s.size;
-    if (l < 0) {
-      const count = -l;
-      if (count > MAX_RANDOM_REPLY) throw new CommandError('ERR value is out of range');
-      const all = Array.from(s);
-      const out: string[] = new Array(count);
-      for (let i = 0; i < count; i++) out[i] = all[randomIndex(size)];
-      return out;
-    }
+    if (l < 0) return sampleRepeated(s, size, -l);
     return l >= size ? Array.from(s) : sampleDistinct(s, size, l);
   },
 
@@ -272,16 +256,12 @@ export const handlers: Handlers = {
 
   // SINTERCARD numkeys key [key ...] [LIMIT limit]
   SINTERCARD(client, argv) {
-    const numkeysErr = 'ERR numkeys should be greater than 0';
-    const numkeys = toInt(argv[1], numkeysErr);
-    if (numkeys < 1) throw new CommandError(numkeysErr);
+    const numkeys = toAtLeastOne(argv[1], 'ERR numkeys should be greater than 0');
     if (numkeys > argv.length - 2) throw new CommandError("ERR Number of keys can't be greater than number of args");
     let limit = 0;
     for (let i = 2 + numkeys; i < argv.length; i++) {
       if (argv[i].toUpperCase() === 'LIMIT' && i + 1 < argv.length) {
-        const limitErr = "ERR LIMIT can't be negative";
-        limit = toInt(argv[++i], limitErr);
-        if (limit < 0) throw new CommandError(limitErr);
+        limit = toPositive(argv[++i], "ERR LIMIT can't be negative");
       } else {
         throw new CommandError(Err.syntax);
       }
@@ -294,16 +274,13 @@ export const handlers: Handlers = {
     const cursor = parseScanCursor(argv[2]);
     const s = readSet(client, argv[1]);
     if (s === undefined) return ['0', []];
-    const { count, match } = parseScanOptions(argv, 3, false);
-    const out: string[] = [];
-    const visit = (m: string): void => {
-      if (!match || match(m)) out.push(m);
-    };
-    if (cursor === '0' && s.size <= SCAN_SMALL) {
-      for (const m of s) visit(m);
-      return ['0', out];
-    }
-    const next = client.engine.scans.step(s, cursor, count, visit);
-    return [next, out];
+    return scanStep(client, cursor, parseScanOptions(argv, 3, null), {
+      items: s,
+      small: s,
+      name: (m) => m,
+      emit: (m, out) => {
+        out.push(m);
+      },
+    });
   },
 };

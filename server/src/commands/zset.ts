@@ -9,15 +9,9 @@ import {
   SortedSet,
 } from '../engine/sorted-set.js';
 import { CommandError, DoubleReply, Err, ErrorReply, NULL_ARRAY, type Reply, wrongArity } from '../protocol/reply.js';
-import { formatDouble, INT64_MAX, kw, toFloat, toInt } from './args.js';
-import {
-  checkScanCursor,
-  MAX_RANDOM_REPLY,
-  parseRandomCount,
-  parseScanOptions,
-  randomIndex,
-  SCAN_SMALL,
-} from './hash.js';
+import { formatDouble, kw, parseTimeout, toAtLeastOne, toFloat, toInt, toPositive } from './args.js';
+import { parseRandomCountWith, randomIndex, sampleDistinct, sampleRepeated } from './random.js';
+import { parseScanCursor, parseScanOptions, scanStep } from './scan-args.js';
 import type { Handlers } from './types.js';
 
 /** Returns the sorted set at `key`, undefined when missing; throws WRONGTYPE for other types. */
@@ -86,32 +80,6 @@ function rankRange(start: number, stop: number, length: number): [number, number
   if (start > stop || start >= length) return null;
   if (stop >= length) stop = length - 1;
   return [start, stop];
-}
-
-/** Integer ≥ 0 (getPositiveLongFromObjectOrReply): `err` when malformed or negative. */
-function toPositive(s: string, err: string = Err.notNumber): number {
-  const n = toInt(s, err);
-  if (n < 0) throw new CommandError(err);
-  return n;
-}
-
-/** Integer ≥ 1 (getRangeLongFromObjectOrReply(1, LONG_MAX, msg)): `err` otherwise. */
-function toAtLeastOne(s: string, err: string): number {
-  const n = toInt(s, err);
-  if (n < 1) throw new CommandError(err);
-  return n;
-}
-
-/**
- * Parses a blocking timeout as Redis's getTimeoutFromObjectOrReply does: seconds as a double, rounded up to
- * whole milliseconds. Returns milliseconds; 0 means block forever.
- */
-function parseTimeout(s: string): number {
-  const ms = Math.ceil(toFloat(s, Err.timeoutNotFloat) * 1000);
-  if (ms > Number(INT64_MAX)) throw new CommandError('ERR timeout is out of range');
-  if (ms < 0) throw new CommandError(Err.timeoutNegative);
-  if (ms > 0 && ms > Number(INT64_MAX) - Date.now()) throw new CommandError('ERR timeout is out of range');
-  return ms === 0 ? 0 : ms;
 }
 
 // ---- ZADD / ZINCRBY ----------------------------------------------------------------------------------------
@@ -541,8 +509,6 @@ function zsetOp(
 
 // ---- ZRANDMEMBER -------------------------------------------------------------------------------------------
 
-const LONG_MAX_HALF = INT64_MAX / 2n;
-
 /**
  * ZRANDMEMBER with a count: a positive count gives distinct members (the whole set when count ≥ size), a
  * negative one |count| independent picks that may repeat.
@@ -553,31 +519,12 @@ function zrandmemberWithCount(client: Client, key: string, l: number, withScores
   const size = z.size;
   const count = Math.abs(l);
   if (count === 0) return [];
-  const picks: Array<[string, number]> = [];
-  if (l < 0 || count === 1) {
-    // Redis streams such replies until the output buffer limit stops it; kvws builds them in memory.
-    if (count > MAX_RANDOM_REPLY) throw new CommandError('ERR value is out of range');
-    for (let i = 0; i < count; i++) picks.push(z.at(randomIndex(size))!);
-  } else if (count >= size) {
+  if (l > 1 && count >= size) {
     // The whole set, highest first: Redis walks sorted sets from the tail here.
     return pairsReply(client, z.iterate(0, true), withScores);
-  } else if (count * 3 > size) {
-    // Close to the whole set: a partial Fisher-Yates shuffle of all elements.
-    const all = [...z];
-    for (let i = 0; i < count; i++) {
-      const r = i + randomIndex(size - i);
-      [all[i], all[r]] = [all[r], all[i]];
-      picks.push(all[i]);
-    }
-  } else {
-    const seen = new Set<number>();
-    while (picks.length < count) {
-      const r = randomIndex(size);
-      if (seen.has(r)) continue;
-      seen.add(r);
-      picks.push(z.at(r)!);
-    }
   }
+  const at = (i: number): [string, number] => z.at(i)!;
+  const picks = l < 0 || count === 1 ? sampleRepeated(z, size, count, at) : sampleDistinct(z, size, count, at);
   return pairsReply(client, picks, withScores);
 }
 
@@ -772,31 +719,24 @@ export const handlers: Handlers = {
   // ZSCAN key cursor [MATCH pattern] [COUNT count]
   // Scores are bulk strings, even in RESP3. A small set answers a fresh scan in one reply, as a listpack does.
   ZSCAN(client, argv) {
-    const cursor = argv[2];
-    checkScanCursor(cursor);
+    const cursor = parseScanCursor(argv[2]);
     const z = getZset(client.db, argv[1]);
     if (!z) return ['0', []];
-    const { count, match } = parseScanOptions(argv, 3, false);
-    const out: string[] = [];
-    const visit = ([m, s]: [string, number]): void => {
-      if (!match || match(m)) out.push(m, formatDouble(s));
-    };
-    if (/^0+$/.test(cursor) && z.size <= SCAN_SMALL) {
-      for (const e of z) visit(e);
-      return ['0', out];
-    }
-    const next = client.engine.scans.step(z.scores, cursor, count, visit);
-    return [next, out];
+    return scanStep(client, cursor, parseScanOptions(argv, 3, null), {
+      items: z.scores,
+      small: z,
+      name: ([m]) => m,
+      emit: ([m, s], out) => {
+        out.push(m, formatDouble(s));
+      },
+    });
   },
 
   // ZRANDMEMBER key [count [WITHSCORES]]
   ZRANDMEMBER(client, argv) {
     if (argv.length >= 3) {
-      const l = parseRandomCount(argv[2]);
-      if (argv.length > 4 || (argv.length === 4 && kw(argv[3]) !== 'WITHSCORES')) throw new CommandError(Err.syntax);
-      const withScores = argv.length === 4;
-      if (withScores && (l < -LONG_MAX_HALF || l > LONG_MAX_HALF)) throw new CommandError('ERR value is out of range');
-      return zrandmemberWithCount(client, argv[1], Number(l), withScores);
+      const { count, withPairs } = parseRandomCountWith(argv, 'WITHSCORES');
+      return zrandmemberWithCount(client, argv[1], count, withPairs);
     }
     const z = getZset(client.db, argv[1]);
     if (!z) return null;

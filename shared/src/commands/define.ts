@@ -31,9 +31,15 @@ export interface CommandInput {
  * Builds a CommandSpec, adding the categories Redis implies from flags and group
  * (setImplicitACLCategories in Redis): write → @write, readonly (and not @scripting) → @read,
  * admin → @admin @dangerous, pubsub → @pubsub, fast → @fast else @slow, blocking → @blocking.
+ * Adds the `movablekeys` flag when a key spec begins at a keyword or reads a key count, as Redis's
+ * populateCommandMovableKeys does.
  */
 export function defineCommand(name: string, input: CommandInput): CommandSpec {
-  const flags = input.flags ?? [];
+  const flags = [...(input.flags ?? [])];
+  const keys = input.keys ?? [];
+  if (keys.some((k) => !('index' in k.begin) || !('range' in k.find)) && !flags.includes('movablekeys')) {
+    flags.push('movablekeys');
+  }
   const acl = new Set<AclCategory>();
   const groupCat = GROUP_CATEGORY[input.group];
   if (groupCat && !input.subcommands) acl.add(groupCat);
@@ -59,7 +65,7 @@ export function defineCommand(name: string, input: CommandInput): CommandSpec {
     arity: input.arity,
     flags,
     acl: [...acl],
-    keys: input.keys ?? [],
+    keys,
     syntax: input.syntax,
     summary: input.summary,
     since: input.since ?? '1.0.0',

@@ -149,7 +149,7 @@ export const list: CommandSpec[] = [
   c('LMPOP', {
     group: g,
     arity: -4,
-    flags: ['write', 'movablekeys'],
+    flags: ['write'],
     keys: [keyNum(1, 0, 1, 1, 'RW', ['ACCESS', 'DELETE'])],
     syntax: 'LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]',
     summary:
@@ -199,7 +199,7 @@ export const list: CommandSpec[] = [
   c('BLMPOP', {
     group: g,
     arity: -5,
-    flags: ['write', 'blocking', 'movablekeys'],
+    flags: ['write', 'blocking'],
     keys: [keyNum(2, 0, 1, 1, 'RW', ['ACCESS', 'DELETE'])],
     syntax: 'BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]',
     summary:

@@ -242,7 +242,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZMPOP', {
     group: g,
     arity: -4,
-    flags: ['write', 'movablekeys'],
+    flags: ['write'],
     keys: [keyNum(1, 0, 1, 1, 'RW', ['ACCESS', 'DELETE'])],
     syntax: 'ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]',
     summary:
@@ -252,7 +252,7 @@ export const sortedSet: CommandSpec[] = [
   c('BZMPOP', {
     group: g,
     arity: -5,
-    flags: ['write', 'blocking', 'movablekeys'],
+    flags: ['write', 'blocking'],
     keys: [keyNum(2, 0, 1, 1, 'RW', ['ACCESS', 'DELETE'])],
     syntax: 'BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]',
     summary:
@@ -262,7 +262,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZUNIONSTORE', {
     group: g,
     arity: -4,
-    flags: ['write', 'denyoom', 'movablekeys'],
+    flags: ['write', 'denyoom'],
     keys: [dest(), sources(2)],
     syntax: `ZUNIONSTORE destination numkeys key [key ...] ${AGGREGATE}`,
     summary: 'Stores the union of multiple sorted sets in a key.',
@@ -271,7 +271,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZINTERSTORE', {
     group: g,
     arity: -4,
-    flags: ['write', 'denyoom', 'movablekeys'],
+    flags: ['write', 'denyoom'],
     keys: [dest(), sources(2)],
     syntax: `ZINTERSTORE destination numkeys key [key ...] ${AGGREGATE}`,
     summary: 'Stores the intersect of multiple sorted sets in a key.',
@@ -280,7 +280,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZDIFFSTORE', {
     group: g,
     arity: -4,
-    flags: ['write', 'denyoom', 'movablekeys'],
+    flags: ['write', 'denyoom'],
     keys: [dest(), sources(2)],
     syntax: 'ZDIFFSTORE destination numkeys key [key ...]',
     summary: 'Stores the difference of multiple sorted sets in a key.',
@@ -289,7 +289,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZUNION', {
     group: g,
     arity: -3,
-    flags: ['readonly', 'movablekeys'],
+    flags: ['readonly'],
     keys: [sources(1)],
     syntax: `ZUNION numkeys key [key ...] ${AGGREGATE} [WITHSCORES]`,
     summary: 'Returns the union of multiple sorted sets.',
@@ -298,7 +298,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZINTER', {
     group: g,
     arity: -3,
-    flags: ['readonly', 'movablekeys'],
+    flags: ['readonly'],
     keys: [sources(1)],
     syntax: `ZINTER numkeys key [key ...] ${AGGREGATE} [WITHSCORES]`,
     summary: 'Returns the intersect of multiple sorted sets.',
@@ -307,7 +307,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZDIFF', {
     group: g,
     arity: -3,
-    flags: ['readonly', 'movablekeys'],
+    flags: ['readonly'],
     keys: [sources(1)],
     syntax: 'ZDIFF numkeys key [key ...] [WITHSCORES]',
     summary: 'Returns the difference between multiple sorted sets.',
@@ -316,7 +316,7 @@ export const sortedSet: CommandSpec[] = [
   c('ZINTERCARD', {
     group: g,
     arity: -3,
-    flags: ['readonly', 'movablekeys'],
+    flags: ['readonly'],
     keys: [sources(1)],
     syntax: 'ZINTERCARD numkeys key [key ...] [LIMIT limit]',
     summary: 'Returns the number of members of the intersect of multiple sorted sets.',

@@ -68,10 +68,14 @@ export async function main(argv: string[]): Promise<number> {
   if (!options.dataDir) log('no --data-dir: data is kept in memory only');
   log('ready');
   return new Promise<number>((resolve) => {
+    // Serve until signalled, even with no listener open (--resp-port 0), instead of exiting when the
+    // event loop runs dry.
+    const keepAlive = setInterval(() => {}, 2 ** 30);
     let stopping = false;
     const stop = (sig: string) => {
       if (stopping) return;
       stopping = true;
+      clearInterval(keepAlive);
       log(`${sig} received, shutting down`);
       server.stop().then(
         () => resolve(0),

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseNotifyFlags } from './engine/notify.js';
 
 /**
  * Every server option, its default and its validation. The CLI (flags and KVWS_* environment variables)
@@ -24,7 +25,10 @@ export const ServerOptionsSchema = z
     /** Number of logical databases (SELECT 0..n-1). */
     databases: z.number().int().min(1).max(1024).default(16),
     /** Keyspace notification classes, Redis syntax (e.g. "Ex", "AKE"). Empty = off, as in Redis. */
-    notifyKeyspaceEvents: z.string().default(''),
+    notifyKeyspaceEvents: z
+      .string()
+      .refine((v) => parseNotifyFlags(v) >= 0, "invalid event class character (use 'Ag$lshzxeKEtmdn')")
+      .default(''),
     /** Close RESP clients idle for this many seconds (0 = never), like Redis `timeout`. */
     timeout: z.number().int().min(0).default(0),
     /** Maximum simultaneous clients per server, like Redis `maxclients`. */
@@ -105,11 +109,19 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
     } catch (e) {
       throw new ConfigError(`cannot read config file ${configFile}: ${(e as Error).message}`);
     }
+    let json: unknown;
     try {
-      Object.assign(raw, JSON.parse(text));
+      json = JSON.parse(text);
     } catch (e) {
       throw new ConfigError(`config file ${configFile} is not valid JSON: ${(e as Error).message}`);
     }
+    if (json === null || typeof json !== 'object' || Array.isArray(json))
+      throw new ConfigError(`config file ${configFile} must hold a JSON object of options`);
+    for (const key of Object.keys(json)) {
+      if (!Object.hasOwn(ServerOptionsSchema.shape, key))
+        throw new ConfigError(`unknown option ${JSON.stringify(key)} in config file ${configFile}`);
+    }
+    Object.assign(raw, json);
   }
   for (const [flag, { key, kind }] of Object.entries(OPTION_FLAGS)) {
     const envName = `KVWS_${flag.toUpperCase().replaceAll('-', '_')}`;
@@ -118,7 +130,6 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
   }
   for (const [flag, v] of Object.entries(flags)) {
     if (flag === 'config') continue;
-    if (flag === 'no-tls') continue;
     const def = OPTION_FLAGS[flag];
     if (!def) throw new ConfigError(`unknown flag --${flag} (see kvws --help)`);
     raw[def.key] = convert(v, def.kind, `--${flag}`);
@@ -128,7 +139,8 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
     const issue = parsed.error.issues[0];
     const field = issue.path.join('.');
     const value = field in raw ? JSON.stringify(raw[field]) : '(missing)';
-    throw new ConfigError(`invalid option ${field} = ${value}: ${issue.message}`);
+    const flag = Object.keys(OPTION_FLAGS).find((f) => OPTION_FLAGS[f].key === field);
+    throw new ConfigError(`invalid option ${field}${flag ? ` (--${flag})` : ''} = ${value}: ${issue.message}`);
   }
   if (parsed.data.respTls && !(parsed.data.tlsCert && parsed.data.tlsKey)) {
     throw new ConfigError('invalid option respTls = true: needs tlsCert and tlsKey');
@@ -143,8 +155,9 @@ function convert(v: string, kind: 'string' | 'number' | 'boolean', where: string
     if (v === 'false' || v === 'no' || v === '0') return false;
     throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected true or false)`);
   }
+  // Decimal only: Number() would also take "0x10", "1e3" and surrounding blanks.
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n))
+  if (!/^[+-]?\d+(\.\d+)?$/.test(v) || !Number.isFinite(n))
     throw new ConfigError(`invalid value for ${where}: ${JSON.stringify(v)} (expected a number)`);
   return n;
 }
@@ -163,7 +176,7 @@ export function parseFlags(argv: string[]): Record<string, string> {
     }
     const name = a.slice(2);
     const def = OPTION_FLAGS[name];
-    if (def?.kind === 'boolean' || name === 'no-tls') {
+    if (def?.kind === 'boolean') {
       out[name] = 'true';
       continue;
     }
@@ -171,6 +184,8 @@ export function parseFlags(argv: string[]): Record<string, string> {
       out[name.slice(3)] = 'false';
       continue;
     }
+    // Before taking the next argument as its value, so `--nope` names itself rather than "needs a value".
+    if (!def && name !== 'config') throw new ConfigError(`unknown flag --${name} (see kvws --help)`);
     if (i + 1 >= argv.length) throw new ConfigError(`flag --${name} needs a value`);
     out[name] = argv[++i];
   }

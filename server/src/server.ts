@@ -55,6 +55,14 @@ export class KvwsServer {
           return live.maxInlineLen;
         },
       });
+      const st = this.resp.stats;
+      this.engine.infoStats.push(() => [
+        ['rejected_connections', st.rejectedConnections],
+        ['client_output_buffer_limit_disconnections', st.outputBufferLimitDisconnections],
+        ['client_query_buffer_limit_disconnections', st.queryBufferLimitDisconnections],
+        ['idle_timeout_disconnections', st.idleTimeouts],
+        ['protocol_errors', st.protocolErrors],
+      ]);
       const addr = await this.resp.listen();
       out.push({ kind: o.respTls ? 'resp+tls' : 'resp', host: addr.host, port: addr.port });
     }

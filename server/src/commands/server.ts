@@ -221,6 +221,7 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
       ['total_error_replies', engine.stats.errorReplies],
       ['rejected_calls', engine.stats.rejectedCalls],
       ['scan_cursors_live', engine.scans.size],
+      ...engine.infoStats.flatMap((provide) => provide()),
     ],
     replication: () => [
       ['role', 'master'],

@@ -87,6 +87,8 @@ export class Engine {
     pubsubMessages: 0,
     perCommand: new Map(),
   };
+  /** Extra `INFO stats` fields from the front doors (rejected connections, buffer-limit disconnections…). */
+  readonly infoStats: (() => [string, number][])[] = [];
   /** Unique id of this run (INFO run_id). */
   readonly runId: string;
 

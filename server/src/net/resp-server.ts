@@ -90,9 +90,12 @@ const DENIED_ERR =
   'not publicly accessible from internet if you do so. ' +
   '2) Alternatively you can just disable the protected mode by setting protectedMode to false in the kvws ' +
   'configuration file, and restarting the server. 3) If you started the server manually just for testing, ' +
-  "restart it with the '--protected-mode false' option. 4) Set up an authentication password for the " +
+  "restart it with the '--no-protected-mode' option. 4) Set up an authentication password for the " +
   'default user. NOTE: You only need to do one of the above things in order for the server to start ' +
   'accepting connections from the outside.\r\n';
+
+/** On close(), connections still open this long after being ended (peer not reading) are destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 /** Pending output at which a batch is written out mid-loop (then backpressure can stop the loop). */
 const FLUSH_THRESHOLD = 64 * 1024;
@@ -129,6 +132,8 @@ export class RespServer {
     idleTimeouts: 0,
   };
   private readonly connections = new Set<RespConnection>();
+  /** Every accepted TCP socket, including TLS ones still in their handshake (for close()). */
+  private readonly sockets = new Set<net.Socket>();
   private server: net.Server | null = null;
   private cron: NodeJS.Timeout | null = null;
 
@@ -180,8 +185,13 @@ export class RespServer {
     const o = this.options;
     let server: net.Server;
     if (o.tls) {
-      const [cert, key] = await Promise.all([readFile(o.tls.cert), readFile(o.tls.key)]);
-      const s = tls.createServer({ cert, key });
+      let s: tls.Server;
+      try {
+        const [cert, key] = await Promise.all([readFile(o.tls.cert), readFile(o.tls.key)]);
+        s = tls.createServer({ cert, key });
+      } catch (e) {
+        throw new Error(`cannot use TLS certificate ${o.tls.cert} with key ${o.tls.key}: ${(e as Error).message}`);
+      }
       s.on('secureConnection', (socket) => this.accept(socket));
       s.on('tlsClientError', (_err, socket) => {
         this.stats.socketErrors++;
@@ -192,6 +202,10 @@ export class RespServer {
       server = net.createServer((socket) => this.accept(socket));
     }
     this.server = server;
+    server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => {
         this.server = null;
@@ -210,7 +224,11 @@ export class RespServer {
     return { host: addr.address, port: addr.port };
   }
 
-  /** Stops accepting, ends all connections after flushing their pending replies, resolves when all are closed. */
+  /**
+   * Stops accepting, ends all connections after flushing their pending replies, resolves when all are
+   * closed. Sockets still open after CLOSE_GRACE_MS (a peer that does not read, a TLS handshake that never
+   * finishes) are destroyed, so shutdown always completes.
+   */
   async close(): Promise<void> {
     if (this.cron) clearInterval(this.cron);
     this.cron = null;
@@ -218,7 +236,12 @@ export class RespServer {
     this.server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const c of this.connections) c.end();
+    const force = setTimeout(() => {
+      for (const c of this.connections) c.socket.destroy();
+      for (const socket of this.sockets) socket.destroy();
+    }, CLOSE_GRACE_MS);
     await closed;
+    clearTimeout(force);
   }
 
   /** Admission (max clients, protected mode), then a RespConnection. */

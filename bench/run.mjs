@@ -521,7 +521,8 @@ async function throughputSection(params) {
   const testsFor = (label) => BENCH_TESTS.filter((t) => !failing[label][t.toUpperCase()]);
   // Warm-up pass, not recorded: kvws runs on a JIT, and a 200k-request pipelined test lasts ~0.2 s, so its
   // first run would mostly measure compilation. Redis gets the same pass, for symmetry.
-  for (const srv of [redis, kvws]) await redisBenchmark(srv, 16, params.requests, testsFor(srv === redis ? 'redis' : 'kvws'));
+  for (const srv of [redis, kvws])
+    await redisBenchmark(srv, 16, params.requests, testsFor(srv === redis ? 'redis' : 'kvws'));
   const out = {};
   for (const p of PIPELINES) {
     // ROUNDS interleaved runs per server; the median rate per test is reported (the machine is shared).

@@ -1,6 +1,9 @@
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { err, NOT_INT } from '../helpers/errors.js';
+import { RawConnection, type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
+import { sleep } from '../helpers/wait.js';
 
 // Expiry (Redis's expire.c and the expiry paths of db.c) end to end: deadlines, TTL reporting, lazy and
 // active expiry with their keyspace events. Only Redis-compatible behaviour is asserted; waits are bounded.
@@ -12,29 +15,17 @@ let seq = 0;
 const P = `exptest-${process.pid}:`;
 const k = (name = 'k'): string => `${P}${++seq}:${name}`;
 
-const NOT_INT = 'ERR value is not an integer or out of range';
 const invalid = (cmd: string) => `ERR invalid expire time in '${cmd}' command`;
 const INT64_MAX = '9223372036854775807';
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-async function err(p: Promise<unknown>): Promise<string | null> {
-  return p.then(
-    () => null,
-    (e: Error) => e.message,
-  );
-}
-
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
-  sub = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
+  sub = connect();
 });
 
 afterAll(async () => {
   await r?.config('SET', 'notify-keyspace-events', '').catch(() => {});
-  sub?.disconnect();
-  r?.disconnect();
-  await server?.stop();
 });
 
 /** Polls `check` every 10 ms until it is true or `ms` pass; returns whether it became true. */

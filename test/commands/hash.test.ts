@@ -1,85 +1,27 @@
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { err, WRONGTYPE } from '../helpers/errors.js';
+import { useKeyspaceEvents } from '../helpers/events.js';
 import { resp3 } from '../helpers/resp3.js';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import type { RunningServer } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // Hash commands through ioredis against a running kvws (or the server at REDIS_URL): only Redis-compatible
 // behaviour is asserted. Keys carry a per-run prefix, so the file can share a real Redis with other files.
 
 let server: RunningServer;
 let r: Redis;
-let sub: Redis;
-let savedNotify: string | undefined;
 const P = `hashtest-${process.pid}-${Date.now()}:`;
 const k = (name: string): string => P + name;
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
 
-/** The error message a command fails with, or null when it succeeds. */
-async function err(p: Promise<unknown>): Promise<string | null> {
-  return p.then(
-    () => null,
-    (e: Error) => e.message,
-  );
-}
-
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
-  sub = redisClient(server);
-  savedNotify = ((await r.config('GET', 'notify-keyspace-events')) as string[])[1];
-  // A = g$lshzxetd; `new` events need their own class, n.
-  await r.config('SET', 'notify-keyspace-events', 'KEAn');
-  await sub.psubscribe(`__keyspace@*__:${P}*`);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
 
-afterAll(async () => {
-  if (savedNotify !== undefined) await r.config('SET', 'notify-keyspace-events', savedNotify);
-  sub?.disconnect();
-  r?.disconnect();
-  await server?.stop();
-});
-
-/**
- * Runs `fn` and returns the keyspace events it caused on this file's keys, as "name event" (name without
- * the prefix), in order. SETs on two marker keys bracket the sequence, so events of earlier commands that
- * are still in flight are not counted.
- */
-async function events(fn: () => Promise<unknown>): Promise<string[]> {
-  const got: string[] = [];
-  const start = k('mark-start');
-  const end = k('mark-end');
-  let recording = false;
-  let started!: () => void;
-  let ended!: () => void;
-  const startSeen = new Promise<void>((res) => {
-    started = res;
-  });
-  const endSeen = new Promise<void>((res) => {
-    ended = res;
-  });
-  const onMessage = (_pattern: string, channel: string, message: string): void => {
-    const key = channel.slice(channel.indexOf(':') + 1);
-    if (key === start) {
-      recording = true;
-      started();
-    } else if (key === end) {
-      if (recording) ended();
-    } else if (recording) {
-      got.push(`${key.slice(P.length)} ${message}`);
-    }
-  };
-  sub.on('pmessage', onMessage);
-  try {
-    await r.set(start, '1');
-    await startSeen;
-    await fn();
-    await r.set(end, '1');
-    await endSeen;
-  } finally {
-    sub.off('pmessage', onMessage);
-  }
-  return got;
-}
+// events(fn): the keyspace events `fn` causes on this file's keys, as "name event" (name without the prefix),
+// in order. Notifications stay on for the whole file: A = g$lshzxetd; `new` events need their own class, n.
+const events = useKeyspaceEvents({ server: () => server, r: () => r, prefix: P, db: '*', key: k, flags: 'KEAn' });
 
 describe('HSET, HGET, HMGET, HMSET, HSETNX', () => {
   it('HSET counts new fields only and HGET reads them back', async () => {

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { err, NOT_INT, SYNTAX, WRONGTYPE } from '../helpers/errors.js';
+import { RawConnection, type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // Keyspace commands (Redis's db.c) end to end. Every test starts from empty databases (FLUSHALL), so
 // counts such as DBSIZE and KEYS * are exact. Only Redis-compatible behaviour is asserted.
@@ -10,18 +12,8 @@ let server: RunningServer;
 let r: Redis;
 const extra: Redis[] = [];
 
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-const SYNTAX = 'ERR syntax error';
-const NOT_INT = 'ERR value is not an integer or out of range';
 const DB_RANGE = 'ERR DB index is out of range';
 const SAME = 'ERR source and destination objects are the same';
-
-async function err(p: Promise<unknown>): Promise<string | null> {
-  return p.then(
-    () => null,
-    (e: Error) => e.message,
-  );
-}
 
 /** Another connection (closed in afterAll), optionally on database `db`. */
 async function client(db = 0): Promise<Redis> {
@@ -33,14 +25,13 @@ async function client(db = 0): Promise<Redis> {
 
 const sorted = (a: string[]) => [...a].sort();
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
 
-afterAll(async () => {
-  for (const c of [r, ...extra]) c?.disconnect();
-  await server?.stop();
+afterAll(() => {
+  for (const c of extra) c.disconnect();
 });
 
 beforeEach(async () => {

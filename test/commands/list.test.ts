@@ -1,20 +1,23 @@
 import type Redis from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisClient, startKvws } from '../helpers/server.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { NOT_INT, SYNTAX, WRONGTYPE } from '../helpers/errors.js';
+import { keyevents } from '../helpers/events.js';
+import { type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
+import { sleep, waitBlocked } from '../helpers/wait.js';
 
 // Only Redis-compatible behaviour is asserted: with REDIS_URL set, the same file runs against real Redis 7.
-let server: Awaited<ReturnType<typeof startKvws>>;
+let server: RunningServer;
 let r: Redis;
 const extra: Redis[] = [];
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server.port);
+useServer((s) => {
+  server = s;
+  r = redisClient(s.port);
 });
 
-afterAll(async () => {
+afterAll(() => {
   r.disconnect();
-  await server.stop();
 });
 
 // Connections opened by a test are closed after it, so a client left blocked by a failure cannot
@@ -22,7 +25,7 @@ afterAll(async () => {
 afterEach(async () => {
   if (extra.length === 0) return;
   for (const c of extra.splice(0)) c.disconnect();
-  await waitBlocked(0);
+  await waitBlocked(r, 0);
 });
 
 let seq = 0;
@@ -41,34 +44,6 @@ function later<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
 }
-
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
-/** Waits until the server reports `n` blocked clients (INFO clients), or 100 ms if INFO is unavailable. */
-async function waitBlocked(n: number): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline) {
-    let info: string;
-    try {
-      info = await r.info('clients');
-    } catch {
-      await sleep(100);
-      return;
-    }
-    const m = /blocked_clients:(\d+)/.exec(info);
-    if (!m) {
-      await sleep(100);
-      return;
-    }
-    if (Number(m[1]) === n) return;
-    await sleep(5);
-  }
-  throw new Error(`timed out waiting for ${n} blocked clients`);
-}
-
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-const SYNTAX = 'ERR syntax error';
-const NOT_INT = 'ERR value is not an integer or out of range';
 
 describe('LPUSH / RPUSH / LPUSHX / RPUSHX', () => {
   it('push at both ends and reply with the length', async () => {
@@ -423,9 +398,9 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const c1 = client();
     const c2 = client();
     const p1 = later(c1.blpop(key, 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     const p2 = later(c2.blpop(key, 0));
-    await waitBlocked(2);
+    await waitBlocked(r, 2);
     expect(await r.lpush(key, 'a', 'b')).toBe(2);
     expect(await p1).toEqual([key, 'b']);
     expect(await p2).toEqual([key, 'a']);
@@ -437,7 +412,7 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const b = k('b');
     const c1 = client();
     const p = later(c1.brpop(a, b, 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.rpush(b, 'x', 'y');
     expect(await p).toEqual([b, 'y']);
     expect(await r.lrange(b, 0, -1)).toEqual(['x']);
@@ -447,7 +422,7 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const a = k('a');
     const c1 = client();
     const p = later(c1.call('BLMPOP', 0, 1, a, 'RIGHT', 'COUNT', 2));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.rpush(a, '1', '2', '3');
     expect(await p).toEqual([a, ['3', '2']]);
     expect(await r.lrange(a, 0, -1)).toEqual(['1']);
@@ -459,9 +434,9 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const c1 = client();
     const c2 = client();
     const moved = later(c1.blmove(src, dst, 'LEFT', 'RIGHT', 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     const popped = later(c2.blpop(dst, 0));
-    await waitBlocked(2);
+    await waitBlocked(r, 2);
     await r.lpush(src, 'x');
     expect(await moved).toBe('x');
     expect(await popped).toEqual([dst, 'x']);
@@ -473,7 +448,7 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const dst = k('dst');
     const c1 = client();
     const p = later(c1.brpoplpush(src, dst, 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.rpush(src, 'a', 'b');
     expect(await p).toBe('b');
     expect(await r.lrange(dst, 0, -1)).toEqual(['b']);
@@ -484,10 +459,10 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const key = k('q');
     const c1 = client();
     const p = later(c1.blpop(key, 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.set(key, 'string');
     await sleep(50);
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.del(key);
     await r.rpush(key, 'v');
     expect(await p).toEqual([key, 'v']);
@@ -498,9 +473,9 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const z = client();
     const l = client();
     const zp = later(z.bzpopmin(key, 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     const lp = later(l.blpop(key, 0));
-    await waitBlocked(2);
+    await waitBlocked(r, 2);
     await r.lpush(key, 'v');
     expect(await Promise.race([lp, sleep(2000).then(() => 'still blocked')])).toEqual([key, 'v']);
     await r.zadd(key, 1, 'm');
@@ -511,10 +486,10 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const key = k('q');
     const c1 = client();
     const p = later(c1.blpop(key, 0).catch(() => 'closed'));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     c1.disconnect();
     expect(await p).toBe('closed');
-    await waitBlocked(0);
+    await waitBlocked(r, 0);
     expect(await r.rpush(key, 'v')).toBe(1);
     expect(await r.lrange(key, 0, -1)).toEqual(['v']);
   });
@@ -523,9 +498,9 @@ describe('blocking pops', { timeout: 10_000 }, () => {
     const key = k('q');
     const c1 = client();
     const p = later(c1.blpop(key, 3_000_000));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await sleep(100);
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.rpush(key, 'late');
     expect(await p).toEqual([key, 'late']);
   });
@@ -557,7 +532,7 @@ describe('binary safety', () => {
     const c1 = client();
     const dst = k('bin-dst');
     const p = later(c1.blpopBuffer(dst, 0));
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.lpush(dst, all);
     expect(await p).toEqual([Buffer.from(dst), all]);
   });
@@ -565,18 +540,24 @@ describe('binary safety', () => {
 
 describe('keyspace events', () => {
   it('are emitted with Redis names and order', async () => {
-    const original = ((await r.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '';
-    await r.config('SET', 'notify-keyspace-events', 'KEA');
-    const sub = client();
     const prefix = k('ev');
-    const events: string[] = [];
-    sub.on('pmessage', (_pattern: string, channel: string, key: string) => {
-      if (key.startsWith(prefix)) events.push(`${channel.slice(channel.indexOf(':') + 1)} ${key.slice(prefix.length)}`);
-    });
-    try {
-      await sub.psubscribe('__keyevent@0__:*');
-      const a = `${prefix}a`;
-      const b = `${prefix}b`;
+    const a = `${prefix}a`;
+    const b = `${prefix}b`;
+    const expected = [
+      'rpush a',
+      'lpush a',
+      'lset a',
+      'linsert a',
+      'lrem a',
+      'ltrim a',
+      'rpush b',
+      'lpop a',
+      'rpop a',
+      'del a',
+      'lpop b',
+      'del b',
+    ];
+    const events = await keyevents(r, client, prefix, { count: expected.length }, async () => {
       await r.rpush(a, '1', '2', '3');
       await r.lpush(a, '0');
       await r.lset(a, 0, 'z');
@@ -586,25 +567,7 @@ describe('keyspace events', () => {
       await r.lmove(a, b, 'LEFT', 'RIGHT');
       await r.rpop(a, 5);
       await r.lpop(b);
-      const expected = [
-        'rpush a',
-        'lpush a',
-        'lset a',
-        'linsert a',
-        'lrem a',
-        'ltrim a',
-        'rpush b',
-        'lpop a',
-        'rpop a',
-        'del a',
-        'lpop b',
-        'del b',
-      ];
-      const deadline = Date.now() + 2000;
-      while (events.length < expected.length && Date.now() < deadline) await sleep(10);
-      expect(events).toEqual(expected);
-    } finally {
-      await r.config('SET', 'notify-keyspace-events', original);
-    }
+    });
+    expect(events).toEqual(expected);
   });
 });

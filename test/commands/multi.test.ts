@@ -1,6 +1,9 @@
 import type Redis from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { completeReplies, RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connections } from '../helpers/connections.js';
+import { completeReplies, type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
+import { sleep } from '../helpers/wait.js';
 
 // Transactions (Redis's multi.c) end to end: queueing, EXECABORT, runtime errors, WATCH and what
 // invalidates it. Raw RESP shows the exact replies; ioredis drives the other clients. Only
@@ -9,21 +12,15 @@ import { completeReplies, RawConnection, type RunningServer, redisClient, startK
 let server: RunningServer;
 let r: Redis;
 let other: Redis;
-const conns: RawConnection[] = [];
+// raw() opens a connection that is closed after the test.
+const { raw, closeAll } = connections(() => server);
 
 const EXECABORT = '-EXECABORT Transaction discarded because of previous errors.\r\n';
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-async function raw(): Promise<RawConnection> {
-  const c = await RawConnection.open(server);
-  conns.push(c);
-  return c;
-}
-
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
-  other = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
+  other = connect();
 });
 
 beforeEach(async () => {
@@ -31,13 +28,7 @@ beforeEach(async () => {
 });
 
 afterEach(() => {
-  for (const c of conns.splice(0)) c.close();
-});
-
-afterAll(async () => {
-  r?.disconnect();
-  other?.disconnect();
-  await server?.stop();
+  closeAll();
 });
 
 describe('MULTI / EXEC / DISCARD', () => {

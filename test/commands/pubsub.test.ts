@@ -1,7 +1,11 @@
 import { spawn } from 'node:child_process';
 import type Redis from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { completeReplies, RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connections } from '../helpers/connections.js';
+import { err } from '../helpers/errors.js';
+import { completeReplies, type RawConnection, type RunningServer } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
+import { sleep } from '../helpers/wait.js';
 
 // Pub/sub (Redis's pubsub.c) and keyspace notifications (notify.c) end to end, with real subscriber
 // connections: raw RESP2/RESP3 for exact replies, ioredis and redis-cli for message flow. Only
@@ -9,28 +13,8 @@ import { completeReplies, RawConnection, type RunningServer, redisClient, startK
 
 let server: RunningServer;
 let r: Redis;
-const open: { close(): void }[] = [];
-
-async function err(p: Promise<unknown>): Promise<string | null> {
-  return p.then(
-    () => null,
-    (e: Error) => e.message,
-  );
-}
-
-/** A raw connection closed after the test. */
-async function raw(): Promise<RawConnection> {
-  const c = await RawConnection.open(server);
-  open.push(c);
-  return c;
-}
-
-/** An ioredis connection closed after the test. */
-function client(): Redis {
-  const c = redisClient(server);
-  open.push({ close: () => c.disconnect() });
-  return c;
-}
+// raw() and client() open connections that are closed after the test.
+const { raw, client, closeAll } = connections(() => server);
 
 /** Encodes a command as RESP. */
 function enc(...argv: string[]): string {
@@ -48,15 +32,13 @@ function conf(kind: string, name: string | null, count: number): string {
   return `*3\r\n$${kind.length}\r\n${kind}\r\n${name === null ? '$-1' : `$${name.length}\r\n${name}`}\r\n:${count}\r\n`;
 }
 
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
 
 afterEach(async () => {
-  for (const c of open.splice(0)) c.close();
+  closeAll();
   await r.config('SET', 'notify-keyspace-events', '');
   // Let the server drop the closed subscribers before the next test counts subscriptions.
   for (let i = 0; i < 100; i++) {
@@ -64,11 +46,6 @@ afterEach(async () => {
     if ((channels as string[]).length === 0 && numpat === 0) break;
     await sleep(10);
   }
-});
-
-afterAll(async () => {
-  r?.disconnect();
-  await server?.stop();
 });
 
 describe('SUBSCRIBE / PSUBSCRIBE / UNSUBSCRIBE / PUNSUBSCRIBE replies', () => {

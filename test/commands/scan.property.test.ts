@@ -1,15 +1,13 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // SCAN's guarantee, checked against a model: every key present for the whole iteration is returned at
 // least once, whatever is added or deleted meanwhile (Redis's own contract; also run against redis-server).
 let server: RunningServer;
-beforeAll(async () => {
-  server = await startKvws();
-});
-afterAll(async () => {
-  await server.stop();
+useServer((s) => {
+  server = s;
 });
 
 type Op = { kind: 'add'; n: number } | { kind: 'del'; n: number } | { kind: 'scan'; count: number };

@@ -1,6 +1,8 @@
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { fields } from '../helpers/client-info.js';
+import { RawConnection, type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // kvws-only behaviour of the connection and server commands: what kvws answers as Redis 7.2 (newer than
 // the Debian redis-server the fidelity project runs) and kvws's own additions. Runs in the kvws project only.
@@ -8,24 +10,10 @@ import { RawConnection, type RunningServer, redisClient, startKvws } from '../he
 let server: RunningServer;
 let r: Redis;
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
-
-afterAll(async () => {
-  r?.disconnect();
-  await server?.stop();
-});
-
-function fields(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of line.trim().split(' ')) {
-    const eq = part.indexOf('=');
-    out[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return out;
-}
 
 describe('kvws answers as Redis 7.2', () => {
   it("HELLO and INFO report the Redis version kvws implements, and kvws's own", async () => {

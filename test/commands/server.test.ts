@@ -1,7 +1,12 @@
 import { execFile } from 'node:child_process';
 import type Redis from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { completeReplies, RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fields } from '../helpers/client-info.js';
+import { connections } from '../helpers/connections.js';
+import { err } from '../helpers/errors.js';
+import { completeReplies, type RunningServer } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
+import { sleep } from '../helpers/wait.js';
 
 // Connection and server commands (PING, HELLO, CLIENT, INFO, CONFIG, COMMAND, TIME, QUIT, RESET, error
 // texts) end to end. Only what Redis 7.0 and kvws share is asserted here; kvws-only behaviour (Redis 7.2
@@ -9,38 +14,8 @@ import { completeReplies, RawConnection, type RunningServer, redisClient, startK
 
 let server: RunningServer;
 let r: Redis;
-const conns: { close(): void }[] = [];
-
-async function raw(): Promise<RawConnection> {
-  const c = await RawConnection.open(server);
-  conns.push(c);
-  return c;
-}
-
-function client(): Redis {
-  const c = redisClient(server);
-  conns.push({ close: () => c.disconnect() });
-  return c;
-}
-
-async function err(p: Promise<unknown>): Promise<string | null> {
-  return p.then(
-    () => null,
-    (e: Error) => e.message,
-  );
-}
-
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
-/** The fields of one CLIENT LIST / CLIENT INFO line. */
-function fields(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of line.trim().split(' ')) {
-    const eq = part.indexOf('=');
-    out[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return out;
-}
+// raw() and client() open connections that are closed after the test.
+const { raw, client, closeAll } = connections(() => server);
 
 /** CLIENT LIST as one record per client. */
 async function clientList(...args: string[]): Promise<Record<string, string>[]> {
@@ -51,18 +26,13 @@ async function clientList(...args: string[]): Promise<Record<string, string>[]> 
     .map(fields);
 }
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
 
 afterEach(() => {
-  for (const c of conns.splice(0)) c.close();
-});
-
-afterAll(async () => {
-  r?.disconnect();
-  await server?.stop();
+  closeAll();
 });
 
 describe('PING / ECHO', () => {

@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { err, NOT_FLOAT, NOT_INT, SYNTAX, WRONGTYPE } from '../helpers/errors.js';
+import { useKeyspaceEvents } from '../helpers/events.js';
+import { RawConnection, type RunningServer } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // String commands (Redis's t_string.c) end to end: ioredis, raw RESP and redis-cli against a running kvws.
 // Only behaviour that real Redis 7.0 shares is asserted: the "redis" vitest project runs this same file
@@ -9,30 +12,17 @@ import { RawConnection, type RunningServer, redisClient, startKvws } from '../he
 
 let server: RunningServer;
 let r: Redis;
-let sub: Redis;
 const P = `strtest-${process.pid}:`;
 let seq = 0;
 /** A fresh key name (unique within this run), so tests never see each other's keys. */
 const k = (name = 'k'): string => `${P}${++seq}:${name}`;
 
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-const SYNTAX = 'ERR syntax error';
-const NOT_INT = 'ERR value is not an integer or out of range';
-const NOT_FLOAT = 'ERR value is not a valid float';
 const NAN_INF = 'ERR increment would produce NaN or Infinity';
 const OVERFLOW = 'ERR increment or decrement would overflow';
 const TOO_BIG = 'ERR string exceeds maximum allowed size (proto-max-bulk-len)';
 const INT64_MAX = '9223372036854775807';
 const INT64_MIN = '-9223372036854775808';
 const invalidExpire = (cmd: string) => `ERR invalid expire time in '${cmd}' command`;
-
-/** The error message a command fails with, or null when it succeeds. */
-async function err(p: Promise<unknown>): Promise<string | null> {
-  return p.then(
-    () => null,
-    (e: Error) => e.message,
-  );
-}
 
 /** Runs redis-cli against the server under test (bounded by a 10 s timeout). */
 function cli(args: string[], input?: Buffer): Promise<Buffer> {
@@ -48,60 +38,35 @@ function cli(args: string[], input?: Buffer): Promise<Buffer> {
   });
 }
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
-  sub = redisClient(server);
-  await sub.psubscribe(`__keyspace@0__:${P}*`);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
+});
+
+const record = useKeyspaceEvents({
+  server: () => server,
+  r: () => r,
+  prefix: P,
+  db: 0,
+  key: k,
+  name: (key) => key.slice(key.indexOf(':', P.length) + 1),
 });
 
 afterAll(async () => {
   await r?.config('SET', 'notify-keyspace-events', '').catch(() => {});
-  sub?.disconnect();
-  r?.disconnect();
-  await server?.stop();
 });
 
 /**
- * Runs `fn` with notify-keyspace-events `flags` and returns the keyspace events it caused on this file's
- * keys, as "<name> <event>" (name = the key without its prefix and sequence number), in order. SETs on two
- * marker keys bracket the sequence, so nothing that was in flight before is counted.
+ * Runs `fn` with notify-keyspace-events `flags` (plus $) and returns the keyspace events it caused on this
+ * file's keys, as "<name> <event>" (name = the key without its prefix and sequence number), in order.
  */
 async function events(fn: () => Promise<unknown>, flags = 'KA'): Promise<string[]> {
   await r.config('SET', 'notify-keyspace-events', `${flags}$`);
-  const got: string[] = [];
-  const start = k('mark-start');
-  const end = k('mark-end');
-  let recording = false;
-  let started!: () => void;
-  let ended!: () => void;
-  const startSeen = new Promise<void>((res) => (started = res));
-  const endSeen = new Promise<void>((res) => (ended = res));
-  const onMessage = (_pattern: string, channel: string, message: string): void => {
-    const key = channel.slice(channel.indexOf(':') + 1);
-    if (key === start) {
-      if (message === 'set') {
-        recording = true;
-        started();
-      }
-    } else if (key === end) {
-      if (recording && message === 'set') ended();
-    } else if (recording) {
-      got.push(`${key.slice(key.indexOf(':', P.length) + 1)} ${message}`);
-    }
-  };
-  sub.on('pmessage', onMessage);
   try {
-    await r.set(start, '1');
-    await startSeen;
-    await fn();
-    await r.set(end, '1');
-    await endSeen;
+    return await record(fn);
   } finally {
-    sub.off('pmessage', onMessage);
     await r.config('SET', 'notify-keyspace-events', '');
   }
-  return got;
 }
 
 describe('GET / SET basics', () => {

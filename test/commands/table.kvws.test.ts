@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { ACL_CATEGORIES, COMMANDS, type CommandSpec, getKeyPositions } from '@kvws/shared/commands';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildCommandTable } from '../../server/src/commands/index.js';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 const FLAGS = new Set([
   'write',
@@ -109,11 +110,8 @@ describe('the command table (shared/src/commands) is consistent', () => {
 
 describe('COMMAND answers from the table', () => {
   let server: RunningServer;
-  beforeAll(async () => {
-    server = await startKvws();
-  });
-  afterAll(async () => {
-    await server.stop();
+  useServer((s) => {
+    server = s;
   });
 
   it('COMMAND COUNT and COMMAND INFO agree with the table', async () => {

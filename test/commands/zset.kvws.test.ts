@@ -1,7 +1,9 @@
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fails } from '../helpers/errors.js';
 import { d, Resp3Connection } from '../helpers/resp3.js';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import type { RunningServer } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // Sorted-set behaviour kvws shares with Redis 7.2 but the Debian redis-server (7.0) the fidelity project runs
 // lacks: ZRANK/ZREVRANK WITHSCORE and the shortest round-trip double replies. Runs in the kvws project only.
@@ -9,24 +11,14 @@ import { type RunningServer, redisClient, startKvws } from '../helpers/server.js
 let server: RunningServer;
 let r: Redis;
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
-});
-
-afterAll(async () => {
-  r?.disconnect();
-  await server?.stop();
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
 
 let seq = 0;
 /** A key name unique to this run. */
 const k = (name: string) => `zset-kvws-test:${process.pid}:${++seq}:${name}`;
-
-/** Asserts that `p` fails with exactly `message`. */
-async function fails(p: Promise<unknown>, message: string): Promise<void> {
-  await expect(p).rejects.toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
-}
 
 describe('score replies', () => {
   it('print the shortest round-trip form, as Redis 7.2 does', async () => {

@@ -1,23 +1,26 @@
 import type Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fails, NOT_FLOAT, NOT_INT, SYNTAX, WRONGTYPE } from '../helpers/errors.js';
+import { keyevents } from '../helpers/events.js';
 import { d, type R3, Resp3Connection } from '../helpers/resp3.js';
-import { redisClient, startKvws } from '../helpers/server.js';
+import { type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
+import { sleep, waitBlocked } from '../helpers/wait.js';
 
 // Only Redis-compatible behaviour (Redis 7.2) is asserted: with REDIS_URL set, the same file runs against real Redis.
-let server: Awaited<ReturnType<typeof startKvws>>;
+let server: RunningServer;
 let r: Redis;
 const extra: Redis[] = [];
 const raw: Resp3Connection[] = [];
 
-beforeAll(async () => {
-  server = await startKvws();
-  r = redisClient(server);
+useServer((s, connect) => {
+  server = s;
+  r = connect();
 });
 
-afterAll(async () => {
-  for (const c of [r, ...extra]) c.disconnect();
+afterAll(() => {
+  for (const c of extra) c.disconnect();
   for (const c of raw) c.close();
-  await server.stop();
 });
 
 let seq = 0;
@@ -38,41 +41,8 @@ async function resp3Connection(): Promise<Resp3Connection> {
   return c;
 }
 
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
-/** Waits until the server reports `n` blocked clients (INFO clients), or 100 ms if INFO is unavailable. */
-async function waitBlocked(n: number): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (Date.now() < deadline) {
-    let info: string;
-    try {
-      info = await r.info('clients');
-    } catch {
-      await sleep(100);
-      return;
-    }
-    const m = /blocked_clients:(\d+)/.exec(info);
-    if (!m) {
-      await sleep(100);
-      return;
-    }
-    if (Number(m[1]) === n) return;
-    await sleep(5);
-  }
-  throw new Error(`timed out waiting for ${n} blocked clients`);
-}
-
-const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
-const SYNTAX = 'ERR syntax error';
-const NOT_INT = 'ERR value is not an integer or out of range';
-const NOT_FLOAT = 'ERR value is not a valid float';
 const MINMAX_FLOAT = 'ERR min or max is not a float';
 const MINMAX_LEX = 'ERR min or max not valid string range item';
-
-/** Asserts that `p` fails with exactly `message`. */
-async function fails(p: Promise<unknown>, message: string): Promise<void> {
-  await expect(p).rejects.toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
-}
 
 // ---- ZADD / ZINCRBY ------------------------------------------------------------------------------------------
 
@@ -551,11 +521,11 @@ describe('BZPOPMIN / BZPOPMAX / BZMPOP', () => {
     const c2 = client();
     const c3 = client();
     const p1 = c1.bzpopmin(key, 5);
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     const p2 = c2.bzpopmin(key, 5);
-    await waitBlocked(2);
+    await waitBlocked(r, 2);
     const p3 = c3.bzpopmax(key, 5);
-    await waitBlocked(3);
+    await waitBlocked(r, 3);
     await r.zadd(key, 3, 'c', 1, 'a', 2, 'b');
     expect(await p1).toEqual([key, 'a', '1']);
     expect(await p2).toEqual([key, 'b', '2']);
@@ -568,11 +538,11 @@ describe('BZPOPMIN / BZPOPMAX / BZMPOP', () => {
     const b = k('b');
     const c1 = client();
     const p = c1.bzpopmax(a, b, 5);
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.zadd(b, 7, 'q');
     expect(await p).toEqual([b, 'q', '7']);
     const p2 = c1.call('BZMPOP', 5, 2, a, b, 'MIN', 'COUNT', 2);
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.zadd(a, 1, 'x', 2, 'y', 3, 'z');
     expect(await p2).toEqual([
       a,
@@ -588,7 +558,7 @@ describe('BZPOPMIN / BZPOPMAX / BZMPOP', () => {
     const key = k('z');
     const c1 = client();
     const p = c1.bzpopmin(key, 5);
-    await waitBlocked(1);
+    await waitBlocked(r, 1);
     await r.set(key, 'string');
     await sleep(50);
     await r.del(key);
@@ -893,19 +863,31 @@ describe('RESP3 replies', () => {
 
 describe('keyspace events', () => {
   it('are emitted with Redis names and order', async () => {
-    const original = ((await r.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '';
-    await r.config('SET', 'notify-keyspace-events', 'KEA');
-    const sub = client();
     const prefix = k('ev');
-    const events: string[] = [];
-    sub.on('pmessage', (_pattern: string, channel: string, key: string) => {
-      if (key.startsWith(prefix)) events.push(`${channel.slice(channel.indexOf(':') + 1)} ${key.slice(prefix.length)}`);
-    });
-    try {
-      await sub.psubscribe('__keyevent@0__:*');
-      const a = `${prefix}a`;
-      const b = `${prefix}b`;
-      const c = `${prefix}c`;
+    const a = `${prefix}a`;
+    const b = `${prefix}b`;
+    const c = `${prefix}c`;
+    const expected = [
+      'zadd a',
+      'zincr a',
+      'zincr a',
+      'zrem a',
+      'zremrangebyscore a',
+      'zadd a',
+      'zremrangebyrank a',
+      'zadd a',
+      'zremrangebylex a',
+      'zunionstore b',
+      'zinterstore b',
+      'zdiffstore b',
+      'zrangestore c',
+      'del c',
+      'zpopmin a',
+      'zpopmax a',
+      'del a',
+      'del b',
+    ];
+    const events = await keyevents(r, client, prefix, { count: expected.length, settleMs: 20 }, async () => {
       await r.zadd(a, 1, 'x', 2, 'y', 3, 'z', 4, 'w');
       await r.zadd(a, 'NX', 1, 'x'); // no change: no event
       await r.zadd(a, 'INCR', 1, 'x');
@@ -926,32 +908,7 @@ describe('keyspace events', () => {
       await r.zpopmin(a);
       await r.zpopmax(a, 10);
       await r.zunionstore(b, 1, a); // a is gone: deletes b
-      const expected = [
-        'zadd a',
-        'zincr a',
-        'zincr a',
-        'zrem a',
-        'zremrangebyscore a',
-        'zadd a',
-        'zremrangebyrank a',
-        'zadd a',
-        'zremrangebylex a',
-        'zunionstore b',
-        'zinterstore b',
-        'zdiffstore b',
-        'zrangestore c',
-        'del c',
-        'zpopmin a',
-        'zpopmax a',
-        'del a',
-        'del b',
-      ];
-      const deadline = Date.now() + 2000;
-      while (events.length < expected.length && Date.now() < deadline) await sleep(10);
-      await sleep(20);
-      expect(events).toEqual(expected);
-    } finally {
-      await r.config('SET', 'notify-keyspace-events', original);
-    }
+    });
+    expect(events).toEqual(expected);
   });
 });

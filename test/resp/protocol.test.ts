@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completeReplies, RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { completeReplies, RawConnection, type RunningServer, redisClient } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 // Byte-level behaviour of the RESP front door. Runs against kvws and, in the "redis" project, against a
 // real redis-server, so every expectation here is Redis's own.
 let server: RunningServer;
-beforeAll(async () => {
-  server = await startKvws();
-});
-afterAll(async () => {
-  await server.stop();
+useServer((s) => {
+  server = s;
 });
 
 async function exchange(bytes: string, replies = 1): Promise<{ text: string; closed: boolean }> {

@@ -1,15 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, startKvws } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningServer } from '../helpers/server.js';
+import { useServer } from '../helpers/use-server.js';
 
 const run = promisify(execFile);
 let server: RunningServer;
-beforeAll(async () => {
-  server = await startKvws();
-});
-afterAll(async () => {
-  await server.stop();
+useServer((s) => {
+  server = s;
 });
 
 async function cli(...args: string[]): Promise<string> {

@@ -1,1 +1,2 @@
 export * from './commands/index.js';
+export * from './protocol.js';

@@ -13,7 +13,10 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --port N                      HTTPS port for the WebSocket gateway and HTTP API (default 8443; 0 = off)
   --resp-port N                 Redis protocol port (default 6380; 0 = off)
   --resp-tls                    serve the Redis protocol over TLS (needs --tls-cert and --tls-key)
-  --tls-cert FILE, --tls-key FILE   PEM certificate and key
+  --tls-cert FILE, --tls-key FILE   PEM certificate and key (HTTPS default: certs-dev/server.pem and
+                                server.key when present); reloaded when the files change and on SIGHUP
+  --no-tls                      plain HTTP and ws:// on --port (loopback hosts only)
+  --allow-insecure-remote       with --no-tls, allow a non-loopback --host anyway
   --data-dir DIR                directory for persistent state
   --config FILE                 JSON config file (keys as in docs/configuration.md)
   --databases N                 number of databases (default 16)
@@ -25,8 +28,14 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --pubsub-hard-limit BYTES     disconnect a subscriber with this much unsent output (default 33554432)
   --pubsub-soft-limit BYTES     … or this much for --pubsub-soft-seconds (default 8388608)
   --pubsub-soft-seconds S       (default 60)
-  --no-protected-mode           accept RESP clients from non-loopback addresses without authentication
+  --no-protected-mode           accept RESP and WebSocket clients from non-loopback addresses without auth
   --scan-cursor-cache N         live SCAN cursors kept (default 4096)
+  --ws-max-frame BYTES          largest WebSocket message from a client (default 1048576; over: close 1009)
+  --ws-max-in-flight N          unanswered requests per WebSocket (default 1000; over: BUSY error)
+  --ws-ping-interval S          WebSocket ping interval; no pong by the next one: close 4410 (default 30; 0 = off)
+  --ws-max-buffer BYTES         unsent bytes per WebSocket before closing it with 4408 (default 8388608; 0 = off)
+  --allowed-origins LIST        browser origins allowed besides the server's own, comma-separated
+                                (e.g. https://app.example.com; null; * = any)
 `;
 
 /** Entry point of the `kvws` command. Resolves with the exit code (for `serve`, when the server stops). */
@@ -54,15 +63,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const server = new KvwsServer(options);
-  const listening = await server.start();
   const log = (s: string) => process.stdout.write(`kvws: ${s}\n`);
+  const server = new KvwsServer(options, log);
+  const listening = await server.start();
   log(`version ${KVWS_VERSION}, embedded engine, ${options.databases} databases, pid ${process.pid}`);
   for (const l of listening) {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
-    log(`${l.kind === 'resp' ? 'RESP' : 'RESP over TLS'} listening on ${host}:${l.port}`);
+    if (l.kind === 'https' || l.kind === 'http') {
+      log(`WebSocket gateway listening on ${l.kind === 'https' ? 'wss' : 'ws'}://${host}:${l.port}/ws`);
+      const cert = server.https?.describeCertificate();
+      if (cert) log(`TLS certificate ${server.https?.options.tls?.cert}: ${cert}`);
+      else log('--no-tls: plain ws:// without encryption, for local development only');
+    } else {
+      log(`${l.kind === 'resp' ? 'RESP' : 'RESP over TLS'} listening on ${host}:${l.port}`);
+    }
   }
-  if (listening.length === 0) log('no listener enabled (--resp-port 0)');
+  if (listening.length === 0) log('no listener enabled (--resp-port 0 --port 0)');
   if (options.protectedMode)
     log('protected mode: no authentication is configured, so only loopback clients are accepted');
   if (!options.dataDir) log('no --data-dir: data is kept in memory only');
@@ -84,5 +100,9 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP reloads the HTTPS certificate (instead of Node's default: exit).
+    process.on('SIGHUP', () => {
+      if (!stopping) void server.reloadCertificate('SIGHUP');
+    });
   });
 }

@@ -64,6 +64,52 @@ export const ServerOptionsSchema = z
     protectedMode: z.boolean().default(true),
     /** Largest number of live SCAN cursors kept per server (oldest dropped first). */
     scanCursorCache: z.number().int().min(16).default(4096),
+    /**
+     * Serve the HTTPS port over TLS (the default). `false` (`--no-tls`) serves plain HTTP and `ws://`, and
+     * is refused on a non-loopback `host` unless `allowInsecureRemote` is also set.
+     */
+    tls: z.boolean().default(true),
+    /** With `tls: false`, allow binding a non-loopback `host` anyway (traffic is then readable on the wire). */
+    allowInsecureRemote: z.boolean().default(false),
+    /** Largest WebSocket message a client may send (bytes); larger ones close the connection with 1009. */
+    wsMaxFrame: z
+      .number()
+      .int()
+      .min(1024)
+      .max(512 * 1024 * 1024)
+      .default(1024 * 1024),
+    /** Requests a WebSocket connection may have unanswered; more get a `BUSY` error frame. */
+    wsMaxInFlight: z.number().int().min(1).default(1000),
+    /** Seconds between WebSocket pings; a peer that has not answered the previous one is closed (4410). 0 = off. */
+    wsPingInterval: z.number().int().min(0).default(30),
+    /**
+     * Unsent bytes a WebSocket connection may have queued when a new frame is due; over it the client is
+     * closed with 4408 ("too slow"). 0 = no limit.
+     */
+    wsMaxBuffer: z
+      .number()
+      .int()
+      .min(0)
+      .default(8 * 1024 * 1024),
+    /**
+     * Browser origins allowed to open the WebSocket besides the server's own (the Host header's): a
+     * comma-separated string or an array, each `scheme://host[:port]`, `null` (file: pages, sandboxed
+     * frames) or `*` (any). Requests without an Origin header (non-browser clients) are always allowed.
+     */
+    allowedOrigins: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((o) => o.trim()).filter((o) => o !== ''))
+      .superRefine((list, ctx) => {
+        for (const o of list) {
+          if (normalizeOrigin(o) === null)
+            ctx.addIssue({
+              code: 'custom',
+              message: `${JSON.stringify(o)} is not an origin (scheme://host[:port], null or *)`,
+            });
+        }
+      })
+      .transform((list) => list.map((o) => normalizeOrigin(o) as string))
+      .default([]),
   })
   .strict();
 
@@ -89,7 +135,44 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: 'str
   'pubsub-soft-seconds': { key: 'pubsubSoftSeconds', kind: 'number' },
   'protected-mode': { key: 'protectedMode', kind: 'boolean' },
   'scan-cursor-cache': { key: 'scanCursorCache', kind: 'number' },
+  tls: { key: 'tls', kind: 'boolean' },
+  'allow-insecure-remote': { key: 'allowInsecureRemote', kind: 'boolean' },
+  'ws-max-frame': { key: 'wsMaxFrame', kind: 'number' },
+  'ws-max-in-flight': { key: 'wsMaxInFlight', kind: 'number' },
+  'ws-ping-interval': { key: 'wsPingInterval', kind: 'number' },
+  'ws-max-buffer': { key: 'wsMaxBuffer', kind: 'number' },
+  'allowed-origins': { key: 'allowedOrigins', kind: 'string' },
 };
+
+/**
+ * An allowed-origin entry in canonical form (`new URL(o).origin`: lower-case scheme and host, default
+ * port dropped), `null` or `*`; returns null when `o` is not an origin (a path, a query, no host).
+ */
+export function normalizeOrigin(o: string): string | null {
+  if (o === '*' || o === 'null') return o;
+  let u: URL;
+  try {
+    u = new URL(o);
+  } catch {
+    return null;
+  }
+  if (
+    u.origin === 'null' ||
+    u.username ||
+    u.password ||
+    u.search ||
+    u.hash ||
+    (u.pathname !== '/' && u.pathname !== '')
+  )
+    return null;
+  return u.origin;
+}
+
+/** True for names and addresses that only reach this machine: localhost, 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h.startsWith('127.') || h === '::1' || h.startsWith('::ffff:127.');
+}
 
 export class ConfigError extends Error {}
 
@@ -142,10 +225,20 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
     const flag = Object.keys(OPTION_FLAGS).find((f) => OPTION_FLAGS[f].key === field);
     throw new ConfigError(`invalid option ${field}${flag ? ` (--${flag})` : ''} = ${value}: ${issue.message}`);
   }
-  if (parsed.data.respTls && !(parsed.data.tlsCert && parsed.data.tlsKey)) {
+  const o = parsed.data;
+  if (o.respTls && !(o.tlsCert && o.tlsKey)) {
     throw new ConfigError('invalid option respTls = true: needs tlsCert and tlsKey');
   }
-  return parsed.data;
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
+    throw new ConfigError(`invalid option ${o.tlsCert ? 'tlsCert' : 'tlsKey'}: give both --tls-cert and --tls-key`);
+  }
+  if (!o.tls && o.port !== 0 && !o.allowInsecureRemote && !isLoopbackHost(o.host)) {
+    throw new ConfigError(
+      `refusing to serve plain HTTP/ws:// (--no-tls) on non-loopback host ${o.host}: anyone on the network could ` +
+        'read and alter the traffic. Serve TLS (--tls-cert/--tls-key), bind 127.0.0.1, or add --allow-insecure-remote',
+    );
+  }
+  return o;
 }
 
 function convert(v: string, kind: 'string' | 'number' | 'boolean', where: string): unknown {

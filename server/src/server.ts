@@ -1,26 +1,45 @@
 import type { ServerOptions } from './config.js';
 import { Engine } from './engine/engine.js';
+import { findCertificate, HttpsServer, sendJsonError } from './net/https-server.js';
 import { RespServer } from './net/resp-server.js';
+import { WsGateway } from './net/ws-gateway.js';
 
 export interface Listening {
-  kind: 'resp' | 'resp+tls';
+  /** resp, resp+tls: the Redis protocol port; https, http (--no-tls): the WebSocket/HTTP port. */
+  kind: 'resp' | 'resp+tls' | 'https' | 'http';
   host: string;
   port: number;
 }
 
 /**
  * A whole kvws server: the engine plus its front doors. `start` opens every enabled listener and
- * returns their addresses; `stop` closes them and stops the engine's timers.
+ * returns their addresses (if one fails, those already open are closed and the error rethrown); `stop`
+ * closes them and stops the engine's timers.
  */
 export class KvwsServer {
   readonly engine: Engine;
   resp: RespServer | null = null;
+  https: HttpsServer | null = null;
+  ws: WsGateway | null = null;
 
-  constructor(readonly options: ServerOptions) {
+  /** `log` receives one-line notices while running (certificate reloads). */
+  constructor(
+    readonly options: ServerOptions,
+    readonly log: (line: string) => void = () => {},
+  ) {
     this.engine = new Engine(options);
   }
 
   async start(): Promise<Listening[]> {
+    try {
+      return await this.startListeners();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private async startListeners(): Promise<Listening[]> {
     const out: Listening[] = [];
     const o = this.options;
     if (o.respPort !== 0) {
@@ -66,11 +85,76 @@ export class KvwsServer {
       const addr = await this.resp.listen();
       out.push({ kind: o.respTls ? 'resp+tls' : 'resp', host: addr.host, port: addr.port });
     }
+    if (o.port !== 0) {
+      const live = this.engine.options;
+      const https = new HttpsServer({
+        host: o.host,
+        port: o.port,
+        tls: o.tls ? findCertificate({ cert: o.tlsCert, key: o.tlsKey }) : null,
+        allowInsecureRemote: o.allowInsecureRemote,
+        log: this.log,
+      });
+      this.https = https;
+      const ws = new WsGateway(this.engine, {
+        maxFrame: o.wsMaxFrame,
+        maxInFlight: o.wsMaxInFlight,
+        pingInterval: o.wsPingInterval,
+        maxBuffer: o.wsMaxBuffer,
+        allowedOrigins: o.allowedOrigins,
+        get maxClients() {
+          return live.maxClients;
+        },
+        get protectedMode() {
+          return live.protectedMode;
+        },
+      });
+      this.ws = ws;
+      https.route('/ws', {
+        upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
+        request: (_req, res) => {
+          res.setHeader('upgrade', 'websocket');
+          sendJsonError(res, 426, 'ERR /ws is the WebSocket endpoint: open it with the kvws.v1 subprotocol');
+        },
+      });
+      const st = ws.stats;
+      this.engine.infoStats.push(() => [
+        ['ws_connected_clients', ws.connections.size],
+        ['ws_connections_received', st.connectionsReceived],
+        ['ws_rejected_subprotocol', st.rejectedSubprotocol],
+        ['ws_rejected_bad_request', st.rejectedBadRequest],
+        ['ws_rejected_origin', st.rejectedOrigin],
+        ['ws_rejected_maxclients', st.rejectedMaxClients],
+        ['ws_rejected_protected_mode', st.rejectedProtectedMode],
+        ['ws_frames_in', st.framesIn],
+        ['ws_frames_out', st.framesOut],
+        ['ws_bad_frames', st.badFrames],
+        ['ws_busy_replies', st.busyReplies],
+        ['ws_frame_too_large_disconnections', st.frameTooLarge],
+        ['ws_slow_disconnections', st.slowDisconnections],
+        ['ws_dead_peer_disconnections', st.deadPeers],
+        ['ws_protocol_errors', st.protocolErrors],
+        ['https_socket_errors', https.socketErrors],
+        ['tls_certificate_reloads', https.certificateReloads],
+      ]);
+      const addr = await https.listen();
+      out.push({ kind: o.tls ? 'https' : 'http', host: addr.host, port: addr.port });
+    }
     return out;
   }
 
+  /** Re-reads the HTTPS certificate (SIGHUP). Resolves false when there is no TLS listener or the files are unusable. */
+  async reloadCertificate(why = 'SIGHUP'): Promise<boolean> {
+    if (!this.https?.secure) {
+      this.log(`${why}: no TLS certificate to reload (the HTTPS port is off or --no-tls)`);
+      return false;
+    }
+    return this.https.reloadCertificate(why);
+  }
+
+  /** Closes every front door (WebSocket clients get 1001) and stops the engine's timers. */
   async stop(): Promise<void> {
-    await this.resp?.close();
+    await Promise.all([this.resp?.close(), this.ws?.close()]);
+    await this.https?.close();
     this.engine.shutdown();
   }
 }

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,13 @@ export interface RunningServer {
   isRedis: boolean;
   /** Everything the process printed so far (kvws only). */
   output(): string;
+  /**
+   * The WebSocket/HTTPS port and scheme, when the caller enabled it (`--port N`, N from freePort()); taken
+   * from the start-up line `kvws: WebSocket gateway listening on wss://HOST:PORT/ws`.
+   */
+  httpsPort?: number;
+  /** `wss` with TLS, `ws` with --no-tls. */
+  wsScheme?: 'ws' | 'wss';
   stop(): Promise<void>;
   pid?: number;
 }
@@ -76,6 +84,7 @@ export async function startKvws(extraArgs: string[] = [], env: Record<string, st
       reject(new Error(`kvws exited with ${code} before it was ready:\n${out}`));
     });
   });
+  const gateway = /kvws: WebSocket gateway listening on (wss?):\/\/.*:(\d+)\/ws/.exec(out);
   return {
     host: '127.0.0.1',
     port,
@@ -83,7 +92,19 @@ export async function startKvws(extraArgs: string[] = [], env: Record<string, st
     pid: child.pid,
     output: () => out,
     stop: () => stopChild(child),
+    httpsPort: gateway ? Number(gateway[2]) : undefined,
+    wsScheme: gateway ? (gateway[1] as 'ws' | 'wss') : undefined,
   };
+}
+
+/**
+ * The WebSocket endpoint of a kvws started with `--port N`: `wss://127.0.0.1:N/ws` (or `ws://` with
+ * --no-tls), plus `query` (e.g. `?encoding=base64`). Throws when the server has no gateway.
+ */
+export function wsUrl(server: RunningServer, query = ''): string {
+  if (!server.httpsPort || !server.wsScheme)
+    throw new Error('this server has no WebSocket gateway (start it with --port N)');
+  return `${server.wsScheme}://127.0.0.1:${server.httpsPort}/ws${query}`;
 }
 
 /**
@@ -273,4 +294,52 @@ export function completeReplies(text: string): number {
     n++;
   }
   return n;
+}
+
+/**
+ * Makes a throwaway CA and a leaf certificate for localhost/127.0.0.1 signed by it (EC P-256, 2 days),
+ * as certs-dev/make-dev-certs.sh does, in `dir` with file names prefixed by `name`. Returns the paths.
+ */
+export function makeTestCertificate(dir: string, name = 'server'): { ca: string; cert: string; key: string } {
+  const f = (suffix: string) => path.join(dir, `${name}-${suffix}`);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 20_000 });
+  writeFileSync(
+    f('leaf.cnf'),
+    [
+      '[req]',
+      'distinguished_name = dn',
+      'prompt = no',
+      '[dn]',
+      'CN = localhost',
+      '[v3_leaf]',
+      'basicConstraints = critical, CA:false',
+      'keyUsage = critical, digitalSignature',
+      'extendedKeyUsage = serverAuth',
+      'subjectAltName = DNS:localhost, IP:127.0.0.1',
+      '',
+    ].join('\n'),
+  );
+  openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('ca.key'));
+  openssl(
+    'req',
+    '-x509',
+    '-new',
+    '-sha256',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=kvws test CA ${name}`,
+    '-key',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  );
+  openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('key.pem'));
+  openssl('req', '-new', '-sha256', '-config', f('leaf.cnf'), '-key', f('key.pem'), '-out', f('leaf.csr'));
+  openssl(
+    ...['x509', '-req', '-sha256', '-days', '2', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key')],
+    ...['-set_serial', `0x${Math.floor(Math.random() * 2 ** 48).toString(16)}`, '-extfile', f('leaf.cnf')],
+    ...['-extensions', 'v3_leaf', '-out', f('cert.pem')],
+  );
+  return { ca: f('ca.pem'), cert: f('cert.pem'), key: f('key.pem') };
 }

@@ -1,0 +1,308 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, type FSWatcher, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { isLoopbackHost } from '../config.js';
+
+/**
+ * kvws's one HTTP(S) port: TLS termination, certificate reload, and routing by path. It knows nothing of
+ * WebSocket frames or commands: front doors register a route (`/ws` for the gateway; the HTTP API and the
+ * dashboard in later issues) and get the request or the upgrade. Other paths get a 404 JSON envelope.
+ */
+
+/** The repository's dev certificates (certs-dev/make-dev-certs.sh), used when no --tls-cert is given. */
+export const DEV_CERT_DIR = fileURLToPath(new URL('../../../certs-dev/', import.meta.url));
+
+/** The PEM files a TLS listener serves. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+export interface HttpsServerOptions {
+  /** Address to bind. Default '127.0.0.1'. */
+  host?: string;
+  /** TCP port; 0 = ephemeral (see listen()'s result). Default 8443. */
+  port?: number;
+  /** Certificate and key (PEM paths) to serve TLS 1.2+ with; null = plain HTTP (loopback only, see below). */
+  tls: TlsFiles | null;
+  /** With `tls: null`, allow a non-loopback `host`. Default false: listen() refuses. */
+  allowInsecureRemote?: boolean;
+  /**
+   * Reload the certificate when its files change (directory watch, debounced by `reloadDebounceMs`).
+   * SIGHUP-style reloads via reloadCertificate() work either way. Default true.
+   */
+  watchCertificate?: boolean;
+  /** Quiet period after the last file event before reloading. Default 250 ms. */
+  reloadDebounceMs?: number;
+  /** One-line log sink (certificate reloads). Default: none. */
+  log?: (line: string) => void;
+}
+
+/** A route's handlers: plain HTTP requests and/or `Upgrade:` requests on that exact path. */
+export interface Route {
+  request?: (req: IncomingMessage, res: ServerResponse) => void;
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+/** On close(), sockets still open this long after the listener stopped are destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * The certificate and key for the HTTPS port: the given ones, else `certs-dev/server.pem` and
+ * `certs-dev/server.key` when both exist. Throws an Error saying how to get one when neither is there.
+ */
+export function findCertificate(given: Partial<TlsFiles>, devDir = DEV_CERT_DIR): TlsFiles {
+  if (given.cert && given.key) return { cert: given.cert, key: given.key };
+  const dev = { cert: path.join(devDir, 'server.pem'), key: path.join(devDir, 'server.key') };
+  if (existsSync(dev.cert) && existsSync(dev.key)) return dev;
+  throw new Error(
+    'the HTTPS port needs a TLS certificate: pass --tls-cert FILE --tls-key FILE, ' +
+      `run ${path.join(devDir, 'make-dev-certs.sh')} to make a local development one (npm start does), ` +
+      'use --port 0 to turn the port off, or --no-tls for plain ws:// on loopback',
+  );
+}
+
+/** A JSON error envelope, as the HTTP API answers errors. */
+export function sendJsonError(res: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Refuses an upgrade request on its raw socket with an HTTP status and a JSON error envelope. */
+export function rejectUpgrade(socket: Duplex, status: number, message: string): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ error: message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // A peer that never reads must not keep the socket: end() flushes, then this closes regardless.
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}
+
+/** "CN=localhost, valid until <date>" for log lines. */
+function describeCertificate(pem: Buffer): string {
+  try {
+    const x = new X509Certificate(pem);
+    const cn = /(?:^|\n)CN=([^\n]*)/.exec(x.subject)?.[1] ?? x.subject.replace(/\n/g, ', ');
+    return `CN=${cn}, valid until ${new Date(x.validTo).toISOString().slice(0, 10)}`;
+  } catch {
+    return 'unparsable certificate';
+  }
+}
+
+/**
+ * One HTTPS (or, with `tls: null`, HTTP) listener with routes by path.
+ *
+ * Contract: `listen()` resolves with the bound address (rejects on bind errors, an unreadable certificate,
+ * or plain HTTP on a non-loopback host without `allowInsecureRemote`); `close()` stops accepting and
+ * resolves once every socket is closed (sockets left after CLOSE_GRACE_MS are destroyed). Front doors
+ * close their own upgraded connections first (the gateway sends 1001).
+ */
+export class HttpsServer {
+  readonly options: Required<Omit<HttpsServerOptions, 'tls'>> & Pick<HttpsServerOptions, 'tls'>;
+  /** TLS handshake failures, HTTP parse errors and socket errors. */
+  socketErrors = 0;
+  /** Successful certificate reloads. */
+  certificateReloads = 0;
+  private readonly routes = new Map<string, Route>();
+  private readonly sockets = new Set<net.Socket>();
+  private server: http.Server | https.Server | null = null;
+  private current: { cert: Buffer; key: Buffer } | null = null;
+  private watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: HttpsServerOptions) {
+    this.options = {
+      host: '127.0.0.1',
+      port: 8443,
+      allowInsecureRemote: false,
+      watchCertificate: true,
+      reloadDebounceMs: 250,
+      log: () => {},
+      ...opts,
+    };
+  }
+
+  /** Whether this listener serves TLS. */
+  get secure(): boolean {
+    return this.options.tls !== null;
+  }
+
+  /** Registers handlers for an exact path (query string ignored). Later registrations replace earlier ones. */
+  route(pathname: string, route: Route): void {
+    this.routes.set(pathname, route);
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.server) throw new Error('HttpsServer is already listening');
+    const o = this.options;
+    let server: http.Server | https.Server;
+    if (o.tls) {
+      const files = o.tls;
+      try {
+        const [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
+        server = https.createServer({ cert, key, minVersion: 'TLSv1.2' });
+        this.current = { cert, key };
+      } catch (e) {
+        throw new Error(`cannot use TLS certificate ${files.cert} with key ${files.key}: ${(e as Error).message}`);
+      }
+      server.on('tlsClientError', (_err, socket) => {
+        this.socketErrors++;
+        socket.destroy();
+      });
+    } else {
+      if (!o.allowInsecureRemote && !isLoopbackHost(o.host)) {
+        throw new Error(`refusing plain HTTP on non-loopback host ${o.host} without allowInsecureRemote`);
+      }
+      server = http.createServer();
+    }
+    server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    server.on('request', (req, res) => this.onRequest(req, res));
+    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    server.on('clientError', (_err, socket) => {
+      this.socketErrors++;
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.server = null;
+        reject(err);
+      };
+      server.once('error', onError);
+      server.listen(o.port, o.host, () => {
+        server.off('error', onError);
+        server.on('error', () => this.socketErrors++);
+        resolve();
+      });
+    });
+    if (o.tls && o.watchCertificate) this.watchFiles(o.tls);
+    const addr = server.address() as net.AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** One line describing the served certificate ("CN=…, valid until …"), or null without TLS. */
+  describeCertificate(): string | null {
+    return this.current ? describeCertificate(this.current.cert) : null;
+  }
+
+  /**
+   * Re-reads the certificate and key and serves them to new connections (existing ones keep theirs).
+   * `why` names the trigger in the log line ("SIGHUP", "file change"). A file-change reload of unchanged
+   * files does nothing; an unusable pair is logged and the previous certificate kept. Resolves true when
+   * the new certificate is in use.
+   */
+  async reloadCertificate(why: string): Promise<boolean> {
+    const files = this.options.tls;
+    const server = this.server;
+    if (!files || !server || !(server instanceof https.Server)) return false;
+    let cert: Buffer;
+    let key: Buffer;
+    try {
+      [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
+      // Checks the pair (and that the key matches the certificate) before it replaces a working one.
+      tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    } catch (e) {
+      this.options.log(
+        `TLS certificate reload (${why}) failed, still serving the previous one: ${(e as Error).message}`,
+      );
+      return false;
+    }
+    if (this.server !== server) return false;
+    const cur = this.current;
+    if (why === 'file change' && cur && cur.cert.equals(cert) && cur.key.equals(key)) return false;
+    server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    this.current = { cert, key };
+    this.certificateReloads++;
+    this.options.log(`TLS certificate reloaded (${why}) from ${files.cert}: ${describeCertificate(cert)}`);
+    return true;
+  }
+
+  /**
+   * Watches the directories holding the certificate and key (a file replaced by rename, or a Kubernetes
+   * secret's symlink swap, is seen there; a watch on the file itself would follow the old inode). Any
+   * event there schedules a debounced reload, which is a no-op when the bytes did not change.
+   */
+  private watchFiles(files: TlsFiles): void {
+    const dirs = new Set([path.dirname(path.resolve(files.cert)), path.dirname(path.resolve(files.key))]);
+    for (const dir of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.scheduleReload());
+        w.on('error', () => {});
+        this.watchers.push(w);
+      } catch (e) {
+        this.options.log(`cannot watch ${dir} for certificate changes (SIGHUP still reloads): ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private scheduleReload(): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = null;
+      void this.reloadCertificate('file change');
+    }, this.options.reloadDebounceMs);
+    this.reloadTimer.unref();
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const route = this.routes.get(pathOf(req));
+    if (route?.request) {
+      route.request(req, res);
+      return;
+    }
+    sendJsonError(res, 404, `ERR no such endpoint: ${req.method} ${pathOf(req)}`);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => this.socketErrors++);
+    const route = this.routes.get(pathOf(req));
+    if (route?.upgrade) {
+      route.upgrade(req, socket, head);
+      return;
+    }
+    rejectUpgrade(socket, 404, `ERR no such endpoint: ${pathOf(req)} (the WebSocket endpoint is /ws)`);
+  }
+
+  /** Stops accepting and watching; resolves when every socket has closed (destroying stragglers). */
+  async close(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(force);
+  }
+}
+
+/** The request's path without its query string. */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}

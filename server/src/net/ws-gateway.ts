@@ -1,0 +1,688 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  CloseCode,
+  CommandRequestSchema,
+  type Encoding,
+  type Envelope,
+  FrameError,
+  type Id,
+  IdSchema,
+  MultiRequestSchema,
+  PipelineRequestSchema,
+  SUBPROTOCOL,
+} from '@kvws/shared/protocol';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { z } from 'zod';
+import { Client } from '../engine/client.js';
+import { lookupCommand } from '../engine/dispatch.js';
+import type { Engine } from '../engine/engine.js';
+import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
+import { ErrorReply, NullArray, PushReply, type Reply } from '../protocol/reply.js';
+import { rejectUpgrade } from './https-server.js';
+import { isLoopback } from './resp-server.js';
+
+/**
+ * The WebSocket gateway: JSON frames (docs/protocol.md, schemas in shared/src/protocol.ts) over the `/ws`
+ * route of the HTTPS server. It owns the handshake checks, frame validation, request bookkeeping and the
+ * connection limits; every command goes through `engine.execute` with one `Client` per connection
+ * (`frontDoor: 'ws'`, RESP3-shaped replies, so commands and subscriptions mix freely).
+ */
+
+export interface WsGatewayOptions {
+  /** Largest message a client may send (bytes); the ws library closes with 1009 beyond it. Default 1 MiB. Fixed at construction. */
+  maxFrame?: number;
+  /** Unanswered requests per connection; a request beyond it is answered `BUSY …`. Default 1000. */
+  maxInFlight?: number;
+  /** Seconds between pings; a peer that has not answered the previous ping is closed with 4410. 0 = off. Default 30. Fixed at construction. */
+  pingInterval?: number;
+  /**
+   * Unsent bytes (ws `bufferedAmount`) a connection may have when a new frame is due; beyond it the
+   * connection is closed with 4408. 0 = no limit. Default 8 MiB.
+   */
+  maxBuffer?: number;
+  /** Origins allowed besides the server's own (canonical `scheme://host[:port]`, `null`, `*`). Default []. */
+  allowedOrigins?: string[];
+  /** Shared with the other front doors via `engine.clients.size`: handshakes beyond it get 503. Default 10000. */
+  maxClients?: number;
+  /** Like the RESP port's protected mode: without authentication, non-loopback clients are closed with 1008. Default true. */
+  protectedMode?: boolean;
+  /** Whether authentication is configured (disables protected mode). Default: () => false. */
+  authConfigured?: () => boolean;
+}
+
+type ResolvedOptions = Required<WsGatewayOptions>;
+
+/** Counters for INFO (stats section, `ws_*`). */
+export interface WsGatewayStats {
+  /** Handshakes accepted (protected-mode refusals included: they are closed with 1008 after opening). */
+  connectionsReceived: number;
+  /** Handshakes refused, by reason (HTTP status in brackets). */
+  rejectedSubprotocol: number; // 400
+  rejectedBadRequest: number; // 400: bad ?encoding=
+  rejectedOrigin: number; // 403
+  rejectedMaxClients: number; // 503
+  /** Connections closed with 1008 by protected mode. */
+  rejectedProtectedMode: number;
+  framesIn: number;
+  framesOut: number;
+  /** Frames answered with a BADFRAME error (not JSON, wrong shape, unknown field, binary). */
+  badFrames: number;
+  /** Requests answered BUSY (max in flight). */
+  busyReplies: number;
+  /** Connections closed with 1009 (frame over maxFrame). */
+  frameTooLarge: number;
+  /** Connections closed with 4408 (send buffer over maxBuffer). */
+  slowDisconnections: number;
+  /** Connections closed with 4410 (no pong). */
+  deadPeers: number;
+  /** Other WebSocket protocol errors (1002, 1007) and socket errors. */
+  protocolErrors: number;
+}
+
+/**
+ * Receiving stops while this many bytes (or half of maxBuffer, if less) are unsent: the peer reads slower
+ * than it asks. It resumes once the socket drains, so a client that asks but reads slowly is slowed down
+ * rather than dropped.
+ */
+const HIGH_WATER = 1024 * 1024;
+/** On shutdown, connections that have not finished the closing handshake after this long are destroyed. */
+const CLOSE_GRACE_MS = 1000;
+/** After sending a close frame, the ws library destroys the socket if the peer has not answered in this time. */
+const CLOSE_TIMEOUT_MS = 2000;
+/** Commands that would break a `multi` frame's MULTI … EXEC unit. */
+const NOT_IN_MULTI = new Set(['MULTI', 'EXEC', 'DISCARD', 'WATCH', 'QUIT', 'RESET']);
+const PROTECTED_REASON =
+  'DENIED protected mode: no authentication is configured, so only loopback clients are accepted';
+
+/** Redis's anetFormatAddr: `ip:port`, IPv6 in brackets; IPv4-mapped IPv6 shown as plain IPv4. */
+function formatAddr(ip: string | undefined, port: number | undefined): string {
+  let a = ip ?? '?';
+  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
+  return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
+}
+
+/**
+ * Whether an Origin header may open a connection: the server's own origin (scheme of the listener +
+ * Host header), any configured one, or anything when `*` is configured.
+ */
+export function originAllowed(origin: string, host: string | undefined, secure: boolean, allowed: string[]): boolean {
+  if (allowed.includes('*')) return true;
+  if (origin === 'null') return allowed.includes('null');
+  let canonical: string;
+  try {
+    canonical = new URL(origin).origin;
+  } catch {
+    return false;
+  }
+  if (allowed.includes(canonical)) return true;
+  if (!host) return false;
+  try {
+    return new URL(`${secure ? 'https' : 'http'}://${host}`).origin === canonical;
+  } catch {
+    return false;
+  }
+}
+
+/** A validated request, ready to run: its arguments decoded to engine binary strings. */
+interface Job {
+  id: Id;
+  kind: 'cmd' | 'pipeline' | 'multi';
+  enc: Encoding;
+  argvs: string[][];
+  /** Index of the next command to run (cmd and pipeline jobs can stop at a blocking command). */
+  next: number;
+  results: Envelope[];
+}
+
+type Parsed = { job: Job } | { id: Id | null; error: string };
+
+/** `cmd[1]`, `pipeline[0][2]`: a zod issue path as the client wrote it. */
+function pathText(p: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of p) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
+  return s;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+    return `${FrameError.shape} unknown field${issue.keys.length > 1 ? 's' : ''} ${keys} (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi")`;
+  }
+  const where = pathText(issue.path);
+  return `${FrameError.shape} ${where ? `${where}: ` : ''}${issue.message}`;
+}
+
+/**
+ * Validates one decoded JSON frame against the schemas and decodes its arguments. Returns the job, or an
+ * error message (`BADFRAME …`) with the frame's id when it could be read.
+ */
+export function parseRequest(frame: unknown, connectionEncoding: Encoding): Parsed {
+  if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) {
+    return { id: null, error: `${FrameError.shape} a frame must be a JSON object: {"id": …, "cmd": […]}` };
+  }
+  const o = frame as Record<string, unknown>;
+  const idOk = IdSchema.safeParse(o.id);
+  const id = idOk.success ? idOk.data : null;
+  if (!('id' in o)) return { id: null, error: `${FrameError.shape} missing "id"` };
+  const kinds = (['cmd', 'pipeline', 'multi'] as const).filter((k) => k in o);
+  if (kinds.length !== 1) {
+    return {
+      id,
+      error: `${FrameError.shape} a request has exactly one of "cmd", "pipeline" or "multi"${kinds.length > 1 ? ` (got ${kinds.map((k) => `"${k}"`).join(', ')})` : ''}`,
+    };
+  }
+  const kind = kinds[0];
+  let argvs: (string | number)[][];
+  let enc: Encoding;
+  if (kind === 'cmd') {
+    const r = CommandRequestSchema.safeParse(o);
+    if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
+    argvs = [r.data.cmd];
+    enc = r.data.encoding ?? connectionEncoding;
+  } else {
+    const r = (kind === 'pipeline' ? PipelineRequestSchema : MultiRequestSchema).safeParse(o);
+    if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
+    argvs =
+      kind === 'pipeline'
+        ? (r.data as { pipeline: (string | number)[][] }).pipeline
+        : (r.data as { multi: (string | number)[][] }).multi;
+    enc = r.data.encoding ?? connectionEncoding;
+  }
+  const decoded: string[][] = new Array(argvs.length);
+  for (let i = 0; i < argvs.length; i++) {
+    const a = argvs[i];
+    const argv: string[] = new Array(a.length);
+    for (let j = 0; j < a.length; j++) {
+      try {
+        // The command name is always text; the arguments follow the encoding.
+        argv[j] = fromJsonArg(a[j], j === 0 ? 'utf8' : enc);
+      } catch (e) {
+        const where = kind === 'cmd' ? `cmd[${j}]` : `${kind}[${i}][${j}]`;
+        return { id, error: `${FrameError.shape} ${where}: ${(e as Error).message}` };
+      }
+    }
+    decoded[i] = argv;
+  }
+  return { job: { id: id as Id, kind, enc, argvs: decoded, next: 0, results: [] } };
+}
+
+/**
+ * The gateway: the `ws` library in noServer mode behind an HttpsServer route.
+ *
+ * Contract: `handleUpgrade` answers a handshake (refusing with 400/403/503 as documented, or opening a
+ * connection); `close()` closes every connection with 1001 and resolves when all have gone (destroying
+ * stragglers after CLOSE_GRACE_MS). Options other than maxFrame and pingInterval are read at each use.
+ */
+export class WsGateway {
+  readonly options: ResolvedOptions;
+  readonly stats: WsGatewayStats = {
+    connectionsReceived: 0,
+    rejectedSubprotocol: 0,
+    rejectedBadRequest: 0,
+    rejectedOrigin: 0,
+    rejectedMaxClients: 0,
+    rejectedProtectedMode: 0,
+    framesIn: 0,
+    framesOut: 0,
+    badFrames: 0,
+    busyReplies: 0,
+    frameTooLarge: 0,
+    slowDisconnections: 0,
+    deadPeers: 0,
+    protocolErrors: 0,
+  };
+  readonly connections = new Set<WsConnection>();
+  private readonly wss: WebSocketServer;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(
+    readonly engine: Engine,
+    opts: WsGatewayOptions = {},
+  ) {
+    const defaults: ResolvedOptions = {
+      maxFrame: 1024 * 1024,
+      maxInFlight: 1000,
+      pingInterval: 30,
+      maxBuffer: 8 * 1024 * 1024,
+      allowedOrigins: [],
+      maxClients: 10000,
+      protectedMode: true,
+      authConfigured: () => false,
+    };
+    // Each option reads through to `opts` at every use, so getters over the live configuration
+    // (CONFIG SET maxclients, protected-mode) apply to the next handshake.
+    const live = {} as ResolvedOptions;
+    for (const k of Object.keys(defaults) as (keyof ResolvedOptions)[]) {
+      Object.defineProperty(live, k, { enumerable: true, get: () => opts[k] ?? defaults[k] });
+    }
+    this.options = live;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: live.maxFrame,
+      handleProtocols: () => SUBPROTOCOL,
+      closeTimeout: CLOSE_TIMEOUT_MS,
+    } as ConstructorParameters<typeof WebSocketServer>[0] & { closeTimeout: number });
+    const interval = live.pingInterval;
+    if (interval > 0) {
+      this.pingTimer = setInterval(() => this.heartbeat(), interval * 1000);
+      this.pingTimer.unref();
+    }
+  }
+
+  /**
+   * Handles an `Upgrade: websocket` request for /ws. Refusals, in order: no `kvws.v1` subprotocol or a bad
+   * `encoding` query → 400; an Origin not allowed → 403; max clients reached → 503. Malformed handshakes
+   * get the ws library's 400/405. Protected mode opens the connection and closes it with 1008 and a reason
+   * a browser can read.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const o = this.options;
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'ERR the server is shutting down');
+      return;
+    }
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(SUBPROTOCOL)) {
+      this.stats.rejectedSubprotocol++;
+      rejectUpgrade(socket, 400, `ERR the WebSocket subprotocol must be ${SUBPROTOCOL}`);
+      return;
+    }
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    const encParam = query.get('encoding') ?? 'utf8';
+    if (encParam !== 'utf8' && encParam !== 'base64') {
+      this.stats.rejectedBadRequest++;
+      rejectUpgrade(socket, 400, `ERR encoding must be utf8 or base64, not ${JSON.stringify(encParam.slice(0, 32))}`);
+      return;
+    }
+    const origin = req.headers.origin;
+    const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+    if (origin !== undefined && !originAllowed(origin, req.headers.host, secure, o.allowedOrigins)) {
+      this.stats.rejectedOrigin++;
+      rejectUpgrade(
+        socket,
+        403,
+        `ERR origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (see --allowed-origins)`,
+      );
+      return;
+    }
+    if (this.engine.clients.size >= o.maxClients) {
+      this.stats.rejectedMaxClients++;
+      rejectUpgrade(socket, 503, 'ERR max number of clients reached');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.closing) {
+        ws.on('error', () => {});
+        ws.close(CloseCode.shuttingDown, 'server shutting down');
+        return;
+      }
+      if (o.protectedMode && !o.authConfigured() && !isLoopback(req.socket.remoteAddress)) {
+        this.stats.rejectedProtectedMode++;
+        ws.on('error', () => {});
+        ws.close(CloseCode.policyViolation, PROTECTED_REASON);
+        return;
+      }
+      this.stats.connectionsReceived++;
+      const conn = new WsConnection(this, ws, req, encParam);
+      this.connections.add(conn);
+    });
+  }
+
+  /** Called by a connection once its socket has closed. */
+  forget(conn: WsConnection): void {
+    this.connections.delete(conn);
+  }
+
+  /** Every ping interval: close peers that did not answer the last ping (4410), ping the rest. */
+  private heartbeat(): void {
+    for (const c of this.connections) c.heartbeat();
+  }
+
+  /** Closes every connection with 1001; resolves when all are gone (stragglers destroyed after the grace). */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    const all = [...this.connections];
+    for (const c of all) c.close(CloseCode.shuttingDown, 'server shutting down');
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.connections) c.terminate();
+    this.connections.clear();
+  }
+}
+
+/** One WebSocket connection: frame validation, requests in flight, pushes, limits. */
+class WsConnection {
+  readonly client: Client;
+  /** Answered or not, the peer showed life since the last heartbeat (pong or any frame). */
+  private alive = true;
+  /** The engine has forgotten the client and no more frames are sent (close frame queued or socket gone). */
+  private closed = false;
+  /** QUIT or a self-kill: stop reading requests, close once the current reply is out. */
+  private ending = false;
+  /** Inside a request: a CLIENT KILL of this client waits for the reply. */
+  private executing = false;
+  /** Requests received and not yet answered. */
+  private inFlight = 0;
+  /** A request is waiting on a blocking command; later requests with blocking commands queue in `lane`. */
+  private laneBusy = false;
+  private readonly lane: Job[] = [];
+  /** Receiving is paused until the socket drains (HIGH_WATER). */
+  private paused = false;
+  private corked = false;
+  private readonly socket: Duplex;
+
+  constructor(
+    readonly gateway: WsGateway,
+    readonly ws: WebSocket,
+    req: IncomingMessage,
+    /** Encoding for requests that name none, and for pushes (`?encoding=`). */
+    readonly encoding: Encoding,
+  ) {
+    const engine = gateway.engine;
+    const s = req.socket;
+    this.socket = s;
+    const client = new Client(
+      engine,
+      'ws',
+      formatAddr(s.remoteAddress, s.remotePort),
+      formatAddr(s.localAddress, s.localPort),
+    );
+    client.resp = 3;
+    client.push = (reply) => this.push(reply);
+    client.kill = () => this.kill();
+    client.outputBytes = () => ws.bufferedAmount;
+    this.client = client;
+    engine.clients.add(client);
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') gateway.stats.frameTooLarge++;
+      else gateway.stats.protocolErrors++;
+    });
+    ws.on('close', () => this.onClose());
+    s.on('drain', () => {
+      if (!this.paused) return;
+      this.paused = false;
+      this.ws.resume();
+    });
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.alive = true;
+    const stats = this.gateway.stats;
+    stats.framesIn++;
+    if (this.closed || this.ending) return;
+    if (isBinary) {
+      stats.badFrames++;
+      this.reply(null, { error: FrameError.binary });
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch (e) {
+      stats.badFrames++;
+      this.reply(null, { error: `${FrameError.notJson}: ${(e as Error).message}` });
+      return;
+    }
+    const parsed = parseRequest(frame, this.encoding);
+    if (!('job' in parsed)) {
+      stats.badFrames++;
+      this.reply(parsed.id, { error: parsed.error });
+      return;
+    }
+    const job = parsed.job;
+    if (this.inFlight >= this.gateway.options.maxInFlight) {
+      stats.busyReplies++;
+      this.reply(job.id, { error: `${FrameError.tooManyInFlight} (max ${this.gateway.options.maxInFlight})` });
+      return;
+    }
+    this.inFlight++;
+    if (job.kind === 'multi') {
+      this.runMulti(job);
+      return;
+    }
+    // One blocked command per client: a request with a blocking command waits for the one pending.
+    if (this.laneBusy && this.client.multi === null && this.hasBlocking(job)) {
+      this.lane.push(job);
+      return;
+    }
+    this.runJob(job);
+  }
+
+  private hasBlocking(job: Job): boolean {
+    for (const argv of job.argvs) {
+      const cmd = lookupCommand(this.gateway.engine, argv);
+      if (!(cmd instanceof ErrorReply) && cmd.spec.flags.includes('blocking')) return true;
+    }
+    return false;
+  }
+
+  /** engine.execute, with internal errors as replies and the session kept RESP3 (HELLO 2 and RESET aside). */
+  private exec(argv: string[]): Reply | Promise<Reply> {
+    const client = this.client;
+    this.executing = true;
+    let r: Reply | Promise<Reply>;
+    try {
+      r = this.gateway.engine.execute(client, argv);
+    } catch (e) {
+      r = internalError(e);
+    } finally {
+      this.executing = false;
+    }
+    client.resp = 3;
+    return r;
+  }
+
+  /**
+   * Runs a cmd or pipeline job from `job.next`. Stops at a command that blocks (the job then holds the
+   * lane until it resumes) or at QUIT; answers once every command has run.
+   */
+  private runJob(job: Job): void {
+    while (job.next < job.argvs.length) {
+      if (this.closed) return;
+      if (this.ending) {
+        job.results.push({ error: 'ERR not run: the connection is closing' });
+        job.next++;
+        continue;
+      }
+      const r = this.exec(job.argvs[job.next++]);
+      if (r instanceof Promise) {
+        this.laneBusy = true;
+        r.then(
+          (reply) => this.resume(job, reply),
+          (e) => this.resume(job, internalError(e)),
+        );
+        return;
+      }
+      job.results.push(toEnvelope(r, job.enc));
+      if (this.client.closeAfterReply) this.ending = true;
+    }
+    this.finish(job);
+  }
+
+  /** A blocking command of `job` answered: record it, carry on with the job, then with the lane. */
+  private resume(job: Job, reply: Reply): void {
+    this.laneBusy = false;
+    if (this.closed) return;
+    job.results.push(toEnvelope(reply, job.enc));
+    if (this.client.closeAfterReply) this.ending = true;
+    this.runJob(job);
+    while (!this.laneBusy && this.lane.length > 0 && !this.closed) this.runJob(this.lane.shift() as Job);
+  }
+
+  private finish(job: Job): void {
+    this.inFlight--;
+    if (job.kind === 'cmd') this.reply(job.id, job.results[0]);
+    else this.reply(job.id, { result: job.results });
+    if (this.ending) this.closeAfterReply();
+  }
+
+  /** After the reply to QUIT or to a CLIENT KILL of this very client. */
+  private closeAfterReply(): void {
+    this.close(CloseCode.normal, this.client.lastCommand.toLowerCase() === 'quit' ? 'QUIT' : 'killed (CLIENT KILL)');
+  }
+
+  /**
+   * MULTI, the commands, EXEC as one synchronous unit. Queueing errors (unknown command, arity) abort it:
+   * one `EXECABORT …` error naming the first of them.
+   */
+  private runMulti(job: Job): void {
+    this.inFlight--;
+    if (this.client.multi) {
+      this.reply(job.id, { error: 'ERR MULTI calls can not be nested (a MULTI sent as a cmd frame is open)' });
+      return;
+    }
+    for (let i = 0; i < job.argvs.length; i++) {
+      const name = job.argvs[i][0].toUpperCase();
+      if (NOT_IN_MULTI.has(name)) {
+        this.reply(job.id, { error: `ERR multi[${i}]: ${name} cannot be used inside a multi frame` });
+        return;
+      }
+    }
+    this.exec(['MULTI']);
+    let firstError: string | null = null;
+    for (let i = 0; i < job.argvs.length; i++) {
+      const r = this.exec(job.argvs[i]);
+      if (firstError === null && r instanceof ErrorReply) firstError = `multi[${i}]: ${r.message}`;
+    }
+    const r = this.exec(['EXEC']);
+    if (r instanceof ErrorReply) {
+      const detail = firstError && r.code === 'EXECABORT' ? ` (${firstError})` : '';
+      this.reply(job.id, { error: `${r.message}${detail}` });
+    } else if (Array.isArray(r)) {
+      this.reply(job.id, { result: r.map((x) => toEnvelope(x, job.enc)) });
+    } else if (r instanceof NullArray) {
+      // A WATCHed key changed (WATCH sent earlier as a cmd frame): the transaction did not run.
+      this.reply(job.id, { result: null });
+    } else {
+      this.reply(job.id, toEnvelope(r as Reply, job.enc));
+    }
+    if (this.ending || this.client.closeAfterReply) {
+      this.ending = true;
+      this.closeAfterReply();
+    }
+  }
+
+  /** Pub/sub delivery (and any other out-of-band reply) as a push frame. */
+  private push(reply: Reply): void {
+    if (this.closed) return;
+    let frame: object;
+    const enc = this.encoding;
+    if (reply instanceof PushReply && reply.items[0] === 'message') {
+      const [, channel, data] = reply.items as string[];
+      frame = { push: 'message', channel: toJson(channel, enc), data: toJson(data, enc) };
+    } else if (reply instanceof PushReply && reply.items[0] === 'pmessage') {
+      const [, pattern, channel, data] = reply.items as string[];
+      frame = {
+        push: 'pmessage',
+        pattern: toJson(pattern, enc),
+        channel: toJson(channel, enc),
+        data: toJson(data, enc),
+      };
+    } else if (reply instanceof PushReply && typeof reply.items[0] === 'string') {
+      frame = { push: reply.items[0], data: reply.items.slice(1).map((r) => toJson(r, enc)) };
+    } else {
+      frame = { push: 'reply', data: toJson(reply, enc) };
+    }
+    this.send(JSON.stringify(frame));
+  }
+
+  private reply(id: Id | null, envelope: Envelope): void {
+    this.send(JSON.stringify('error' in envelope ? { id, error: envelope.error } : { id, result: envelope.result }));
+  }
+
+  /**
+   * Sends one frame. A connection that already has more than maxBuffer unsent bytes is closed with 4408
+   * instead (so memory per connection stays under maxBuffer plus one frame). Frames sent in the same tick
+   * leave in one socket write (and one TLS record stream) via cork/uncork.
+   */
+  private send(text: string): void {
+    if (this.closed) return;
+    const ws = this.ws;
+    const max = this.gateway.options.maxBuffer;
+    if (max > 0 && ws.bufferedAmount > max) {
+      this.gateway.stats.slowDisconnections++;
+      this.close(CloseCode.tooSlow, `too slow: more than ${max} bytes unsent`);
+      return;
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    ws.send(text);
+    this.gateway.stats.framesOut++;
+    if (!this.paused && ws.bufferedAmount >= (max > 0 ? Math.min(HIGH_WATER, max / 2) : HIGH_WATER)) {
+      this.paused = true;
+      ws.pause();
+    }
+  }
+
+  /** client.kill (CLIENT KILL from another connection, or this one while its request runs). */
+  private kill(): void {
+    if (this.closed) return;
+    if (this.executing) {
+      this.ending = true;
+      return;
+    }
+    this.close(CloseCode.normal, 'killed (CLIENT KILL)');
+  }
+
+  heartbeat(): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      this.gateway.stats.deadPeers++;
+      this.close(CloseCode.deadPeer, 'no pong within the ping interval');
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  /**
+   * Starts the closing handshake with `code`. The engine forgets the client at once (subscriptions,
+   * blocked command, WATCH); the socket goes when the peer answers or after CLOSE_TIMEOUT_MS.
+   */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.gateway.engine.clients.remove(this.client);
+    this.lane.length = 0;
+    // The peer's close frame must be read for the handshake to finish.
+    if (this.paused) {
+      this.paused = false;
+      this.ws.resume();
+    }
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.closed = true;
+    this.gateway.engine.clients.remove(this.client);
+    this.ws.terminate();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.lane.length = 0;
+    this.gateway.engine.clients.remove(this.client);
+    this.gateway.forget(this);
+  }
+}
+
+function internalError(e: unknown): ErrorReply {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new ErrorReply(/^[A-Z]+ /.test(msg) ? msg : `ERR ${msg}`);
+}

@@ -4,7 +4,8 @@
 //   node bench/run.mjs [--quick] [--write]        (npm run bench -- [--quick] [--write])
 //
 //   --quick  smoke run: redis-benchmark -n 20000 (not 200000), 100,000 keys for memory (not 1,000,000),
-//            20,000 keys for expiry (not 200,000). Figures are noisier; never --write them.
+//            20,000 keys for expiry (not 200,000), 20,000 WebSocket requests (not 200,000). Figures are
+//            noisier; never --write them.
 //   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
 //            (creating the file if missing). Refused if any section failed.
 //
@@ -19,6 +20,16 @@
 //   expiry      how late keyspace `expired` events arrive: N keys with PEXPIREAT deadlines spread evenly over
 //               5 s starting 1 s from now (loaded from a worker thread so the subscriber's clock is not held
 //               up), lateness = arrival time at the subscriber - deadline; waits for all or 30 s.
+//   websocket   WebSocket JSON throughput and p50/p99 round trip: bench/ws-load.mjs (a separate Node process,
+//               `ws` client, WS_CLIENT_THREADS worker threads) sends {"id":n,"cmd":["SET","key:<n%10000>","xxx"]}
+//               (and GET) over 50 connections keeping 1, then 16, requests in flight on each, against
+//               (a) bench/ws-echo-server.mjs, a bare `ws` server echoing every frame (the Node ceiling),
+//               (b) kvws --no-tls, (c) the echo server over TLS and (d) kvws over TLS (a throwaway self-signed
+//               P-256 certificate made with openssl in a temporary directory); and, as the engine anchor,
+//               redis-benchmark -t set,get -r 10000 -c 50 -P 1 / -P 16 against redis-server. One warm-up pass,
+//               then 3 interleaved rounds, median rps reported with that run's p50/p99. Ratios: kvws/echo
+//               (target >= 0.6x, TLS off) and kvws-TLS/echo. Client and servers share the machine's CPUs.
+//               Skipped (not failed) when KVWS_BENCH_CMD is set: the gateway is kvws's own.
 // Output: a Markdown report on stdout and bench/results/latest.json.
 // Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
 //
@@ -66,6 +77,15 @@ const LOAD_TIMEOUT_MS = 600_000;
 const COMMAND_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 const LOG_TAIL_LINES = 40;
+// WebSocket section.
+const WS_TESTS = ['set', 'get'];
+const WS_INFLIGHT = [1, 16]; // requests in flight per connection
+const WS_KEYS = 10_000; // key:<n % WS_KEYS>; redis-benchmark gets -r WS_KEYS
+// Worker threads in the load generator. It shares the machine with the server under test; see bench/ws-load.mjs.
+const WS_CLIENT_THREADS = 1;
+const WS_LOAD = join(ROOT, 'bench', 'ws-load.mjs');
+const WS_ECHO = join(ROOT, 'bench', 'ws-echo-server.mjs');
+const LISTEN_TIMEOUT_MS = 15_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared by the main thread and the expiry loader worker.
@@ -155,6 +175,10 @@ async function mainThread() {
     expiryKeys: quick ? 20_000 : 200_000,
     expiryStartMs: EXPIRY_START_MS,
     expirySpreadMs: EXPIRY_SPREAD_MS,
+    wsRequests: quick ? 20_000 : 200_000,
+    wsConnections: BENCH_CLIENTS,
+    wsInflight: WS_INFLIGHT,
+    wsClientThreads: WS_CLIENT_THREADS,
   };
 
   installExitHandlers();
@@ -182,6 +206,7 @@ async function mainThread() {
   await section('throughput', () => throughputSection(params));
   await section('memory', () => memorySection(params));
   await section('expiry', () => expirySection(params));
+  await section('websocket', () => websocketSection(params, kvwsCmd));
 
   const markdown = renderMarkdown(results);
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });
@@ -206,6 +231,8 @@ async function mainThread() {
 const live = new Set();
 /** Every server started and not yet stopped. */
 const servers = new Set();
+/** Temporary directories (TLS material) to remove on exit. */
+const tempDirs = new Set();
 
 function installExitHandlers() {
   process.on('exit', () => {
@@ -216,6 +243,7 @@ function installExitHandlers() {
       } catch {}
     }
     for (const s of servers) rmSync(s.dataDir, { recursive: true, force: true });
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
   for (const [sig, code] of [
     ['SIGINT', 130],
@@ -297,8 +325,11 @@ function kvwsCommandTemplate() {
   };
 }
 
-/** Returns [cmd, args] to start the given server kind listening on port. */
-function serverCommand(kind, port, dataDir) {
+/**
+ * Returns [cmd, args] to start the given server kind listening on port. gatewayArgs (kvws only) replaces
+ * `--port 0` with the WebSocket gateway's flags.
+ */
+function serverCommand(kind, port, dataDir, gatewayArgs = null) {
   if (kind === 'redis') {
     return [
       'redis-server',
@@ -312,21 +343,23 @@ function serverCommand(kind, port, dataDir) {
   }
   const bin = join(ROOT, 'server', 'bin', 'kvws.js');
   if (!existsSync(bin)) throw new Error(`${bin} not found (build kvws, or set KVWS_BENCH_CMD)`);
-  const flags = ['--resp-port', String(port), '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir];
+  const flags = ['--resp-port', String(port), ...(gatewayArgs ?? ['--port', '0']), '--host', '127.0.0.1'];
+  flags.push('--data-dir', dataDir);
   return [process.execPath, [bin, 'serve', ...flags]];
 }
 
 /**
  * Starts a server ('redis' or 'kvws') on a free loopback port and waits until it answers PING.
  * Returns { label, port, pid, child, dataDir, log }. Throws (with the server's last output) if it does not.
+ * gatewayArgs: see serverCommand; label: the name used in messages (default kind).
  */
-async function startServer(kind) {
+async function startServer(kind, gatewayArgs = null, label = kind) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), `kvws-bench-${kind}-`));
-    const [cmd, args] = serverCommand(kind, port, dataDir);
+    const [cmd, args] = serverCommand(kind, port, dataDir, gatewayArgs);
     const child = spawn(cmd, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    const srv = { label: kind, port, pid: child.pid, child, dataDir, log: [] };
+    const srv = { label, port, pid: child.pid, child, dataDir, log: [] };
     live.add(child);
     servers.add(srv);
     const onData = (d) => {
@@ -441,14 +474,15 @@ function parseBenchmarkCsv(text) {
 }
 
 /**
- * Runs one redis-benchmark over the given tests. Returns { rows, problem }: the parsed rows (tests it did not
- * finish are absent) and, if it timed out or failed, why. Throws only if the server died.
+ * Runs one redis-benchmark over the given tests (extraArgs appended, e.g. `-r 10000`). Returns { rows, problem }:
+ * the parsed rows (tests it did not finish are absent) and, if it timed out or failed, why. Throws only if the
+ * server died.
  */
-async function redisBenchmark(srv, pipeline, requests, tests) {
+async function redisBenchmark(srv, pipeline, requests, tests, extraArgs = []) {
   if (tests.length === 0) return { rows: {}, problem: null };
   const timeoutMs = 60_000 + Math.ceil((requests * tests.length) / 2_000) * 1_000;
   const args = ['-h', '127.0.0.1', '-p', String(srv.port), '-t', tests.join(','), '-n', String(requests)];
-  args.push('-c', String(BENCH_CLIENTS), '-P', String(pipeline), '--csv', '-q');
+  args.push('-c', String(BENCH_CLIENTS), '-P', String(pipeline), '--csv', '-q', ...extraArgs);
   console.error(`[bench]   redis-benchmark ${srv.label} -P ${pipeline}`);
   const r = await runProcess('redis-benchmark', args, timeoutMs);
   assertAlive(srv);
@@ -702,6 +736,193 @@ async function expirySection(params) {
   return { redis: r, kvws: k };
 }
 
+// WebSocket section.
+
+/**
+ * Makes a throwaway self-signed P-256 certificate for 127.0.0.1 and localhost in a new temporary directory.
+ * Returns { dir, cert, key } (PEM file paths); the caller removes dir. Throws if openssl fails.
+ */
+async function makeTlsFiles() {
+  const dir = mkdtempSync(join(tmpdir(), 'kvws-bench-tls-'));
+  tempDirs.add(dir);
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  args.push('-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1');
+  args.push('-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost');
+  const r = await runProcess('openssl', args, 30_000);
+  if (r.code !== 0) throw new Error(`openssl req failed: ${r.stderr.trim().split('\n').pop()}`);
+  return { dir, cert, key };
+}
+
+/**
+ * Waits (at most LISTEN_TIMEOUT_MS) for a line of the server's output matching re and returns its first
+ * group. Throws (with the output) if the server exits or the line does not come.
+ */
+async function waitForLine(srv, re) {
+  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+  for (;;) {
+    for (const line of srv.log) {
+      const m = re.exec(line);
+      if (m) return m[1];
+    }
+    const exited = srv.child.exitCode !== null || srv.child.signalCode !== null;
+    if (exited || Date.now() > deadline) {
+      const why = exited ? 'exited' : `printed no line matching ${re} within ${LISTEN_TIMEOUT_MS} ms`;
+      throw new Error(`${srv.label} ${why}\n--- ${srv.label} output ---\n${srv.log.join('\n')}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Starts bench/ws-echo-server.mjs (over TLS when tlsFiles is given); returns the server with its url. */
+async function startEcho(label, tlsFiles) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-echo-'));
+  const args = [WS_ECHO, '--port', '0', '--host', '127.0.0.1'];
+  if (tlsFiles) args.push('--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key);
+  const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const srv = { label, port: null, pid: child.pid, child, dataDir, log: [] };
+  live.add(child);
+  servers.add(srv);
+  const onData = (d) => {
+    srv.log.push(...String(d).split('\n').filter(Boolean));
+    if (srv.log.length > LOG_TAIL_LINES) srv.log.splice(0, srv.log.length - LOG_TAIL_LINES);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  child.on('error', (err) => onData(`spawn failed: ${err.message}`));
+  child.on('exit', () => live.delete(child));
+  srv.url = await waitForLine(srv, /ws-echo: listening on (wss?:\/\/\S+)/);
+  return srv;
+}
+
+/**
+ * Starts kvws with its WebSocket gateway on a free port: `--no-tls`, or TLS with tlsFiles. Returns the server
+ * with the url from its start-up line (`kvws: WebSocket gateway listening on wss://HOST:PORT/ws`).
+ */
+async function startGateway(label, tlsFiles) {
+  for (let attempt = 1; ; attempt++) {
+    const wsPort = await freePort();
+    const tlsArgs = tlsFiles ? ['--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key] : ['--no-tls'];
+    let srv = null;
+    try {
+      srv = await startServer('kvws', ['--port', String(wsPort), ...tlsArgs], label);
+      srv.url = await waitForLine(srv, /WebSocket gateway listening on (wss?:\/\/\S+)/);
+      return srv;
+    } catch (err) {
+      if (srv) await stopServer(srv);
+      if (!/address already in use|EADDRINUSE/i.test(String(err?.message)) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * Runs bench/ws-load.mjs once against srv. Returns { row: { rps, p50Ms, p99Ms } | null, problem }. Throws only
+ * if the server died.
+ */
+async function wsLoad(srv, test, inflight, requests, ca) {
+  const timeoutMs = 60_000 + Math.ceil(requests / 1_000) * 1_000;
+  const args = [WS_LOAD, '--url', srv.url, '--command', test, '--connections', String(BENCH_CLIENTS)];
+  args.push('--inflight', String(inflight), '--requests', String(requests), '--keys', String(WS_KEYS));
+  args.push('--threads', String(WS_CLIENT_THREADS), '--timeout-ms', String(timeoutMs));
+  if (srv.url.startsWith('wss:')) args.push('--ca', ca);
+  console.error(`[bench]   ws-load ${srv.label} ${test.toUpperCase()} x${inflight}`);
+  const r = await runProcess(process.execPath, args, timeoutMs + 10_000);
+  assertAlive(srv);
+  let res = null;
+  try {
+    res = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {}
+  let problem = null;
+  if (r.timedOut) problem = `timed out after ${timeoutMs} ms`;
+  else if (!res) problem = `failed (${r.signal ?? `exit ${r.code}`}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`;
+  else if (res.error) problem = res.error;
+  else if (res.errors > 0) problem = `${res.errors} error replies, the first: ${res.firstError}`;
+  else if (res.completed !== requests) problem = `${res.completed} of ${requests} replies`;
+  if (problem)
+    return { row: null, problem: `ws-load ${test.toUpperCase()} x${inflight} against ${srv.label}: ${problem}` };
+  return { row: { rps: res.rps, p50Ms: res.p50Ms, p99Ms: res.p99Ms }, problem: null };
+}
+
+/** Result keys of the WebSocket targets, in the order they run, with their labels. */
+const WS_TARGETS = [
+  { key: 'echo', label: 'echo', kind: 'echo', tls: false },
+  { key: 'kvws', label: 'kvws', kind: 'kvws', tls: false },
+  { key: 'echoTls', label: 'echo-tls', kind: 'echo', tls: true },
+  { key: 'kvwsTls', label: 'kvws-tls', kind: 'kvws', tls: true },
+];
+
+async function websocketSection(params, kvwsCmd) {
+  if (kvwsCmd.overridden) return { skipped: 'KVWS_BENCH_CMD is set, and the WebSocket gateway is kvws’s own' };
+  const tlsFiles = await makeTlsFiles();
+  try {
+    const targets = [];
+    for (const t of WS_TARGETS) {
+      const tls = t.tls ? tlsFiles : null;
+      const srv = t.kind === 'echo' ? await startEcho(t.label, tls) : await startGateway(t.label, tls);
+      targets.push({ ...t, srv });
+    }
+    const redis = await startServer('redis');
+    const problems = new Set();
+    const requests = params.wsRequests;
+    const rbArgs = ['-r', String(WS_KEYS)];
+    // Warm-up pass, not recorded (as in the throughput section): the servers and the client run on a JIT.
+    // SET runs first everywhere, so GET finds its keys.
+    for (const t of targets) {
+      for (const test of WS_TESTS) {
+        const w = await wsLoad(t.srv, test, 16, requests, tlsFiles.cert);
+        if (w.problem) problems.add(`warm-up: ${w.problem}`);
+      }
+    }
+    await redisBenchmark(redis, 16, requests, WS_TESTS, rbArgs);
+    const out = {};
+    for (const k of WS_INFLIGHT) {
+      // ROUNDS rounds; in each, the targets run one after the other per test, so compared figures are close
+      // in time on a shared machine. The median rps per target and test is reported.
+      const runs = Object.fromEntries([...WS_TARGETS.map((t) => t.key), 'redis'].map((key) => [key, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        const rb = await redisBenchmark(redis, k, requests, WS_TESTS, rbArgs);
+        if (rb.problem) problems.add(rb.problem);
+        runs.redis.push(rb);
+        const rows = Object.fromEntries(WS_TARGETS.map((t) => [t.key, {}]));
+        for (const test of WS_TESTS) {
+          for (const t of targets) {
+            const w = await wsLoad(t.srv, test, k, requests, tlsFiles.cert);
+            if (w.problem) problems.add(w.problem);
+            else rows[t.key][test.toUpperCase()] = w.row;
+          }
+        }
+        for (const t of WS_TARGETS) runs[t.key].push({ rows: rows[t.key] });
+      }
+      const med = Object.fromEntries(Object.entries(runs).map(([key, rs]) => [key, medianRows(rs)]));
+      const ratio = (a, b) => (a?.rps != null && b?.rps ? a.rps / b.rps : null);
+      out[`P${k}`] = Object.fromEntries(
+        WS_TESTS.map((test) => {
+          const name = test.toUpperCase();
+          const v = Object.fromEntries(Object.entries(med).map(([key, m]) => [key, m[name] ?? null]));
+          return [
+            name,
+            {
+              ...v,
+              ratio: ratio(v.kvws, v.echo),
+              ratioTls: ratio(v.kvwsTls, v.echo),
+              ratioTlsToEchoTls: ratio(v.kvwsTls, v.echoTls),
+            },
+          ];
+        }),
+      );
+      for (const [name, v] of Object.entries(out[`P${k}`])) {
+        for (const key of Object.keys(runs)) if (v[key] === null) problems.add(`no ${key} result for ${name} x${k}`);
+      }
+    }
+    return { ...out, problems: [...problems] };
+  } finally {
+    await stopAll();
+    rmSync(tlsFiles.dir, { recursive: true, force: true });
+    tempDirs.delete(tlsFiles.dir);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Report.
 
@@ -818,6 +1039,47 @@ function renderMarkdown(res) {
       );
     }
   }
+  lines.push('');
+  lines.push(
+    `#### WebSocket JSON round trips (bench/ws-load.mjs, requests/s, ${p.wsRequests?.toLocaleString('en-US')} requests, ${p.wsConnections} connections, median of 3 runs after a warm-up run)`,
+    '',
+  );
+  const ws = res.websocket;
+  if (ws?.error) lines.push(`Failed: ${ws.error.split('\n')[0]}`);
+  else if (ws?.skipped) lines.push(`Skipped: ${ws.skipped}.`);
+  else if (ws) {
+    const fmtLat = (v) => (v?.p50Ms == null ? '—' : `${v.p50Ms.toFixed(2)} / ${v.p99Ms.toFixed(2)}`);
+    const rows = [];
+    for (const k of p.wsInflight) for (const t of ['SET', 'GET']) rows.push([t, k, ws[`P${k}`]?.[t]]);
+    lines.push(
+      '| Test | In flight | echo | kvws | kvws/echo | echo TLS | kvws TLS | kvws TLS/echo | kvws TLS/echo TLS | Redis (redis-benchmark -P) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [t, k, v] of rows) {
+      lines.push(
+        `| ${t} | ${k} | ${fmtInt(v?.echo?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtRatio(v?.ratio)} | ${fmtInt(v?.echoTls?.rps)} | ${fmtInt(v?.kvwsTls?.rps)} | ${fmtRatio(v?.ratioTls)} | ${fmtRatio(v?.ratioTlsToEchoTls)} | ${fmtInt(v?.redis?.rps)} |`,
+      );
+    }
+    lines.push('', 'Round trip p50 / p99 (ms):', '');
+    lines.push(
+      '| Test | In flight | echo | kvws | echo TLS | kvws TLS | Redis (redis-benchmark -P) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [t, k, v] of rows) {
+      lines.push(
+        `| ${t} | ${k} | ${fmtLat(v?.echo)} | ${fmtLat(v?.kvws)} | ${fmtLat(v?.echoTls)} | ${fmtLat(v?.kvwsTls)} | ${fmtLat(v?.redis)} |`,
+      );
+    }
+    const ratios = rows.map(([, , v]) => v?.ratio).filter((x) => x != null);
+    const met = ratios.filter((x) => x >= 0.6).length;
+    lines.push(
+      '',
+      `echo is a bare \`ws\` server sending each frame back (the Node ceiling); kvws parses, runs and answers each request. Target kvws/echo ≥ 0.60× with TLS off: met in ${met} of ${ratios.length}. ` +
+        `The load generator (Node, \`ws\`, ${p.wsClientThreads} thread${p.wsClientThreads === 1 ? '' : 's'}) shares the machine's ${m.cpus} CPUs with the server under test. ` +
+        'redis-benchmark (-r 10000) is the engine anchor over RESP; its -P 16 sends batches of 16, while ws-load keeps 16 requests in flight on each connection.',
+    );
+    if (ws.problems?.length) lines.push('', ...ws.problems.map((x) => `- ${x}`));
+  }
   return lines.join('\n');
 }
 
@@ -856,6 +1118,8 @@ What is measured (see the comment at the top of \`bench/run.mjs\` for details):
   reference.
 - **Expiry lateness**: how long after its PEXPIREAT deadline each key's \`expired\` keyspace event reaches a
   subscriber.
+- **WebSocket**: JSON SET/GET round trips over 50 connections with 1 and 16 requests in flight, against a bare
+  \`ws\` echo server (the Node ceiling), kvws without and with TLS, and redis-benchmark on \`redis-server\`.
 `;
 
 // Entry point, last so that every module-level constant above is initialised first.

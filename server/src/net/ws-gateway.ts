@@ -154,6 +154,31 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /**
+ * True when `o` is exactly what CommandRequestSchema accepts in the common case: `id` (finite number or
+ * string ≤ 256 chars), `cmd` (1…1,000,000 strings or finite numbers), optional `encoding`, nothing else.
+ * A false answer only means "let the schema decide".
+ */
+function isPlainCommandRequest(o: Record<string, unknown>): boolean {
+  let n = 0;
+  for (const k in o) {
+    n++;
+    if (k !== 'id' && k !== 'cmd' && k !== 'encoding') return false;
+  }
+  const id = o.id;
+  if (!((typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id.length <= 256))) return false;
+  const enc = o.encoding;
+  if (enc !== undefined && enc !== 'utf8' && enc !== 'base64') return false;
+  if (n !== (enc === undefined ? 2 : 3)) return false;
+  const cmd = o.cmd;
+  if (!Array.isArray(cmd) || cmd.length === 0 || cmd.length > 1_000_000) return false;
+  for (let i = 0; i < cmd.length; i++) {
+    const a = cmd[i];
+    if (typeof a !== 'string' && !(typeof a === 'number' && Number.isFinite(a))) return false;
+  }
+  return true;
+}
+
+/**
  * Validates one decoded JSON frame against the schemas and decodes its arguments. Returns the job, or an
  * error message (`BADFRAME …`) with the frame's id when it could be read.
  */
@@ -175,7 +200,11 @@ export function parseRequest(frame: unknown, connectionEncoding: Encoding): Pars
   const kind = kinds[0];
   let argvs: (string | number)[][];
   let enc: Encoding;
-  if (kind === 'cmd') {
+  if (kind === 'cmd' && isPlainCommandRequest(o)) {
+    // Fast path for the common frame; anything unusual goes through the schema for its error message.
+    argvs = [o.cmd as (string | number)[]];
+    enc = (o.encoding as Encoding | undefined) ?? connectionEncoding;
+  } else if (kind === 'cmd') {
     const r = CommandRequestSchema.safeParse(o);
     if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
     argvs = [r.data.cmd];

@@ -74,15 +74,31 @@ export function useKeyspaceEvents(o: KeyspaceEventsOptions): (fn: () => Promise<
     subscriber.on('pmessage', onMessage);
     try {
       await r.set(start, '1');
-      await startSeen;
+      await bounded(startSeen, subscriber, 'the start marker');
       await fn();
       await r.set(end, '1');
-      await endSeen;
+      await bounded(endSeen, subscriber, 'the end marker');
     } finally {
       subscriber.off('pmessage', onMessage);
     }
     return got;
   };
+}
+
+/** Waits for `seen` at most 10 s; otherwise fails naming what was missed and the subscriber's state. */
+async function bounded(seen: Promise<void>, sub: Redis, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`keyspace event for ${what} did not arrive within 10 s (subscriber ${sub.status})`)),
+      10_000,
+    );
+  });
+  try {
+    await Promise.race([seen, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

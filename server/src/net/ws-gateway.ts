@@ -178,6 +178,24 @@ function isPlainCommandRequest(o: Record<string, unknown>): boolean {
   return true;
 }
 
+/** Header of an unmasked, final text frame carrying `len` payload bytes. */
+function textFrameHeader(len: number): Buffer {
+  if (len < 126) return Buffer.from([0x81, len]);
+  if (len < 65536) {
+    const h = Buffer.allocUnsafe(4);
+    h[0] = 0x81;
+    h[1] = 126;
+    h.writeUInt16BE(len, 2);
+    return h;
+  }
+  const h = Buffer.allocUnsafe(10);
+  h[0] = 0x81;
+  h[1] = 127;
+  h.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+  h.writeUInt32BE(len >>> 0, 6);
+  return h;
+}
+
 /**
  * Validates one decoded JSON frame against the schemas and decodes its arguments. Returns the job, or an
  * error message (`BADFRAME …`) with the frame's id when it could be read.
@@ -403,7 +421,25 @@ class WsConnection {
   private readonly lane: Job[] = [];
   /** Receiving is paused until the socket drains (HIGH_WATER). */
   private paused = false;
-  private corked = false;
+  /** Frames built this tick, written together by `flush` (one socket write per tick). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const out = this.pending.length === 2 ? this.pending : [Buffer.concat(this.pending)];
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.socket.destroyed) return;
+    for (const b of out) this.socket.write(b);
+    // Paused while these frames were pending: if the socket took them without needing to drain, no
+    // 'drain' will come, so resume here.
+    if (this.paused && !this.socket.writableNeedDrain) {
+      this.paused = false;
+      this.ws.resume();
+    }
+  };
   private readonly socket: Duplex;
 
   constructor(
@@ -638,22 +674,24 @@ class WsConnection {
     if (this.closed) return;
     const ws = this.ws;
     const max = this.gateway.options.maxBuffer;
-    if (max > 0 && ws.bufferedAmount > max) {
+    if (max > 0 && ws.bufferedAmount + this.pendingBytes > max) {
       this.gateway.stats.slowDisconnections++;
       this.close(CloseCode.tooSlow, `too slow: more than ${max} bytes unsent`);
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+    // Server frames are unmasked text frames (RFC 6455 §5.2); each tick's frames leave in one write.
+    const payload = Buffer.from(text);
+    this.pending.push(textFrameHeader(payload.length), payload);
+    this.pendingBytes += payload.length + 10;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
     }
-    ws.send(text);
     this.gateway.stats.framesOut++;
-    if (!this.paused && ws.bufferedAmount >= (max > 0 ? Math.min(HIGH_WATER, max / 2) : HIGH_WATER)) {
+    if (
+      !this.paused &&
+      ws.bufferedAmount + this.pendingBytes >= (max > 0 ? Math.min(HIGH_WATER, max / 2) : HIGH_WATER)
+    ) {
       this.paused = true;
       ws.pause();
     }
@@ -686,6 +724,7 @@ class WsConnection {
    */
   close(code: number, reason: string): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.gateway.engine.clients.remove(this.client);
     this.lane.length = 0;

@@ -428,11 +428,12 @@ class WsConnection {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
-    const out = this.pending.length === 2 ? this.pending : [Buffer.concat(this.pending)];
+    // One buffer, one write: header and payload in the same TLS record, one syscall per tick.
+    const out = Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
     if (this.socket.destroyed) return;
-    for (const b of out) this.socket.write(b);
+    this.socket.write(out);
     // Paused while these frames were pending: if the socket took them without needing to drain, no
     // 'drain' will come, so resume here.
     if (this.paused && !this.socket.writableNeedDrain) {

@@ -94,7 +94,7 @@ afterAll(async () => {
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
-describe.skipIf(Boolean(process.env.REDIS_URL))('WebSocket gateway in Chromium', () => {
+describe('WebSocket gateway in Chromium', () => {
   it('delivers the expired keyspace event of a PX 300 key to a browser page', async () => {
     expect(new URL(page.url()).origin).toBe(origin);
     const r = await page.evaluate(async (url) => {

@@ -1,11 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopback } from '../../server/src/net/resp-server.js';
-import { completeReplies, RawConnection, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import {
+  completeReplies,
+  makeTestCertificate,
+  RawConnection,
+  type RunningServer,
+  redisClient,
+  startKvws,
+} from '../helpers/server.js';
 
 // The RESP front door's limits, end to end: real kvws processes, real clients over loopback. kvws-only
 // (TLS flags, start-up output, process memory), so this file runs in the kvws project only.
@@ -98,64 +104,9 @@ describe('TLS (--resp-tls)', () => {
   beforeAll(async () => {
     // A throwaway CA and a leaf for localhost/127.0.0.1, as certs-dev/make-dev-certs.sh makes them.
     dir = mkdtempSync(path.join(tmpdir(), 'kvws-tls-test-'));
-    const f = (name: string) => path.join(dir, name);
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 20_000 });
-    writeFileSync(
-      f('leaf.cnf'),
-      [
-        '[req]',
-        'distinguished_name = dn',
-        'prompt = no',
-        '[dn]',
-        'CN = localhost',
-        '[v3_leaf]',
-        'basicConstraints = critical, CA:false',
-        'keyUsage = critical, digitalSignature',
-        'extendedKeyUsage = serverAuth',
-        'subjectAltName = DNS:localhost, IP:127.0.0.1',
-        '',
-      ].join('\n'),
-    );
-    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('ca.key'));
-    openssl(
-      'req',
-      '-x509',
-      '-new',
-      '-sha256',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=kvws test CA',
-      '-key',
-      f('ca.key'),
-      '-out',
-      f('ca.pem'),
-    );
-    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('server.key'));
-    openssl('req', '-new', '-sha256', '-config', f('leaf.cnf'), '-key', f('server.key'), '-out', f('server.csr'));
-    openssl(
-      'x509',
-      '-req',
-      '-sha256',
-      '-days',
-      '2',
-      '-in',
-      f('server.csr'),
-      '-CA',
-      f('ca.pem'),
-      '-CAkey',
-      f('ca.key'),
-      '-set_serial',
-      '1',
-      '-extfile',
-      f('leaf.cnf'),
-      '-extensions',
-      'v3_leaf',
-      '-out',
-      f('server.pem'),
-    );
-    ca = readFileSync(f('ca.pem'));
-    server = await start(['--resp-tls', '--tls-cert', f('server.pem'), '--tls-key', f('server.key')]);
+    const cert = makeTestCertificate(dir);
+    ca = readFileSync(cert.ca);
+    server = await start(['--resp-tls', '--tls-cert', cert.cert, '--tls-key', cert.key]);
   });
 
   afterAll(() => {

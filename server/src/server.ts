@@ -45,35 +45,25 @@ export class KvwsServer {
     if (o.respPort !== 0) {
       // Getters over the engine's live options: CONFIG SET timeout/maxclients/… applies at once.
       const live = this.engine.options;
-      this.resp = new RespServer(this.engine, {
-        host: o.host,
-        port: o.respPort,
-        tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
-        get maxClients() {
-          return live.maxClients;
+      const respOptions = withLiveOptions(
+        {
+          host: o.host,
+          port: o.respPort,
+          tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
         },
-        get timeout() {
-          return live.timeout;
+        live,
+        {
+          maxClients: 'maxClients',
+          timeout: 'timeout',
+          protectedMode: 'protectedMode',
+          pubsubHardLimit: 'pubsubHardLimit',
+          pubsubSoftLimit: 'pubsubSoftLimit',
+          pubsubSoftSeconds: 'pubsubSoftSeconds',
+          maxBulkLen: 'protoMaxBulkLen',
+          maxInlineLen: 'maxInlineLen',
         },
-        get protectedMode() {
-          return live.protectedMode;
-        },
-        get pubsubHardLimit() {
-          return live.pubsubHardLimit;
-        },
-        get pubsubSoftLimit() {
-          return live.pubsubSoftLimit;
-        },
-        get pubsubSoftSeconds() {
-          return live.pubsubSoftSeconds;
-        },
-        get maxBulkLen() {
-          return live.protoMaxBulkLen;
-        },
-        get maxInlineLen() {
-          return live.maxInlineLen;
-        },
-      });
+      );
+      this.resp = new RespServer(this.engine, respOptions);
       const st = this.resp.stats;
       this.engine.infoStats.push(() => [
         ['rejected_connections', st.rejectedConnections],
@@ -95,19 +85,18 @@ export class KvwsServer {
         log: this.log,
       });
       this.https = https;
-      const ws = new WsGateway(this.engine, {
-        maxFrame: o.wsMaxFrame,
-        maxInFlight: o.wsMaxInFlight,
-        pingInterval: o.wsPingInterval,
-        maxBuffer: o.wsMaxBuffer,
-        allowedOrigins: o.allowedOrigins,
-        get maxClients() {
-          return live.maxClients;
+      const wsOptions = withLiveOptions(
+        {
+          maxFrame: o.wsMaxFrame,
+          maxInFlight: o.wsMaxInFlight,
+          pingInterval: o.wsPingInterval,
+          maxBuffer: o.wsMaxBuffer,
+          allowedOrigins: o.allowedOrigins,
         },
-        get protectedMode() {
-          return live.protectedMode;
-        },
-      });
+        live,
+        { maxClients: 'maxClients', protectedMode: 'protectedMode' },
+      );
+      const ws = new WsGateway(this.engine, wsOptions);
       this.ws = ws;
       https.route('/ws', {
         upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
@@ -157,4 +146,19 @@ export class KvwsServer {
     await this.https?.close();
     this.engine.shutdown();
   }
+}
+
+/**
+ * Adds to `base` one getter per entry of `map`, reading `live[map[name]]` at each use, and returns it: a
+ * front door given this object sees CONFIG SET changes to the server's options at once.
+ */
+function withLiveOptions<T extends object, M extends Record<string, keyof ServerOptions>>(
+  base: T,
+  live: ServerOptions,
+  map: M,
+): T & { [P in keyof M]: ServerOptions[M[P]] } {
+  for (const [name, key] of Object.entries(map)) {
+    Object.defineProperty(base, name, { enumerable: true, get: () => live[key] });
+  }
+  return base as T & { [P in keyof M]: ServerOptions[M[P]] };
 }

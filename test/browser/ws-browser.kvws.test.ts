@@ -12,6 +12,7 @@ import {
   redisClient,
   startKvws,
 } from '../helpers/server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 // The WebSocket gateway from a real browser: headless Chromium (playwright-core, the Debian chromium
 // package) loads a page from kvws's own HTTPS port, so the page's origin is the gateway's, and opens
@@ -40,18 +41,6 @@ let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
 const clients: Redis[] = [];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every 50 ms until it is true or `timeoutMs` passes; returns its last result. */
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-}
 
 function client(): Redis {
   const c = redisClient(server);

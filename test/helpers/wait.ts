@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type Redis from 'ioredis';
 
 /** Returns a promise that resolves (to undefined) after `ms` milliseconds. */
@@ -26,4 +27,21 @@ export async function waitBlocked(r: Redis, n: number): Promise<void> {
     await sleep(5);
   }
   throw new Error(`timed out waiting for ${n} blocked clients`);
+}
+
+/** Polls `check` every 50 ms until it is true or `timeoutMs` passes; returns whether it became true. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+}
+
+/** Resident set size of a process, from /proc/<pid>/status (bytes). */
+export function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
 }

@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCertificate, HttpsServer } from '../../server/src/net/https-server.js';
 import { freePort, KVWS_BIN, makeTestCertificate, type RunningServer, startKvws, wsUrl } from '../helpers/server.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { WsClient } from '../helpers/ws.js';
 
 // The HTTPS port itself: TLS versions, routing, certificate reload (file change and SIGHUP), the --no-tls
@@ -27,17 +28,6 @@ let dir = '';
 /** Two unrelated CAs, each with a localhost leaf. */
 let one: { ca: string; cert: string; key: string };
 let two: { ca: string; cert: string; key: string };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-}
 
 async function start(args: string[]): Promise<RunningServer> {
   const s = await startKvws(['--port', String(await freePort()), ...args]);

@@ -12,6 +12,7 @@ import {
   redisClient,
   startKvws,
 } from '../helpers/server.js';
+import { rss, sleep, waitFor } from '../helpers/wait.js';
 
 // The RESP front door's limits, end to end: real kvws processes, real clients over loopback. kvws-only
 // (TLS flags, start-up output, process memory), so this file runs in the kvws project only.
@@ -44,25 +45,6 @@ afterAll(async () => {
   for (const c of clients) c.disconnect();
   await Promise.all(servers.map((s) => s.stop()));
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every 50 ms until it is true or `timeoutMs` passes; returns its last result. */
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-}
-
-/** Resident set size of a process, from /proc/<pid>/status (bytes). */
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
-}
 
 /** A raw RESP2 connection named `name`, subscribed to `channel`, that then stops reading its socket. */
 async function stalledSubscriber(server: RunningServer, name: string, channel: string): Promise<RawConnection> {

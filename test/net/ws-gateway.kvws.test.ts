@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toJson } from '../../server/src/protocol/json.js';
 import { BooleanReply, MapReply, NULL_ARRAY, SetReply, VerbatimReply } from '../../server/src/protocol/reply.js';
 import { freePort, makeTestCertificate, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
+import { rss, sleep, waitFor } from '../helpers/wait.js';
 import { type Frame, handshakeStatus, WsClient, type WsOpenOptions } from '../helpers/ws.js';
 
 // The WebSocket gateway end to end: real kvws processes, the real `ws` client over wss:// (a throwaway CA
@@ -44,23 +45,6 @@ async function open(server: RunningServer, query = '', o: WsOpenOptions = {}): P
   const c = await WsClient.open(wsUrl(server, query), tlsOpts(server, o));
   wsClients.push(c);
   return c;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(50);
-  }
-}
-
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
 }
 
 async function numsub(c: Redis, channel: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { KVWS_VERSION } from './commands/connection.js';
 import { ConfigError, resolveOptions } from './config.js';
-import { KvwsServer } from './server.js';
+import { KvwsServer, StartError } from './server.js';
 
 const HELP = `kvws ${KVWS_VERSION} — an in-memory Redis-compatible data store for browsers and the edge
 
@@ -36,6 +36,27 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --ws-max-buffer BYTES         unsent bytes per WebSocket before closing it with 4408 (default 8388608; 0 = off)
   --allowed-origins LIST        browser origins allowed besides the server's own, comma-separated
                                 (e.g. https://app.example.com; null; * = any)
+
+Users and tokens (docs/security.md):
+  --acl-file FILE               users file, Redis ACL syntax with argon2id hashes (default DATA_DIR/users.acl)
+  --acl-log-max-len N           ACL LOG entries kept (default 128)
+  --auth-max-failures N         failed logins per user and per address before a lock-out (default 10; 0 = off)
+  --auth-failure-window S       window for counting failed logins (default 60)
+  --auth-lockout S              lock-out after too many failed logins (default 60)
+  --auth-max-concurrent-hashes N  argon2id computations at once (default 2; 19 MiB each)
+  --auth-timeout S              WebSocket connections must authenticate within S seconds (default 10)
+  --jwt-issuer STR, --jwt-audience STR   iss and aud of kvws's own tokens (default kvws, kvws)
+  --jwt-keys-file FILE          Ed25519 signing keys (default DATA_DIR/jwt-keys.json; none: in memory)
+  --jwt-default-ttl S           token lifetime when none is asked for (default 900)
+  --jwt-max-ttl S               longest token lifetime that may be asked for (default 86400)
+  --jwt-clock-skew S            tolerated clock skew on exp/nbf/iat (default 30)
+  --jwt-max-token-bytes BYTES   largest token accepted (default 8192)
+  --jwt-external-jwks-url URL   an external identity provider's JWKS (https, or http on loopback)
+  --jwt-external-public-key FILE  … or its PEM public key
+  --jwt-external-issuer STR, --jwt-external-audience STR   required with an external provider
+  --jwt-external-algorithms LIST  accepted algorithms (default RS256,ES256,EdDSA; never none or HS*)
+  --jwt-external-user-claim NAME  claim naming the kvws user (default user)
+  --jwt-external-default-user NAME  kvws user for external tokens without that claim (default: refused)
 `;
 
 /** Entry point of the `kvws` command. Resolves with the exit code (for `serve`, when the server stops). */
@@ -65,7 +86,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stdout.write(`kvws: ${s}\n`);
   const server = new KvwsServer(options, log);
-  const listening = await server.start();
+  let listening: Awaited<ReturnType<KvwsServer['start']>>;
+  try {
+    listening = await server.start();
+  } catch (e) {
+    if (e instanceof StartError || (e instanceof Error && /users file|keys file/.test(e.message))) {
+      process.stderr.write(`kvws: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   log(`version ${KVWS_VERSION}, embedded engine, ${options.databases} databases, pid ${process.pid}`);
   for (const l of listening) {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
@@ -79,8 +109,15 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (listening.length === 0) log('no listener enabled (--resp-port 0 --port 0)');
-  if (options.protectedMode)
-    log('protected mode: no authentication is configured, so only loopback clients are accepted');
+  if (!server.engine.acl.authRequired) {
+    log(
+      options.protectedMode
+        ? 'no authentication configured (the default user is open): only loopback clients are accepted (protected mode)'
+        : 'WARNING: no authentication configured and --no-protected-mode: anyone who can reach the ports has full access',
+    );
+  } else {
+    log(`authentication required: ${server.engine.acl.users.size} users`);
+  }
   if (!options.dataDir) log('no --data-dir: data is kept in memory only');
   log('ready');
   return new Promise<number>((resolve) => {
@@ -102,7 +139,9 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     // SIGHUP reloads the HTTPS certificate (instead of Node's default: exit).
     process.on('SIGHUP', () => {
-      if (!stopping) void server.reloadCertificate('SIGHUP');
+      if (stopping) return;
+      void server.reloadCertificate('SIGHUP');
+      void server.reloadKeys();
     });
   });
 }

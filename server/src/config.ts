@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { parseNotifyFlags } from './engine/notify.js';
 
@@ -110,6 +111,52 @@ export const ServerOptionsSchema = z
       })
       .transform((list) => list.map((o) => normalizeOrigin(o) as string))
       .default([]),
+    /**
+     * Users file in Redis ACL syntax with argon2id hashes (`user alice on #$argon2id$… ~app:* +@read`), read
+     * at start, written by ACL SAVE and `kvws user add`. Default: `<dataDir>/users.acl` when a data
+     * directory is set; unset = users live in memory only (ACL SAVE/LOAD answer an error).
+     */
+    aclFile: z.string().optional(),
+    /** Entries kept by ACL LOG, like Redis `acllog-max-len`. */
+    aclLogMaxLen: z.number().int().min(0).max(100_000).default(128),
+    /** Failed logins per user and per client address within `authFailureWindow` seconds that lock them out. 0 = never lock. */
+    authMaxFailures: z.number().int().min(0).default(10),
+    authFailureWindow: z.number().int().min(1).default(60),
+    /** Seconds a user or address stays locked out after too many failed logins. */
+    authLockout: z.number().int().min(1).default(60),
+    /** argon2id hashes computed at once (each takes 19 MiB and a thread-pool thread); more wait in line. */
+    authMaxConcurrentHashes: z.number().int().min(1).max(64).default(2),
+    /** Seconds a WebSocket connection may stay open without authenticating, when authentication is required. */
+    authTimeout: z.number().int().min(1).default(10),
+    /** `iss` and `aud` of the tokens kvws issues and accepts as its own. */
+    jwtIssuer: z.string().min(1).default('kvws'),
+    jwtAudience: z.string().min(1).default('kvws'),
+    /** kvws's JWT signing keys (Ed25519, JSON, mode 0600). Default: `<dataDir>/jwt-keys.json`; unset = in memory (tokens die with the process). */
+    jwtKeysFile: z.string().optional(),
+    /** Token lifetime in seconds when none is asked for, and the longest that may be asked for. */
+    jwtDefaultTtl: z.number().int().min(1).default(900),
+    jwtMaxTtl: z.number().int().min(1).default(86_400),
+    /** Seconds of clock skew tolerated on exp, nbf and iat. */
+    jwtClockSkew: z.number().int().min(0).max(600).default(30),
+    /** Largest token accepted (bytes); larger ones are refused unparsed. */
+    jwtMaxTokenBytes: z.number().int().min(256).max(1_048_576).default(8192),
+    /** An external identity provider: its JWKS URL or PEM public key file, issuer and audience. */
+    jwtExternalJwksUrl: z.string().url().optional(),
+    jwtExternalPublicKey: z.string().optional(),
+    jwtExternalIssuer: z.string().optional(),
+    jwtExternalAudience: z.string().optional(),
+    /** Signature algorithms accepted from the external provider (never `none`; HS* are refused). */
+    jwtExternalAlgorithms: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).filter((a) => a !== ''))
+      .refine(
+        (l) => l.every((a) => /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^ES256K$/.test(a)),
+        'algorithms must be RS*, PS*, ES* or EdDSA',
+      )
+      .default(['RS256', 'ES256', 'EdDSA']),
+    /** Claim of an external token that names the kvws user, and the user for tokens without it (unset = refused). */
+    jwtExternalUserClaim: z.string().min(1).default('user'),
+    jwtExternalDefaultUser: z.string().optional(),
   })
   .strict();
 
@@ -142,6 +189,27 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: 'str
   'ws-ping-interval': { key: 'wsPingInterval', kind: 'number' },
   'ws-max-buffer': { key: 'wsMaxBuffer', kind: 'number' },
   'allowed-origins': { key: 'allowedOrigins', kind: 'string' },
+  'acl-file': { key: 'aclFile', kind: 'string' },
+  'acl-log-max-len': { key: 'aclLogMaxLen', kind: 'number' },
+  'auth-max-failures': { key: 'authMaxFailures', kind: 'number' },
+  'auth-failure-window': { key: 'authFailureWindow', kind: 'number' },
+  'auth-lockout': { key: 'authLockout', kind: 'number' },
+  'auth-max-concurrent-hashes': { key: 'authMaxConcurrentHashes', kind: 'number' },
+  'auth-timeout': { key: 'authTimeout', kind: 'number' },
+  'jwt-issuer': { key: 'jwtIssuer', kind: 'string' },
+  'jwt-audience': { key: 'jwtAudience', kind: 'string' },
+  'jwt-keys-file': { key: 'jwtKeysFile', kind: 'string' },
+  'jwt-default-ttl': { key: 'jwtDefaultTtl', kind: 'number' },
+  'jwt-max-ttl': { key: 'jwtMaxTtl', kind: 'number' },
+  'jwt-clock-skew': { key: 'jwtClockSkew', kind: 'number' },
+  'jwt-max-token-bytes': { key: 'jwtMaxTokenBytes', kind: 'number' },
+  'jwt-external-jwks-url': { key: 'jwtExternalJwksUrl', kind: 'string' },
+  'jwt-external-public-key': { key: 'jwtExternalPublicKey', kind: 'string' },
+  'jwt-external-issuer': { key: 'jwtExternalIssuer', kind: 'string' },
+  'jwt-external-audience': { key: 'jwtExternalAudience', kind: 'string' },
+  'jwt-external-algorithms': { key: 'jwtExternalAlgorithms', kind: 'string' },
+  'jwt-external-user-claim': { key: 'jwtExternalUserClaim', kind: 'string' },
+  'jwt-external-default-user': { key: 'jwtExternalDefaultUser', kind: 'string' },
 };
 
 /**
@@ -238,7 +306,30 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
         'read and alter the traffic. Serve TLS (--tls-cert/--tls-key), bind 127.0.0.1, or add --allow-insecure-remote',
     );
   }
+  if ((o.jwtExternalJwksUrl || o.jwtExternalPublicKey) && !(o.jwtExternalIssuer && o.jwtExternalAudience)) {
+    throw new ConfigError(
+      'invalid option jwtExternalJwksUrl/jwtExternalPublicKey: an external identity provider needs jwtExternalIssuer and jwtExternalAudience',
+    );
+  }
+  if (o.jwtExternalJwksUrl && o.jwtExternalPublicKey) {
+    throw new ConfigError(
+      'invalid option jwtExternalPublicKey: give either jwtExternalJwksUrl or jwtExternalPublicKey',
+    );
+  }
+  if (o.jwtDefaultTtl > o.jwtMaxTtl) {
+    throw new ConfigError(`invalid option jwtDefaultTtl = ${o.jwtDefaultTtl}: more than jwtMaxTtl (${o.jwtMaxTtl})`);
+  }
   return o;
+}
+
+/** The users file: `aclFile`, else `<dataDir>/users.acl`, else none. */
+export function aclFilePath(o: ServerOptions): string | undefined {
+  return o.aclFile ?? (o.dataDir ? join(o.dataDir, 'users.acl') : undefined);
+}
+
+/** kvws's JWT keys file: `jwtKeysFile`, else `<dataDir>/jwt-keys.json`, else none (keys in memory). */
+export function jwtKeysPath(o: ServerOptions): string | undefined {
+  return o.jwtKeysFile ?? (o.dataDir ? join(o.dataDir, 'jwt-keys.json') : undefined);
 }
 
 function convert(v: string, kind: 'string' | 'number' | 'boolean', where: string): unknown {

@@ -1,4 +1,6 @@
-import type { ServerOptions } from './config.js';
+import { existsSync } from 'node:fs';
+import { TokenService } from './auth/jwt.js';
+import { aclFilePath, isLoopbackHost, jwtKeysPath, type ServerOptions } from './config.js';
 import { Engine } from './engine/engine.js';
 import { findCertificate, HttpsServer, sendJsonError } from './net/https-server.js';
 import { RespServer } from './net/resp-server.js';
@@ -32,10 +34,59 @@ export class KvwsServer {
 
   async start(): Promise<Listening[]> {
     try {
+      await this.startAuth();
       return await this.startListeners();
     } catch (e) {
       await this.stop();
       throw e;
+    }
+  }
+
+  /**
+   * Loads the users file and the JWT keys, then applies "no open door": with the default user open (on,
+   * nopass) and protected mode on, refuses to listen on a non-loopback address.
+   */
+  private async startAuth(): Promise<void> {
+    const o = this.options;
+    const acl = this.engine.acl;
+    const usersFile = aclFilePath(o);
+    if (usersFile && existsSync(usersFile)) {
+      await acl.loadFile(usersFile);
+      this.log(`users file ${usersFile}: ${acl.users.size} users`);
+    } else if (o.aclFile) {
+      throw new StartError(
+        `users file ${o.aclFile} does not exist (create it with: kvws user add NAME --acl-file ${o.aclFile})`,
+      );
+    }
+    const external =
+      o.jwtExternalIssuer && o.jwtExternalAudience && (o.jwtExternalJwksUrl || o.jwtExternalPublicKey)
+        ? {
+            jwksUrl: o.jwtExternalJwksUrl,
+            publicKeyFile: o.jwtExternalPublicKey,
+            issuer: o.jwtExternalIssuer,
+            audience: o.jwtExternalAudience,
+            algorithms: o.jwtExternalAlgorithms,
+            userClaim: o.jwtExternalUserClaim,
+            defaultUser: o.jwtExternalDefaultUser,
+          }
+        : undefined;
+    acl.tokens = await TokenService.create({
+      issuer: o.jwtIssuer,
+      audience: o.jwtAudience,
+      keysFile: jwtKeysPath(o),
+      defaultTtl: o.jwtDefaultTtl,
+      maxTtl: o.jwtMaxTtl,
+      clockSkew: o.jwtClockSkew,
+      maxTokenBytes: o.jwtMaxTokenBytes,
+      external,
+    });
+    if (o.protectedMode && !acl.authRequired && !isLoopbackHost(o.host)) {
+      throw new StartError(
+        `refusing to listen on ${o.host} with no authentication: the default user is open (on, nopass), so anyone ` +
+          'who can reach this address could read and change everything. Add users and close the default user ' +
+          '(kvws user add NAME; the users file then holds "user default off"), bind 127.0.0.1, or pass ' +
+          '--no-protected-mode to allow unauthenticated clients from anywhere',
+      );
     }
   }
 
@@ -50,6 +101,7 @@ export class KvwsServer {
           host: o.host,
           port: o.respPort,
           tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
+          authConfigured: () => this.engine.acl.authRequired,
         },
         live,
         {
@@ -92,6 +144,7 @@ export class KvwsServer {
           pingInterval: o.wsPingInterval,
           maxBuffer: o.wsMaxBuffer,
           allowedOrigins: o.allowedOrigins,
+          authConfigured: () => this.engine.acl.authRequired,
         },
         live,
         { maxClients: 'maxClients', protectedMode: 'protectedMode' },
@@ -132,6 +185,14 @@ export class KvwsServer {
   }
 
   /** Re-reads the HTTPS certificate (SIGHUP). Resolves false when there is no TLS listener or the files are unusable. */
+  /** SIGHUP: re-reads the JWT signing keys (after `kvws token rotate`). */
+  async reloadKeys(): Promise<void> {
+    const ok = await this.engine.acl.tokens?.reload();
+    this.log(
+      ok ? 'SIGHUP: JWT signing keys reloaded' : 'SIGHUP: JWT signing keys not reloaded (no keys file, or unreadable)',
+    );
+  }
+
   async reloadCertificate(why = 'SIGHUP'): Promise<boolean> {
     if (!this.https?.secure) {
       this.log(`${why}: no TLS certificate to reload (the HTTPS port is off or --no-tls)`);
@@ -147,6 +208,9 @@ export class KvwsServer {
     this.engine.shutdown();
   }
 }
+
+/** A start-up refusal (bad users file, open door on a public address): printed without a stack trace. */
+export class StartError extends Error {}
 
 /**
  * Adds to `base` one getter per entry of `map`, reading `live[map[name]]` at each use, and returns it: a

@@ -255,7 +255,15 @@ describe('--no-tls', () => {
     expect(refused.output).toContain('refusing to serve plain HTTP/ws:// (--no-tls) on non-loopback host 0.0.0.0');
     expect(refused.output).toContain('--allow-insecure-remote');
     // Forced: it starts (only loopback traffic is sent here) and says so.
-    const forced = await start(['--no-tls', '--allow-insecure-remote', '--host', '0.0.0.0', '--resp-port', '0']);
+    const forced = await start([
+      '--no-tls',
+      '--allow-insecure-remote',
+      '--no-protected-mode',
+      '--host',
+      '0.0.0.0',
+      '--resp-port',
+      '0',
+    ]);
     expect(forced.output()).toContain(`kvws: WebSocket gateway listening on ws://0.0.0.0:${forced.httpsPort}/ws`);
     const c = await WsClient.open(wsUrl(forced));
     wsClients.push(c);

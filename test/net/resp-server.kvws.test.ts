@@ -311,7 +311,7 @@ describe('protected mode', () => {
   it('start-up says so by default', async () => {
     const server = await start();
     expect(server.output()).toContain(
-      'kvws: protected mode: no authentication is configured, so only loopback clients are accepted\n',
+      'kvws: no authentication configured (the default user is open): only loopback clients are accepted (protected mode)\n',
     );
     const c = await raw(server);
     expect(await c.command('CONFIG', 'GET', 'protected-mode')).toBe('*2\r\n$14\r\nprotected-mode\r\n$3\r\nyes\r\n');

@@ -9,8 +9,13 @@ import {
   SimpleString,
   VerbatimReply,
 } from '../protocol/reply.js';
+import { authenticate } from './acl.js';
 import { kw, toInt } from './args.js';
 import type { Handlers } from './types.js';
+
+/** HELLO without AUTH on a connection that must authenticate (Redis's text). */
+const NOAUTH_HELLO =
+  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time';
 
 /** The Redis version kvws answers as (HELLO, INFO): the Redis 7 behaviour it implements. */
 export const REDIS_COMPAT_VERSION = '7.2.4';
@@ -33,7 +38,7 @@ export function clientInfoLine(c: Client, now: number): string {
     `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=${flags} db=${c.db.index} sub=${c.channels.size} ` +
     `psub=${c.patterns.size} ssub=0 multi=${c.multi ? c.multi.queue.length : -1} qbuf=0 qbuf-free=0 argv-mem=0 ` +
     `multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${c.outputBytes()} tot-mem=0 events=r cmd=${c.lastCommand} ` +
-    `user=default redir=-1 resp=${c.resp} lib-name=${c.libName} lib-ver=${c.libVer} door=${c.frontDoor}`
+    `user=${c.user.name} redir=-1 resp=${c.resp} lib-name=${c.libName} lib-ver=${c.libVer} door=${c.frontDoor}`
   );
 }
 
@@ -59,6 +64,7 @@ function reset(c: Client): void {
   c.db = engine.dbs[0];
   c.resp = 2;
   c.name = '';
+  engine.acl.logout(c);
 }
 
 export const handlers: Handlers = {
@@ -78,6 +84,7 @@ export const handlers: Handlers = {
   HELLO(client, argv) {
     let proto: 2 | 3 = client.resp;
     let name: string | undefined;
+    let auth: [string, string] | undefined;
     if (argv.length >= 2) {
       let v: number;
       try {
@@ -90,10 +97,7 @@ export const handlers: Handlers = {
       for (let i = 2; i < argv.length; i++) {
         const o = kw(argv[i]);
         if (o === 'AUTH' && i + 2 < argv.length) {
-          // No users exist until authentication lands: the default user is `nopass`, as in a fresh Redis.
-          if (argv[i + 1] !== 'default') {
-            return new ErrorReply('WRONGPASS invalid username-password pair or user is disabled.');
-          }
+          auth = [argv[i + 1], argv[i + 2]];
           i += 2;
         } else if (o === 'SETNAME' && i + 1 < argv.length) {
           name = argv[++i];
@@ -103,9 +107,18 @@ export const handlers: Handlers = {
         }
       }
     }
-    client.resp = proto;
-    if (name !== undefined) client.name = name;
-    return helloReply(client);
+    const finish = (): Reply => {
+      client.resp = proto;
+      if (name !== undefined) client.name = name;
+      return helloReply(client);
+    };
+    if (!auth) {
+      if (!client.authenticated && client.engine.acl.authRequired) return new ErrorReply(NOAUTH_HELLO);
+      return finish();
+    }
+    if (client.inExec) return new ErrorReply('ERR HELLO AUTH cannot run inside MULTI (authentication is asynchronous)');
+    // Authentication fails → the error, and neither the protocol nor the name changes.
+    return authenticate(client, auth[0], auth[1]).then((r) => (r instanceof ErrorReply ? r : finish()));
   },
 
   // QUIT — replies OK, then the front door closes the connection.

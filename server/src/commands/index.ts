@@ -1,5 +1,6 @@
 import type { CommandSpec } from '@kvws/shared/commands';
 import { COMMANDS } from '@kvws/shared/commands';
+import { handlers as aclHandlers } from './acl.js';
 import { handlers as configHandlers } from './config.js';
 import { handlers as connectionHandlers } from './connection.js';
 import { handlers as expireHandlers } from './expire.js';
@@ -28,6 +29,7 @@ export const HANDLER_MODULES: Record<string, Handlers> = {
   connection: connectionHandlers,
   server: serverHandlers,
   config: configHandlers,
+  acl: aclHandlers,
 };
 
 /** A table entry joined with its handler. */

@@ -85,6 +85,24 @@ function flush(client: Client, dbs: Db[], all: boolean): void {
 const RANDOM_SKIP = 32;
 const randomIters = new WeakMap<Map<string, unknown>, Iterator<string>>();
 
+/** A key of `dict` a random 0..31 steps along a per-dict iterator (O(1) amortised); undefined when empty. */
+function randomDictKey(dict: Map<string, unknown>): string | undefined {
+  let it = randomIters.get(dict);
+  const skip = Math.floor(Math.random() * Math.min(RANDOM_SKIP, dict.size));
+  let key: string | undefined;
+  for (let i = 0; i <= skip; i++) {
+    let r = it?.next();
+    if (!r || r.done) {
+      it = dict.keys();
+      randomIters.set(dict, it);
+      r = it.next();
+      if (r.done) return undefined;
+    }
+    key = r.value;
+  }
+  return key;
+}
+
 export const handlers: Handlers = {
   // DEL key [key ...]
   DEL(client, argv) {
@@ -169,15 +187,16 @@ export const handlers: Handlers = {
     return 1;
   },
 
-  // KEYS pattern
+  // KEYS pattern — only keys the caller's ACL lets it read (kvws: no key-name leaks).
   KEYS(client, argv) {
     const db = client.db;
     const now = client.engine.now();
+    const visible = client.engine.acl.keyFilter(client);
     const out: string[] = [];
     const all = argv[1] === '*';
     const match = all ? null : compileGlob(argv[1]);
     for (const key of db.dict.keys()) {
-      if ((all || match?.(key)) && isLive(db, key, now)) out.push(key);
+      if ((all || match?.(key)) && isLive(db, key, now) && (visible === null || visible(key))) out.push(key);
     }
     return out;
   },
@@ -189,43 +208,52 @@ export const handlers: Handlers = {
     const opts = parseScanOptions(argv, 2, 'TYPE');
     const { type } = opts;
     const now = client.engine.now();
+    // Keys the caller may not read are skipped like expired ones (kvws: no key-name leaks).
+    const visible = client.engine.acl.keyFilter(client);
     return scanStep(client, cursor, opts, {
       items: db.dict,
       name: ([key]) => key,
       emit: ([key, v], out) => {
-        if ((type === null || typeOf(v) === type) && isLive(db, key, now)) out.push(key);
+        if ((type === null || typeOf(v) === type) && isLive(db, key, now) && (visible === null || visible(key)))
+          out.push(key);
       },
     });
   },
 
   // RANDOMKEY — walks a per-database iterator a random 0..31 steps (O(1) amortised, not uniform; like
   // Redis's, the distribution is uneven).
+  // With a key-restricted ACL, only readable keys: 100 random picks, then one pass over the keys.
   RANDOMKEY(client) {
     const db = client.db;
     const now = client.engine.now();
-    for (let tries = 0; tries < 100 && db.dict.size > 0; tries++) {
-      let it = randomIters.get(db.dict);
-      const skip = Math.floor(Math.random() * Math.min(RANDOM_SKIP, db.dict.size));
-      let key: string | undefined;
-      for (let i = 0; i <= skip; i++) {
-        let r = it?.next();
-        if (!r || r.done) {
-          it = db.dict.keys();
-          randomIters.set(db.dict, it);
-          r = it.next();
-          if (r.done) return null;
-        }
-        key = r.value;
+    const visible = client.engine.acl.keyFilter(client);
+    if (visible !== null) {
+      for (let tries = 0; tries < 100 && db.dict.size > 0; tries++) {
+        const k = randomDictKey(db.dict);
+        if (k !== undefined && visible(k) && isLive(db, k, now)) return k;
       }
-      if (key !== undefined && isLive(db, key, now)) return key;
-      if (key !== undefined) db.lookup(key);
+      const candidates: string[] = [];
+      for (const k of db.dict.keys()) if (visible(k) && isLive(db, k, now)) candidates.push(k);
+      return candidates.length === 0 ? null : candidates[Math.floor(Math.random() * candidates.length)];
+    }
+    for (let tries = 0; tries < 100 && db.dict.size > 0; tries++) {
+      const key = randomDictKey(db.dict);
+      if (key === undefined) return null;
+      if (isLive(db, key, now)) return key;
+      db.lookup(key);
     }
     return null;
   },
 
-  // DBSIZE
+  // DBSIZE — with a key-restricted ACL, the number of keys the caller may read (O(n)).
   DBSIZE(client) {
-    return client.db.size;
+    const visible = client.engine.acl.keyFilter(client);
+    if (visible === null) return client.db.size;
+    const db = client.db;
+    const now = client.engine.now();
+    let n = 0;
+    for (const k of db.dict.keys()) if (visible(k) && isLive(db, k, now)) n++;
+    return n;
   },
 
   // FLUSHDB [ASYNC | SYNC]

@@ -43,6 +43,21 @@ export const handlers: Handlers = {
           replies.push(cmd);
           continue;
         }
+        // Rights may have changed since the command was queued (Redis 7 re-checks at EXEC too).
+        const denied = engine.acl.check(client, cmd, argv, 'multi');
+        if (denied) {
+          const why = denied.message.startsWith('NOPERM this user has no permissions to run')
+            ? 'no permission to execute the command or subcommand'
+            : denied.message.includes('keys')
+              ? 'no permission to touch the specified keys'
+              : 'no permission to access one of the channels used as arguments';
+          replies.push(
+            new ErrorReply(
+              `NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ${why}`,
+            ),
+          );
+          continue;
+        }
         const r = runCommand(engine, client, cmd, argv);
         // Blocking commands do not block inside EXEC (Blocking.block returns at once), so no Promise here.
         replies.push(r instanceof Promise ? new ErrorReply('ERR blocking command inside EXEC') : r);

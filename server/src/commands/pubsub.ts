@@ -25,6 +25,16 @@ function unsubscribeGeneric(client: Client, argv: string[], pattern: boolean): R
   return new MultiReply(out);
 }
 
+const KEYSPACE_CHANNEL = /^__keyspace@\d+__:/;
+
+/** Whether PUBSUB CHANNELS may show `ch` to a restricted session. */
+function channelVisible(client: Client, ch: string): boolean {
+  const acl = client.engine.acl;
+  if (!acl.channelAllowed(client, ch, false)) return false;
+  const m = KEYSPACE_CHANNEL.exec(ch);
+  return m === null || acl.canReadKey(client, ch.slice(m[0].length));
+}
+
 export const handlers: Handlers = {
   // SUBSCRIBE channel [channel ...]
   SUBSCRIBE(client, argv) {
@@ -66,7 +76,14 @@ export const handlers: Handlers = {
       );
     }
     const out: string[] = [];
-    for (const ch of client.engine.pubsub.channels.keys()) if (argv.length < 3 || globMatch(argv[2], ch)) out.push(ch);
+    const acl = client.engine.acl;
+    const filtered = !acl.permissions(client).unrestricted || client.tokenRules !== null;
+    for (const ch of client.engine.pubsub.channels.keys()) {
+      if (argv.length >= 3 && !globMatch(argv[2], ch)) continue;
+      // kvws: only channels the caller may use, and no keyspace channel naming a key it may not read.
+      if (filtered && !channelVisible(client, ch)) continue;
+      out.push(ch);
+    }
     return out;
   },
 

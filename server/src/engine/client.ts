@@ -1,3 +1,5 @@
+import type { User } from '../auth/acl-user.js';
+import type { Permissions } from '../auth/permissions.js';
 import type { Reply } from '../protocol/reply.js';
 import type { Db } from './db.js';
 import type { Engine } from './engine.js';
@@ -50,6 +52,30 @@ export class Client {
   kill: (reason: string) => void = () => {};
   /** Bytes waiting in the output buffer (CLIENT LIST omem). */
   outputBytes: () => number = () => 0;
+  /**
+   * The session's token expired (auth/acl.ts has already dropped its rights and subscriptions). The front
+   * door tells the peer; the default closes the connection.
+   */
+  onAuthExpired: () => void = () => this.kill('token expired');
+
+  // Authentication state, owned by auth/acl.ts.
+  /** The ACL user this session acts as (live: ACL SETUSER applies at once). */
+  user: User;
+  /** Logged in (or the default user needs no password, as in Redis). */
+  authenticated: boolean;
+  /** Claims of the token the session logged in with (for `{sub}` pattern templates), or null. */
+  claims: Record<string, unknown> | null = null;
+  /** The token's `acl` claim as a rights set that narrows the user's, or null. */
+  tokenRules: User | null = null;
+  /** When the token expires (Unix ms), 0 = never. */
+  authExpiresAt = 0;
+  authTimer: NodeJS.Timeout | null = null;
+  /** Bumped at every login, so a stale expiry timer does nothing. */
+  authSession = 0;
+  /** Compiled permissions (cache; see Acl.permissions). */
+  perms: Permissions | null = null;
+  permsVersion = -1;
+  tokenPerms: Permissions | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -63,6 +89,8 @@ export class Client {
     this.db = engine.dbs[0];
     this.addr = addr;
     this.laddr = laddr;
+    this.user = engine.acl.defaultUser;
+    this.authenticated = !engine.acl.authRequired;
   }
 
   get subscriptionCount(): number {

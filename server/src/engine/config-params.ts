@@ -97,6 +97,15 @@ export class ConfigParams {
         o.protectedMode = parseYesNo(v);
       },
     });
+    p.set('acllog-max-len', {
+      get: () => String(o.aclLogMaxLen),
+      set: (v) => {
+        o.aclLogMaxLen = parseIntParam(v, 0, 100_000);
+        const log = engine.acl.log;
+        if (log.length > o.aclLogMaxLen) log.length = o.aclLogMaxLen;
+      },
+    });
+    p.set('aclfile', { get: () => o.aclFile ?? (o.dataDir ? `${o.dataDir}/users.acl` : '') });
     p.set('databases', { get: () => String(o.databases) });
     p.set('port', { get: () => String(o.respPort) });
     p.set('bind', { get: () => o.host });

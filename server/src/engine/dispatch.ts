@@ -1,3 +1,4 @@
+import { NOAUTH } from '../auth/acl.js';
 import type { RuntimeCommand } from '../commands/index.js';
 import { CommandError, ErrorReply, QUEUED, type Reply, wrongArity } from '../protocol/reply.js';
 import type { Client } from './client.js';
@@ -50,8 +51,8 @@ function clip(s: string): string {
 }
 
 /**
- * processCommand: lookup → arity → (ACL, later) → pub/sub context → MULTI queueing → run → wake blocked
- * clients. The one path every front door uses.
+ * processCommand: lookup → arity → authentication (NOAUTH) → ACL (NOPERM) → pub/sub context → MULTI
+ * queueing → run → wake blocked clients. The one path every front door uses.
  */
 export function execute(engine: Engine, client: Client, argv: string[]): Reply | Promise<Reply> {
   client.lastInteraction = Date.now();
@@ -60,11 +61,17 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
   const cmd = lookupCommand(engine, argv);
   if (cmd instanceof ErrorReply) return reject(engine, client, argv[0].toUpperCase() === 'EXEC', cmd);
   client.lastCommand = cmd.fullName;
+  const isExec = cmd.root === 'EXEC';
+  if (!client.authenticated && engine.acl.authRequired && !cmd.spec.flags.includes('no_auth')) {
+    return reject(engine, client, isExec, new ErrorReply(NOAUTH));
+  }
+  const denied = engine.acl.check(client, cmd, argv, client.multi ? 'multi' : 'toplevel');
+  if (denied) return reject(engine, client, isExec, denied);
   if (client.inPubSubMode && !PUBSUB_ALLOWED.has(cmd.root)) {
     return reject(
       engine,
       client,
-      cmd.root === 'EXEC',
+      isExec,
       new ErrorReply(
         `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
       ),

@@ -1,3 +1,4 @@
+import { Acl } from '../auth/acl.js';
 import { buildCommandTable, type CommandTable } from '../commands/index.js';
 import type { ServerOptions } from '../config.js';
 import type { Reply } from '../protocol/reply.js';
@@ -72,6 +73,8 @@ export class Engine {
   readonly scans: ScanCursors;
   readonly table: CommandTable;
   readonly params: ConfigParams;
+  /** Users, authentication and the ACL check (auth/acl.ts). */
+  readonly acl: Acl;
   readonly listeners: KeyspaceListener[] = [];
   /** WATCHed keys: "db\0key" → clients watching it. */
   readonly watchers = new Map<string, Set<Client>>();
@@ -97,6 +100,7 @@ export class Engine {
     this.expiry = new ExpiryScheduler(this, options.databases);
     this.scans = new ScanCursors(options.scanCursorCache);
     this.table = buildCommandTable();
+    this.acl = new Acl(this);
     const flags = parseNotifyFlags(options.notifyKeyspaceEvents);
     if (flags < 0) throw new Error(`invalid notify-keyspace-events ${JSON.stringify(options.notifyKeyspaceEvents)}`);
     this.notifyFlags = flags;
@@ -131,8 +135,9 @@ export class Engine {
     this.blocking.signal(db, key);
     const flags = this.notifyFlags;
     if (flags !== 0 && (flags & classBit(cls)) !== 0 && !this.pubsub.idle) {
-      if (flags & NOTIFY_KEYSPACE) this.pubsub.publish(`__keyspace@${db.index}__:${key}`, event);
-      if (flags & NOTIFY_KEYEVENT) this.pubsub.publish(`__keyevent@${db.index}__:${event}`, key);
+      // Delivered only to subscribers who may read the key (kvws: notifications do not leak key names).
+      if (flags & NOTIFY_KEYSPACE) this.pubsub.publish(`__keyspace@${db.index}__:${key}`, event, key);
+      if (flags & NOTIFY_KEYEVENT) this.pubsub.publish(`__keyevent@${db.index}__:${event}`, key, key);
     }
     if (this.listeners.length !== 0) {
       const e: KeyEvent = { db: db.index, key, event, cls };
@@ -191,6 +196,7 @@ export class Engine {
   }
 
   private cleanupClient(c: Client): void {
+    this.acl.forget(c);
     if (c.blocked) this.blocking.unblock(c);
     this.unwatchAll(c);
     this.pubsub.removeClient(c);

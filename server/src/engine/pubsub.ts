@@ -68,14 +68,16 @@ export class PubSub {
 
   /**
    * Delivers `message` on `channel` to channel subscribers, then to pattern subscribers whose pattern
-   * matches. Returns the number of deliveries (PUBLISH's reply).
+   * matches. Returns the number of deliveries (PUBLISH's reply). With `key` (keyspace notifications),
+   * only subscribers whose ACL lets them read that key receive it.
    */
-  publish(channel: string, message: string): number {
+  publish(channel: string, message: string, key?: string): number {
     let n = 0;
     const set = this.channels.get(channel);
     if (set) {
       const msg = new PushReply(['message', channel, message]);
       for (const c of set) {
+        if (key !== undefined && !c.engine.acl.canReadKey(c, key)) continue;
         c.push(msg);
         n++;
       }
@@ -85,6 +87,7 @@ export class PubSub {
         if (!globMatch(pattern, channel)) continue;
         const msg = new PushReply(['pmessage', pattern, channel, message]);
         for (const c of clients) {
+          if (key !== undefined && !c.engine.acl.canReadKey(c, key)) continue;
           c.push(msg);
           n++;
         }

@@ -16,6 +16,15 @@ export const connection: CommandSpec[] = [
     tips: ['request_policy:all_shards', 'response_policy:all_succeeded'],
   }),
   c('ECHO', { group: g, arity: 2, flags: ['fast'], syntax: 'ECHO message', summary: 'Returns the given string.' }),
+  c('AUTH', {
+    group: g,
+    arity: -2,
+    // kvws adds no_multi: checking a password (argon2id) or a token is asynchronous and cannot run inside EXEC.
+    flags: ['noscript', 'loading', 'stale', 'fast', 'no_auth', 'allow_busy', 'no_multi'],
+    syntax: 'AUTH [username] password',
+    summary:
+      'Authenticates the connection (with a password, or with a JWT issued by kvws or the configured identity provider).',
+  }),
   c('HELLO', {
     group: g,
     arity: -1,

@@ -24,6 +24,8 @@ export interface CommandInput {
   summary: string;
   since?: string;
   tips?: string[];
+  /** See CommandSpec.wholeKeyspace. */
+  wholeKeyspace?: true;
   subcommands?: Record<string, Omit<CommandInput, 'group'> & { group?: CommandGroup }>;
 }
 
@@ -71,6 +73,7 @@ export function defineCommand(name: string, input: CommandInput): CommandSpec {
     since: input.since ?? '1.0.0',
   };
   if (input.tips) spec.tips = input.tips;
+  if (input.wholeKeyspace) spec.wholeKeyspace = true;
   if (input.subcommands) {
     spec.subcommands = Object.entries(input.subcommands).map(([sub, s]) =>
       defineCommand(sub, { ...s, group: s.group ?? input.group }),

@@ -132,5 +132,10 @@ export interface CommandSpec {
   since: string;
   /** Redis's command tips (COMMAND INFO's 8th field), e.g. `nondeterministic_output`. */
   tips?: string[];
+  /**
+   * kvws: the command changes every key of one or more databases without naming them (FLUSHDB, FLUSHALL,
+   * SWAPDB), so the ACL check requires write access to all keys (`allkeys` or `%W~*`).
+   */
+  wholeKeyspace?: true;
   subcommands?: CommandSpec[];
 }

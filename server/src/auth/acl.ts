@@ -1,0 +1,566 @@
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { clientInfoLine } from '../commands/connection.js';
+import type { RuntimeCommand } from '../commands/index.js';
+import type { Client } from '../engine/client.js';
+import type { Engine } from '../engine/engine.js';
+import { ErrorReply, OK, type Reply } from '../protocol/reply.js';
+import { AclRuleError, applySelectorRule, applyUserRule, mergeSelectorArgs, RULE_ERRORS, User } from './acl-user.js';
+import type { TokenService } from './jwt.js';
+import { LoginThrottle, PasswordHasher } from './passwords.js';
+import { type Denial, Permissions } from './permissions.js';
+
+/**
+ * Users, authentication and the ACL check (Redis's acl.c, with argon2id passwords, JWTs and kvws's
+ * no-leak filters). One instance per engine, `engine.acl`.
+ *
+ * Contracts:
+ * - `check` is called by the dispatcher for every command of every front door; handlers never check.
+ * - A session (`Client`) holds a live reference to its `User`: ACL SETUSER applies to open sessions at
+ *   once; deleting a user or turning it off closes its sessions.
+ * - `authPassword` / `authToken` resolve to OK or a WRONGPASS error reply; every failure is throttled per
+ *   user and per client address and recorded in ACL LOG.
+ */
+
+export const NOAUTH = 'NOAUTH Authentication required.';
+export const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
+
+export type AclContext = 'toplevel' | 'multi' | 'lua';
+
+export interface AclLogEntry {
+  count: number;
+  reason: 'command' | 'key' | 'channel' | 'auth';
+  context: AclContext;
+  object: string;
+  username: string;
+  createdAt: number;
+  updatedAt: number;
+  clientInfo: string;
+  entryId: number;
+}
+
+/** Entries this close in time with the same reason, context, object and user are merged (Redis: 60 s). */
+const LOG_GROUPING_MS = 60_000;
+
+export interface AclStats {
+  authSuccesses: number;
+  authFailures: number;
+  authLockedOut: number;
+  deniedCommands: number;
+  deniedKeys: number;
+  deniedChannels: number;
+  tokenExpiries: number;
+}
+
+/** The error text of ACL SETUSER for a bad modifier. */
+function modifierError(op: string, e: unknown): ErrorReply {
+  const msg = e instanceof AclRuleError ? e.message : String(e);
+  return new ErrorReply(`ERR Error in ACL SETUSER modifier '${op}': ${msg}`);
+}
+
+/** Host part of a CLIENT LIST address (`1.2.3.4:5678`, `[::1]:5678`). */
+export function addrHost(addr: string): string {
+  const i = addr.lastIndexOf(':');
+  const h = i < 0 ? addr : addr.slice(0, i);
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+export class Acl {
+  readonly users = new Map<string, User>();
+  readonly log: AclLogEntry[] = [];
+  readonly hasher: PasswordHasher;
+  readonly throttle: LoginThrottle;
+  readonly stats: AclStats = {
+    authSuccesses: 0,
+    authFailures: 0,
+    authLockedOut: 0,
+    deniedCommands: 0,
+    deniedKeys: 0,
+    deniedChannels: 0,
+    tokenExpiries: 0,
+  };
+  /** Set by the server once the signing keys are loaded; null = token logins refused. */
+  tokens: TokenService | null = null;
+  private nextEntryId = 0;
+  private commandCount = 0;
+
+  constructor(readonly engine: Engine) {
+    const o = engine.options;
+    this.hasher = new PasswordHasher(o.authMaxConcurrentHashes);
+    this.throttle = new LoginThrottle(() => ({
+      maxFailures: o.authMaxFailures,
+      windowMs: o.authFailureWindow * 1000,
+      lockoutMs: o.authLockout * 1000,
+    }));
+    for (const cmd of new Set(engine.table.values())) this.commandCount += 1 + (cmd.subcommands?.size ?? 0);
+    this.users.set('default', this.newDefaultUser());
+  }
+
+  get defaultUser(): User {
+    return this.users.get('default') as User;
+  }
+
+  /** The default user as Redis creates it: `on nopass ~* &* +@all`. */
+  private newDefaultUser(): User {
+    const u = new User('default');
+    for (const r of ['on', 'nopass', '~*', '&*', '+@all']) applyUserRule(u, r, this.engine.table);
+    return u;
+  }
+
+  /**
+   * True when a new connection must authenticate: the default user has a password or is off (Redis's
+   * authRequired). Otherwise connections start authenticated as `default`.
+   */
+  get authRequired(): boolean {
+    const d = this.defaultUser;
+    return !d.nopass || !d.enabled;
+  }
+
+  /** The permissions of a session, recompiled when its user changed. */
+  permissions(c: Client): Permissions {
+    if (c.perms === null || c.permsVersion !== c.user.version) {
+      c.perms = new Permissions(c.user, c.claims, this.commandCount);
+      c.permsVersion = c.user.version;
+    }
+    return c.perms;
+  }
+
+  /** Token narrowing rules of a session, compiled once. */
+  private tokenPermissions(c: Client): Permissions | null {
+    if (c.tokenRules === null) return null;
+    c.tokenPerms ??= new Permissions(c.tokenRules, c.claims, this.commandCount);
+    return c.tokenPerms;
+  }
+
+  /**
+   * The ACL check of the dispatcher: null when the session may run `cmd` with `argv`, else Redis's NOPERM
+   * error (and an ACL LOG entry). Both the user's rules and the token's `acl` claim must allow it.
+   */
+  check(c: Client, cmd: RuntimeCommand, argv: string[], context: AclContext): ErrorReply | null {
+    const p = this.permissions(c);
+    const t = this.tokenPermissions(c);
+    if (p.unrestricted && t === null) return null;
+    const denial = (p.unrestricted ? null : p.check(cmd, argv)) ?? t?.check(cmd, argv) ?? null;
+    if (denial === null) return null;
+    this.logDenial(c, denial, context, c.user.name);
+    return new ErrorReply(this.denialMessage(denial));
+  }
+
+  /** Checks a command for another user without running it (ACL DRYRUN): null or the denial. */
+  dryRun(user: User, cmd: RuntimeCommand, argv: string[]): Denial | null {
+    return new Permissions(user, null, this.commandCount).check(cmd, argv);
+  }
+
+  /** Redis 7.0's NOPERM texts. */
+  denialMessage(d: Denial): string {
+    if (d.reason === 'command') return `NOPERM this user has no permissions to run the '${d.object}' command`;
+    if (d.reason === 'key') return 'NOPERM this user has no permissions to access one of the keys used as arguments';
+    return 'NOPERM this user has no permissions to access one of the channels used as arguments';
+  }
+
+  /**
+   * A filter for key names the session may see (KEYS, SCAN, RANDOMKEY, keyspace notifications), or null
+   * when it may read every key.
+   */
+  keyFilter(c: Client): ((key: string) => boolean) | null {
+    const p = this.permissions(c);
+    const t = this.tokenPermissions(c);
+    if (p.readsAllKeys && (t === null || t.readsAllKeys)) return null;
+    return (key) => p.canReadKey(key) && (t === null || t.canReadKey(key));
+  }
+
+  /** True when the session may read `key` (the keyspace-notification filter). */
+  canReadKey(c: Client, key: string): boolean {
+    const p = this.permissions(c);
+    if (!p.canReadKey(key)) return false;
+    const t = this.tokenPermissions(c);
+    return t === null || t.canReadKey(key);
+  }
+
+  /** True when the session may use `channel` (or, for a pattern, every channel it matches). */
+  channelAllowed(c: Client, channel: string, isPattern: boolean): boolean {
+    if (!this.permissions(c).channelAllowed(channel, isPattern)) return false;
+    const t = this.tokenPermissions(c);
+    return t === null || t.channelAllowed(channel, isPattern);
+  }
+
+  /** Adds an ACL LOG entry, or bumps a similar recent one. */
+  logDenial(c: Client | null, d: Denial | { reason: 'auth'; object: string }, context: AclContext, username: string) {
+    if (d.reason === 'command') this.stats.deniedCommands++;
+    else if (d.reason === 'key') this.stats.deniedKeys++;
+    else if (d.reason === 'channel') this.stats.deniedChannels++;
+    const max = this.engine.options.aclLogMaxLen;
+    if (max === 0) return;
+    const now = Date.now();
+    const info = c ? clientInfoLine(c, now) : '';
+    for (const e of this.log) {
+      if (now - e.updatedAt > LOG_GROUPING_MS) break;
+      if (e.reason === d.reason && e.context === context && e.object === d.object && e.username === username) {
+        e.count++;
+        e.updatedAt = now;
+        e.clientInfo = info;
+        return;
+      }
+    }
+    this.log.unshift({
+      count: 1,
+      reason: d.reason,
+      context,
+      object: d.object,
+      username,
+      createdAt: now,
+      updatedAt: now,
+      clientInfo: info,
+      entryId: this.nextEntryId++,
+    });
+    if (this.log.length > max) this.log.length = max;
+  }
+
+  // ---- Authentication -------------------------------------------------------------------------------
+
+  private throttleKeys(c: Client, username: string): string[] {
+    return [`user:${username}`, `addr:${addrHost(c.addr)}`];
+  }
+
+  /** Refuses a locked-out user or address before any hashing; null when not locked. */
+  private lockedOut(c: Client, username: string, keys: string[]): ErrorReply | null {
+    const wait = this.throttle.lockedFor(keys, Date.now());
+    if (wait === 0) return null;
+    this.stats.authLockedOut++;
+    this.stats.authFailures++;
+    this.logDenial(c, { reason: 'auth', object: 'auth' }, 'toplevel', username);
+    return new ErrorReply(
+      `WRONGPASS too many failed authentication attempts for this user or address: try again in ${Math.ceil(wait / 1000)} seconds`,
+    );
+  }
+
+  private failed(c: Client, username: string, keys: string[], object: string, message = WRONGPASS): ErrorReply {
+    this.stats.authFailures++;
+    this.throttle.fail(keys, Date.now());
+    this.logDenial(c, { reason: 'auth', object }, 'toplevel', username);
+    return new ErrorReply(message);
+  }
+
+  /** AUTH / HELLO AUTH / the WebSocket `auth` frame with a password. Resolves to OK or a WRONGPASS error. */
+  async authPassword(c: Client, username: string, password: string): Promise<Reply> {
+    const keys = this.throttleKeys(c, username);
+    const locked = this.lockedOut(c, username, keys);
+    if (locked) return locked;
+    const user = this.users.get(username);
+    let ok: boolean;
+    if (!user?.enabled) ok = await this.hasher.verifyAny([], password);
+    else if (user.nopass) ok = true;
+    else ok = await this.hasher.verifyAny(user.passwords, password);
+    // The user may have been deleted or turned off while the hash ran.
+    if (!ok || !user || user.deleted || !user.enabled) return this.failed(c, username, keys, 'auth');
+    this.throttle.succeed(keys);
+    this.login(c, user, null, null, 0);
+    return OK;
+  }
+
+  /**
+   * Logs in with a JWT (kvws's own or the external provider's). With `username`, the token must name that
+   * user. Resolves to OK or a WRONGPASS error naming why (never echoing the token).
+   */
+  async authToken(c: Client, token: string, username: string | null): Promise<Reply> {
+    const who = username ?? '(token)';
+    const keys = [`addr:${addrHost(c.addr)}`];
+    const locked = this.lockedOut(c, who, keys);
+    if (locked) return locked;
+    if (!this.tokens) return this.failed(c, who, keys, 'token:disabled', 'WRONGPASS token logins are not enabled');
+    let v: Awaited<ReturnType<TokenService['verify']>>;
+    try {
+      v = await this.tokens.verify(token);
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'malformed';
+      return this.failed(c, who, keys, `token:${code}`, `WRONGPASS invalid token: ${(e as Error).message}`);
+    }
+    if (username !== null && username !== v.user) {
+      return this.failed(c, username, keys, 'token:user', 'WRONGPASS the token was issued for another user');
+    }
+    const user = this.users.get(v.user);
+    if (!user?.enabled) {
+      return this.failed(c, v.user, keys, 'token:user', `WRONGPASS the token's user is disabled or does not exist`);
+    }
+    let rules: User | null = null;
+    if (v.acl !== null) {
+      try {
+        rules = this.parseTokenRules(v.acl);
+      } catch (e) {
+        return this.failed(c, v.user, keys, 'token:acl', `WRONGPASS invalid acl claim: ${(e as Error).message}`);
+      }
+    }
+    this.login(c, user, v.claims, rules, v.expiresAt);
+    return OK;
+  }
+
+  /**
+   * Rules of a token's `acl` claim as a rights set (selector rules and `(…)` selectors only; starts from
+   * nothing). Throws AclRuleError naming the bad rule.
+   */
+  parseTokenRules(acl: string): User {
+    const u = new User('(token)');
+    u.enabled = true;
+    const args = mergeSelectorArgs(acl.split(' ').filter((a) => a !== ''));
+    for (const op of args) {
+      try {
+        if (op.startsWith('(') && op.endsWith(')')) applyUserRule(u, op, this.engine.table);
+        else if (!applySelectorRule(u.root, op, this.engine.table)) throw new AclRuleError('Syntax error');
+      } catch (e) {
+        throw new AclRuleError(`'${op}': ${(e as Error).message}`);
+      }
+    }
+    return u;
+  }
+
+  /** Makes `c` a session of `user`; `expiresAt` (Unix ms, 0 = never) ends it (see onAuthExpired). */
+  login(c: Client, user: User, claims: Record<string, unknown> | null, rules: User | null, expiresAt: number): void {
+    this.stats.authSuccesses++;
+    c.user = user;
+    c.authenticated = true;
+    c.claims = claims;
+    c.tokenRules = rules;
+    c.perms = null;
+    c.tokenPerms = null;
+    c.authExpiresAt = expiresAt;
+    if (c.authTimer) clearTimeout(c.authTimer);
+    c.authTimer = null;
+    if (expiresAt > 0) {
+      const session = ++c.authSession;
+      const arm = () => {
+        const left = c.authExpiresAt - Date.now();
+        if (c.closed || c.authSession !== session) return;
+        if (left > 0) {
+          c.authTimer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+          c.authTimer.unref();
+          return;
+        }
+        this.expire(c);
+      };
+      arm();
+    } else {
+      c.authSession++;
+    }
+  }
+
+  /** A token ran out: the session loses its rights and its subscriptions, and the front door is told. */
+  private expire(c: Client): void {
+    this.stats.tokenExpiries++;
+    c.authTimer = null;
+    this.engine.pubsub.removeClient(c);
+    c.user = this.defaultUser;
+    c.authenticated = false;
+    c.claims = null;
+    c.tokenRules = null;
+    c.perms = null;
+    c.tokenPerms = null;
+    c.authExpiresAt = 0;
+    c.onAuthExpired();
+  }
+
+  /** RESET: back to the default user, authenticated only if it needs no password (Redis's clientSetDefaultAuth). */
+  logout(c: Client): void {
+    this.forget(c);
+    c.user = this.defaultUser;
+    c.authenticated = !this.authRequired;
+    c.claims = null;
+    c.tokenRules = null;
+    c.perms = null;
+    c.tokenPerms = null;
+    c.authExpiresAt = 0;
+  }
+
+  /** Stops a session's expiry timer (the client went away). */
+  forget(c: Client): void {
+    if (c.authTimer) clearTimeout(c.authTimer);
+    c.authTimer = null;
+    c.authSession++;
+  }
+
+  // ---- Users ----------------------------------------------------------------------------------------
+
+  /**
+   * ACL SETUSER: applies `ops` to a copy of the user (created if missing) and commits only if every rule is
+   * valid. `>pw` is hashed (argon2id) and `<pw` resolved to the matching hash first, which makes the call
+   * asynchronous; without password rules it completes synchronously. Returns null or the error reply.
+   */
+  setUser(name: string, rawOps: string[]): ErrorReply | null | Promise<ErrorReply | null> {
+    let ops: string[];
+    try {
+      ops = mergeSelectorArgs(rawOps);
+    } catch (e) {
+      return new ErrorReply(`ERR ${(e as Error).message}`);
+    }
+    if (ops.some((op) => op[0] === '>' || op[0] === '<')) return this.setUserHashing(name, ops);
+    return this.applyOps(name, ops);
+  }
+
+  /** True when ACL SETUSER with these rules would have to hash (and so cannot run inside EXEC). */
+  static needsHashing(ops: readonly string[]): boolean {
+    return ops.some((op) => op[0] === '>' || op[0] === '<');
+  }
+
+  private async setUserHashing(name: string, ops: string[]): Promise<ErrorReply | null> {
+    // Resolve password rules against a draft, then apply the resolved rules to the user as it is now.
+    const existing = this.users.get(name);
+    const draft = existing ? existing.clone() : new User(name);
+    const resolved: string[] = [];
+    for (const op of ops) {
+      let rule = op;
+      if (op[0] === '>') {
+        rule = `#${await this.hasher.hash(op.slice(1))}`;
+      } else if (op[0] === '<') {
+        const h = await this.hasher.findHash(draft.passwords, op.slice(1));
+        if (h === null) return modifierError(op, new AclRuleError(RULE_ERRORS.noSuchPassword));
+        rule = `!${h}`;
+      }
+      try {
+        applyUserRule(draft, rule, this.engine.table);
+      } catch (e) {
+        return modifierError(op, e);
+      }
+      resolved.push(rule);
+    }
+    return this.applyOps(name, resolved);
+  }
+
+  private applyOps(name: string, ops: string[]): ErrorReply | null {
+    const current = this.users.get(name);
+    const draft = current ? current.clone() : new User(name);
+    for (const op of ops) {
+      try {
+        applyUserRule(draft, op, this.engine.table);
+      } catch (e) {
+        return modifierError(op, e);
+      }
+    }
+    if (current) {
+      current.assign(draft);
+      this.userChanged(current);
+    } else {
+      draft.version = 1;
+      this.users.set(name, draft);
+    }
+    return null;
+  }
+
+  /** ACL DELUSER: deletes users (never `default`) and closes their sessions; returns how many existed. */
+  deleteUsers(names: string[]): number {
+    let n = 0;
+    for (const name of names) {
+      const u = this.users.get(name);
+      if (!u) continue;
+      this.users.delete(name);
+      u.deleted = true;
+      u.version++;
+      n++;
+      this.userChanged(u);
+    }
+    return n;
+  }
+
+  /**
+   * After a user changed: sessions of a deleted or disabled user are closed; sessions subscribed to channels
+   * the user may no longer use are closed (as Redis does).
+   */
+  userChanged(u: User): void {
+    for (const c of this.engine.clients.byId.values()) {
+      if (c.user !== u || !c.authenticated) continue;
+      if (u.deleted || !u.enabled) {
+        c.kill(u.deleted ? 'user deleted' : 'user disabled');
+        continue;
+      }
+      let ok = true;
+      for (const ch of c.channels) if (!this.channelAllowed(c, ch, false)) ok = false;
+      for (const p of c.patterns) if (!this.channelAllowed(c, p, true)) ok = false;
+      if (!ok) c.kill('channel permissions revoked');
+    }
+  }
+
+  // ---- The users file -------------------------------------------------------------------------------
+
+  /**
+   * Parses a users file: `user NAME rules…` per line, blank lines and `#` comments allowed. Every line is
+   * checked; the first error throws `Error("FILE:LINE: reason")` and nothing is applied. `>pw` rules are
+   * hashed. The default user, when not defined, is `on nopass ~* &* +@all`.
+   */
+  async parseUsersFile(text: string, origin: string): Promise<Map<string, User>> {
+    const out = new Map<string, User>();
+    const lines = text.split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].trim();
+      if (line === '' || line.startsWith('#')) continue;
+      const where = `${origin}:${i + 1}`;
+      const parts = line.split(/\s+/);
+      if (parts[0] !== 'user' || parts.length < 2) throw new Error(`${where}: a line must start with 'user <name>'`);
+      const name = parts[1];
+      if (out.has(name))
+        throw new Error(`${where}: Duplicate user '${name}' found. A user can only be defined once in config files`);
+      const u = new User(name);
+      let ops: string[];
+      try {
+        ops = mergeSelectorArgs(parts.slice(2));
+      } catch (e) {
+        throw new Error(`${where}: ${(e as Error).message}`);
+      }
+      for (const op of ops) {
+        const rule = op[0] === '>' ? `#${await this.hasher.hash(op.slice(1))}` : op;
+        if (op[0] === '<') throw new Error(`${where}: '<' (remove a password) has no meaning in a users file`);
+        try {
+          applyUserRule(u, rule, this.engine.table);
+        } catch (e) {
+          throw new Error(`${where}: Error in user declaration '${op}': ${(e as Error).message}`);
+        }
+      }
+      u.version = 1;
+      out.set(name, u);
+    }
+    if (!out.has('default')) out.set('default', this.newDefaultUser());
+    return out;
+  }
+
+  /**
+   * Replaces every user with the file's (ACL LOAD, start-up). Users that keep their name keep their
+   * sessions (with the new rules); sessions of users no longer defined are closed. Throws on any error,
+   * changing nothing.
+   */
+  async loadFile(path: string): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read users file ${path}: ${(e as Error).message}`);
+    }
+    const loaded = await this.parseUsersFile(text, path);
+    for (const [name, old] of [...this.users]) {
+      const next = loaded.get(name);
+      if (next) {
+        old.assign(next);
+        loaded.set(name, old);
+      }
+    }
+    const removed = [...this.users.values()].filter((u) => !loaded.has(u.name));
+    this.users.clear();
+    for (const [name, u] of loaded) this.users.set(name, u);
+    for (const u of removed) {
+      u.deleted = true;
+      u.version++;
+    }
+    for (const u of [...removed, ...this.users.values()]) this.userChanged(u);
+  }
+
+  /** The users file's text: one `ACL LIST` line per user, `default` first. */
+  serialize(): string {
+    const lines = [...this.users.values()]
+      .sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : a.name < b.name ? -1 : 1))
+      .map((u) => u.describe());
+    return `${lines.join('\n')}\n`;
+  }
+
+  /** ACL SAVE: writes the users file atomically (temporary file, then rename), mode 0600. */
+  async saveFile(path: string): Promise<void> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    await writeFile(tmp, this.serialize(), { mode: 0o600 });
+    await chmod(tmp, 0o600);
+    await rename(tmp, path);
+  }
+}

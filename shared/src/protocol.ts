@@ -51,7 +51,39 @@ export const MultiRequestSchema = z
   .object({ ...base, multi: z.array(CommandSchema, { error: 'expected an array of commands' }).min(1).max(100_000) })
   .strict();
 
-export const RequestSchema = z.union([CommandRequestSchema, PipelineRequestSchema, MultiRequestSchema]);
+/**
+ * `{"id": 4, "auth": {"token": "eyJ…"}}` or `{"id": 4, "auth": {"username": "alice", "password": "…"}}` →
+ * `{"id": 4, "result": {"user": "alice", "expiresAt": 1767225600000}}` (expiresAt null for a password
+ * login) or `{"id": 4, "error": "WRONGPASS …"}`. The first frame of a connection that must authenticate;
+ * sent again later (a fresh token), it replaces the session's rights without reconnecting. Credentials
+ * never go in the URL.
+ */
+export const AuthRequestSchema = z
+  .object({
+    id: IdSchema,
+    auth: z.union(
+      [
+        z.object({ token: z.string().min(1).max(65_536), username: z.string().min(1).max(1024).optional() }).strict(),
+        z.object({ username: z.string().min(1).max(1024), password: z.string().max(65_536) }).strict(),
+      ],
+      { error: 'expected {"token": "…"} or {"username": "…", "password": "…"}' },
+    ),
+  })
+  .strict();
+export type AuthRequest = z.infer<typeof AuthRequestSchema>;
+/** The result of an `auth` request. */
+export interface AuthResult {
+  user: string;
+  /** Unix ms when the token expires (the session then loses its rights), or null. */
+  expiresAt: number | null;
+}
+
+export const RequestSchema = z.union([
+  CommandRequestSchema,
+  PipelineRequestSchema,
+  MultiRequestSchema,
+  AuthRequestSchema,
+]);
 export type CommandRequest = z.infer<typeof CommandRequestSchema>;
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
 export type MultiRequest = z.infer<typeof MultiRequestSchema>;
@@ -74,7 +106,9 @@ export type ReplyFrame = { id: Id | null } & Envelope;
 /** Messages pushed without a request: pub/sub deliveries (keyspace events included). */
 export type PushFrame =
   | { push: 'message'; channel: string; data: string }
-  | { push: 'pmessage'; pattern: string; channel: string; data: string };
+  | { push: 'pmessage'; pattern: string; channel: string; data: string }
+  /** The session's token expired: its rights and subscriptions are gone; the server then closes with 4401. */
+  | { push: 'auth'; event: 'expired' };
 
 export type ServerFrame = ReplyFrame | PushFrame;
 
@@ -98,7 +132,10 @@ export const CloseCode = {
   frameTooLarge: 1009,
   /** Internal error. */
   internalError: 1011,
-  /** Authentication required or failed (later issue). */
+  /**
+   * Authentication: no `auth` frame within the auth timeout, the session's token expired, or its user was
+   * deleted or turned off. Reconnect and authenticate again.
+   */
   unauthorized: 4401,
   /** The client did not read: its send buffer went over the limit. */
   tooSlow: 4408,

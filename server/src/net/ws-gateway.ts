@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  AuthRequestSchema,
   CloseCode,
   CommandRequestSchema,
   type Encoding,
@@ -14,6 +15,7 @@ import {
 } from '@kvws/shared/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { z } from 'zod';
+import { looksLikeJwt } from '../auth/jwt.js';
 import { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
 import type { Engine } from '../engine/engine.js';
@@ -127,7 +129,7 @@ export function originAllowed(origin: string, host: string | undefined, secure: 
 /** A validated request, ready to run: its arguments decoded to engine binary strings. */
 interface Job {
   id: Id;
-  kind: 'cmd' | 'pipeline' | 'multi';
+  kind: 'cmd' | 'pipeline' | 'multi' | 'auth';
   enc: Encoding;
   argvs: string[][];
   /** Index of the next command to run (cmd and pipeline jobs can stop at a blocking command). */
@@ -147,7 +149,7 @@ function pathText(p: readonly PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
-    return `${FrameError.shape} unknown field${issue.keys.length > 1 ? 's' : ''} ${keys} (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi")`;
+    return `${FrameError.shape} unknown field${issue.keys.length > 1 ? 's' : ''} ${keys} (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi", "auth")`;
   }
   const where = pathText(issue.path);
   return `${FrameError.shape} ${where ? `${where}: ` : ''}${issue.message}`;
@@ -208,14 +210,30 @@ export function parseRequest(frame: unknown, connectionEncoding: Encoding): Pars
   const idOk = IdSchema.safeParse(o.id);
   const id = idOk.success ? idOk.data : null;
   if (!('id' in o)) return { id: null, error: `${FrameError.shape} missing "id"` };
-  const kinds = (['cmd', 'pipeline', 'multi'] as const).filter((k) => k in o);
+  const kinds = (['cmd', 'pipeline', 'multi', 'auth'] as const).filter((k) => k in o);
   if (kinds.length !== 1) {
     return {
       id,
-      error: `${FrameError.shape} a request has exactly one of "cmd", "pipeline" or "multi"${kinds.length > 1 ? ` (got ${kinds.map((k) => `"${k}"`).join(', ')})` : ''}`,
+      error: `${FrameError.shape} a request has exactly one of "cmd", "pipeline", "multi" or "auth"${kinds.length > 1 ? ` (got ${kinds.map((k) => `"${k}"`).join(', ')})` : ''}`,
     };
   }
   const kind = kinds[0];
+  if (kind === 'auth') {
+    const r = AuthRequestSchema.safeParse(o);
+    if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
+    // Credentials are JSON text: sent to AUTH as UTF-8 bytes.
+    const a = r.data.auth;
+    if ('token' in a && !looksLikeJwt(a.token))
+      return { id, error: `${FrameError.shape} auth.token: not a JWT (three base64url parts)` };
+    const bytes = (x: string) => fromJsonArg(x, 'utf8');
+    const argv =
+      'token' in a
+        ? a.username !== undefined
+          ? ['AUTH', bytes(a.username), bytes(a.token)]
+          : ['AUTH', bytes(a.token)]
+        : ['AUTH', bytes(a.username), bytes(a.password)];
+    return { job: { id: r.data.id, kind, enc: 'utf8', argvs: [argv], next: 0, results: [] } };
+  }
   let argvs: (string | number)[][];
   let enc: Encoding;
   if (kind === 'cmd' && isPlainCommandRequest(o)) {
@@ -419,6 +437,13 @@ class WsConnection {
   /** A request is waiting on a blocking command; later requests with blocking commands queue in `lane`. */
   private laneBusy = false;
   private readonly lane: Job[] = [];
+  /** An asynchronous non-blocking command (AUTH…) is running: new requests wait in `held`, in order. */
+  private barrier = false;
+  /** Why client.kill was called (see kill). */
+  private killReason: string | null = null;
+  private readonly held: Job[] = [];
+  /** Closes the connection if it has not authenticated in time (when authentication is required). */
+  private authTimer: NodeJS.Timeout | null = null;
   /** Receiving is paused until the socket drains (HIGH_WATER). */
   private paused = false;
   /** Frames built this tick, written together by `flush` (one socket write per tick). */
@@ -461,10 +486,22 @@ class WsConnection {
     );
     client.resp = 3;
     client.push = (reply) => this.push(reply);
-    client.kill = () => this.kill();
+    client.kill = (reason) => this.kill(reason);
     client.outputBytes = () => ws.bufferedAmount;
+    client.onAuthExpired = () => {
+      this.send(JSON.stringify({ push: 'auth', event: 'expired' }));
+      this.close(CloseCode.unauthorized, 'token expired');
+    };
     this.client = client;
     engine.clients.add(client);
+    if (!client.authenticated) {
+      const secs = engine.options.authTimeout;
+      this.authTimer = setTimeout(() => {
+        this.authTimer = null;
+        if (!this.client.authenticated) this.close(CloseCode.unauthorized, `not authenticated within ${secs} seconds`);
+      }, secs * 1000);
+      this.authTimer.unref();
+    }
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('pong', () => {
       this.alive = true;
@@ -512,6 +549,15 @@ class WsConnection {
       return;
     }
     this.inFlight++;
+    // An authentication (or another non-blocking command that answers later) is pending: keep order.
+    if (this.barrier) {
+      this.held.push(job);
+      return;
+    }
+    this.dispatch(job);
+  }
+
+  private dispatch(job: Job): void {
     if (job.kind === 'multi') {
       this.runMulti(job);
       return;
@@ -560,19 +606,44 @@ class WsConnection {
         job.next++;
         continue;
       }
-      const r = this.exec(job.argvs[job.next++]);
+      const argv = job.argvs[job.next++];
+      const r = this.exec(argv);
       if (r instanceof Promise) {
-        this.laneBusy = true;
-        r.then(
-          (reply) => this.resume(job, reply),
-          (e) => this.resume(job, internalError(e)),
-        );
+        if (this.isBlocking(argv)) {
+          this.laneBusy = true;
+          r.then(
+            (reply) => this.resume(job, reply),
+            (e) => this.resume(job, internalError(e)),
+          );
+        } else {
+          // AUTH, ACL SETUSER with a password…: later requests wait, so they run with its outcome.
+          this.barrier = true;
+          r.then(
+            (reply) => this.afterBarrier(job, reply),
+            (e) => this.afterBarrier(job, internalError(e)),
+          );
+        }
         return;
       }
       job.results.push(toEnvelope(r, job.enc));
       if (this.client.closeAfterReply) this.ending = true;
     }
     this.finish(job);
+  }
+
+  /** An asynchronous non-blocking command of `job` answered: carry on with the job, then with held requests. */
+  private afterBarrier(job: Job, reply: Reply): void {
+    this.barrier = false;
+    if (this.closed) return;
+    job.results.push(toEnvelope(reply, job.enc));
+    if (this.client.closeAfterReply) this.ending = true;
+    this.runJob(job);
+    while (!this.barrier && this.held.length > 0 && !this.closed) this.dispatch(this.held.shift() as Job);
+  }
+
+  private isBlocking(argv: string[]): boolean {
+    const cmd = lookupCommand(this.gateway.engine, argv);
+    return !(cmd instanceof ErrorReply) && cmd.spec.flags.includes('blocking');
   }
 
   /** A blocking command of `job` answered: record it, carry on with the job, then with the lane. */
@@ -587,14 +658,21 @@ class WsConnection {
 
   private finish(job: Job): void {
     this.inFlight--;
-    if (job.kind === 'cmd') this.reply(job.id, job.results[0]);
+    if (job.kind === 'auth') {
+      const r = job.results[0];
+      const c = this.client;
+      if ('error' in r) this.reply(job.id, r);
+      else this.reply(job.id, { result: { user: c.user.name, expiresAt: c.authExpiresAt || null } });
+      if (!('error' in r)) this.clearAuthTimer();
+    } else if (job.kind === 'cmd') this.reply(job.id, job.results[0]);
     else this.reply(job.id, { result: job.results });
     if (this.ending) this.closeAfterReply();
   }
 
   /** After the reply to QUIT or to a CLIENT KILL of this very client. */
   private closeAfterReply(): void {
-    this.close(CloseCode.normal, this.client.lastCommand.toLowerCase() === 'quit' ? 'QUIT' : 'killed (CLIENT KILL)');
+    if (this.killReason !== null) this.closeKilled();
+    else this.close(CloseCode.normal, 'QUIT');
   }
 
   /**
@@ -698,14 +776,29 @@ class WsConnection {
     }
   }
 
+  private clearAuthTimer(): void {
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+  }
+
   /** client.kill (CLIENT KILL from another connection, or this one while its request runs). */
-  private kill(): void {
+  /**
+   * client.kill: CLIENT KILL (1000), or the session lost its rights — user deleted or turned off, channel
+   * permissions revoked (4401 with the reason). While this connection's own request runs, after its reply.
+   */
+  private kill(reason: string): void {
     if (this.closed) return;
+    this.killReason = reason;
     if (this.executing) {
       this.ending = true;
       return;
     }
-    this.close(CloseCode.normal, 'killed (CLIENT KILL)');
+    this.closeKilled();
+  }
+
+  private closeKilled(): void {
+    if (this.killReason === 'client kill') this.close(CloseCode.normal, 'killed (CLIENT KILL)');
+    else this.close(CloseCode.unauthorized, this.killReason ?? 'killed');
   }
 
   heartbeat(): void {
@@ -727,8 +820,10 @@ class WsConnection {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.clearAuthTimer();
     this.gateway.engine.clients.remove(this.client);
     this.lane.length = 0;
+    this.held.length = 0;
     // The peer's close frame must be read for the handshake to finish.
     if (this.paused) {
       this.paused = false;
@@ -739,13 +834,16 @@ class WsConnection {
 
   terminate(): void {
     this.closed = true;
+    this.clearAuthTimer();
     this.gateway.engine.clients.remove(this.client);
     this.ws.terminate();
   }
 
   private onClose(): void {
     this.closed = true;
+    this.clearAuthTimer();
     this.lane.length = 0;
+    this.held.length = 0;
     this.gateway.engine.clients.remove(this.client);
     this.gateway.forget(this);
   }

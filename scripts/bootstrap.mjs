@@ -5,6 +5,10 @@
 //   node scripts/bootstrap.mjs --build-only      install if needed, build if stale, exit 0
 //   node scripts/bootstrap.mjs serve [flags...]  same, then dev certificates if missing, then run
 //                                                `node server/bin/kvws.js serve [flags...]`
+//   node scripts/bootstrap.mjs cli CMD [flags...] same as --build-only, then `node server/bin/kvws.js CMD …`
+//                                                (`npm run kvws -- user add alice`)
+// serve and cli add `--data-dir data` (the checkout's data/ directory: users file, JWT keys, later the
+// append-only file) unless a --data-dir flag, KVWS_DATA_DIR or --config is given.
 //
 // Install: `npm ci` when node_modules is missing or the sha256 of package-lock.json differs from the
 //   stamp node_modules/.kvws-lock-hash (`npm install` only when there is no package-lock.json).
@@ -168,9 +172,16 @@ function ensureDevCerts() {
   run('bash', [join(ROOT, 'certs-dev', 'make-dev-certs.sh')], 'make-dev-certs.sh');
 }
 
-/** Runs the server as a child with inherited stdio, forwarding signals; exits with its code. */
-function serve(flags) {
-  const child = spawn(process.execPath, [join(ROOT, 'server', 'bin', 'kvws.js'), 'serve', ...flags], {
+/** `flags` plus `--data-dir <checkout>/data` when the caller chose no data directory or config file. */
+function withDataDir(flags) {
+  const chosen =
+    flags.some((f) => /^--(data-dir|config)(=|$)/.test(f)) || process.env.KVWS_DATA_DIR || process.env.KVWS_CONFIG;
+  return chosen ? flags : [...flags, '--data-dir', join(ROOT, 'data')];
+}
+
+/** Runs `kvws CMD flags` as a child with inherited stdio, forwarding signals; exits with its code. */
+function serve(cmd, flags) {
+  const child = spawn(process.execPath, [join(ROOT, 'server', 'bin', 'kvws.js'), cmd, ...flags], {
     cwd: ROOT,
     stdio: 'inherit',
   });
@@ -195,15 +206,21 @@ function serve(flags) {
 
 function main(argv) {
   const [mode, ...rest] = argv;
-  if (mode !== '--build-only' && mode !== 'serve') {
-    console.error('usage: node scripts/bootstrap.mjs --build-only | serve [kvws serve flags...]');
+  if (mode !== '--build-only' && mode !== 'serve' && mode !== 'cli') {
+    console.error('usage: node scripts/bootstrap.mjs --build-only | serve [kvws serve flags...] | cli CMD [flags...]');
     process.exit(2);
   }
   ensureInstalled();
   ensureBuilt();
   if (mode === '--build-only') return;
+  if (mode === 'cli') {
+    const [cmd, ...flags] = rest;
+    // `user …` and `token …` take the data directory; --help/--version take nothing.
+    serve(cmd ?? '--help', cmd === 'user' || cmd === 'token' ? withDataDir(flags) : flags);
+    return;
+  }
   ensureDevCerts();
-  serve(rest);
+  serve('serve', withDataDir(rest));
 }
 
 main(process.argv.slice(2));

@@ -1,3 +1,4 @@
+import { tokenMain, USERS_USAGE, userMain } from './cli-users.js';
 import { KVWS_VERSION } from './commands/connection.js';
 import { ConfigError, resolveOptions } from './config.js';
 import { KvwsServer, StartError } from './server.js';
@@ -6,6 +7,7 @@ const HELP = `kvws ${KVWS_VERSION} — an in-memory Redis-compatible data store 
 
 Usage:
   kvws serve [flags]      run the server (npm start -- [flags] does the same)
+${USERS_USAGE}
   kvws --help | --version
 
 Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KVWS_RESP_PORT):
@@ -70,6 +72,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`kvws ${KVWS_VERSION}\n`);
     return 0;
   }
+  if (cmd === 'user') return userMain(rest);
+  if (cmd === 'token') return tokenMain(rest);
   if (cmd !== 'serve') {
     process.stderr.write(`kvws: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
     return 1;

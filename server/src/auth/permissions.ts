@@ -79,7 +79,8 @@ class CompiledSelector {
 
   /** 0 when this selector allows the whole command, else the DENIED_* rank; `out` gets the object. */
   check(cmd: RuntimeCommand, argv: string[], out: { object: string }): number {
-    if (!this.allowed.has(cmd.fullName)) {
+    // Commands flagged no_auth (AUTH, HELLO, QUIT, RESET) are never refused by command rules, as in Redis.
+    if (!this.allowed.has(cmd.fullName) && !cmd.spec.flags.includes('no_auth')) {
       const args = this.firstArgs.get(cmd.fullName);
       if (!args || argv.length < 2 || !args.has(argv[1].toLowerCase())) {
         out.object = cmd.fullName;

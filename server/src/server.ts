@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { TokenService } from './auth/jwt.js';
 import { aclFilePath, isLoopbackHost, jwtKeysPath, type ServerOptions } from './config.js';
 import { Engine } from './engine/engine.js';
+import { HttpApi } from './net/http-api.js';
 import { findCertificate, HttpsServer, sendJsonError } from './net/https-server.js';
 import { RespServer } from './net/resp-server.js';
 import { WsGateway } from './net/ws-gateway.js';
@@ -158,6 +159,18 @@ export class KvwsServer {
           sendJsonError(res, 426, 'ERR /ws is the WebSocket endpoint: open it with the kvws.v1 subprotocol');
         },
       });
+      const api = new HttpApi(this.engine, { maxBody: o.wsMaxFrame });
+      api.register(https);
+      const hs = api.stats;
+      this.engine.infoStats.push(() => [
+        ['http_requests', hs.requests],
+        ['http_responses_2xx', hs.responses2xx],
+        ['http_responses_4xx', hs.responses4xx],
+        ['http_responses_5xx', hs.responses5xx],
+        ['http_auth_failures', hs.authFailures],
+        ['http_rejected_body_too_large', hs.rejectedBodyTooLarge],
+        ['http_tokens_issued', hs.tokensIssued],
+      ]);
       const st = ws.stats;
       this.engine.infoStats.push(() => [
         ['ws_connected_clients', ws.connections.size],

@@ -137,9 +137,9 @@ describe('TLS and routing', () => {
 
   it('routes by path: 404 JSON elsewhere, 426 for a plain GET of /ws', async () => {
     const port = server.httpsPort as number;
-    expect(await httpsGet(port, '/', one.ca)).toEqual({
+    expect(await httpsGet(port, '/nothing-here', one.ca)).toEqual({
       status: 404,
-      body: '{"error":"ERR no such endpoint: GET /"}',
+      body: '{"error":"ERR no such endpoint: GET /nothing-here"}',
       type: 'application/json',
     });
     expect((await httpsGet(port, '/nope?x=1', one.ca)).body).toBe('{"error":"ERR no such endpoint: GET /nope"}');

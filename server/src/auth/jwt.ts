@@ -247,7 +247,18 @@ const ASYMMETRIC_ALGORITHMS = new Set([
 ]);
 
 /** Reserved claims issue() sets itself; `claims` may not name them. */
-const RESERVED_CLAIMS = new Set(['iss', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sub', 'user', 'acl']);
+/** Claims kvws sets itself; `issue()` refuses them in `claims`. */
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  'iss',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'sub',
+  'user',
+  'acl',
+]);
 
 /** After an unknown kid, verify() re-reads the keys file at most this often (another process may have rotated). */
 const LAZY_RELOAD_INTERVAL_MS = 10_000;

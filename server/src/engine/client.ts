@@ -24,7 +24,7 @@ export class Client {
   name = '';
   libName = '';
   libVer = '';
-  /** RESP protocol version negotiated with HELLO (2 or 3). Front doors other than RESP keep 3. */
+  /** RESP protocol version negotiated with HELLO (2 or 3). The WebSocket keeps 3; the HTTP API uses 2 (Upstash's shapes). */
   resp: 2 | 3 = 2;
   db: Db;
   lastInteraction: number;

@@ -106,8 +106,8 @@ export function isLoopback(ip: string | undefined): boolean {
   return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
 }
 
-/** Redis's anetFormatAddr: `ip:port`, IPv6 in brackets; IPv4-mapped IPv6 shown as plain IPv4. */
-function formatAddr(ip: string | undefined, port: number | undefined): string {
+/** Redis's anetFormatAddr: `ip:port`, IPv6 in brackets; IPv4-mapped IPv6 shown as plain IPv4. Every front door's CLIENT LIST address. */
+export function formatAddr(ip: string | undefined, port: number | undefined): string {
   let a = ip ?? '?';
   if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
   return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;

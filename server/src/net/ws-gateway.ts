@@ -22,7 +22,7 @@ import type { Engine } from '../engine/engine.js';
 import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
 import { ErrorReply, NullArray, PushReply, type Reply } from '../protocol/reply.js';
 import { rejectUpgrade } from './https-server.js';
-import { isLoopback } from './resp-server.js';
+import { formatAddr, isLoopback } from './resp-server.js';
 
 /**
  * The WebSocket gateway: JSON frames (docs/protocol.md, schemas in shared/src/protocol.ts) over the `/ws`
@@ -96,13 +96,6 @@ const CLOSE_TIMEOUT_MS = 2000;
 const NOT_IN_MULTI = new Set(['MULTI', 'EXEC', 'DISCARD', 'WATCH', 'QUIT', 'RESET']);
 const PROTECTED_REASON =
   'DENIED protected mode: no authentication is configured, so only loopback clients are accepted';
-
-/** Redis's anetFormatAddr: `ip:port`, IPv6 in brackets; IPv4-mapped IPv6 shown as plain IPv4. */
-function formatAddr(ip: string | undefined, port: number | undefined): string {
-  let a = ip ?? '?';
-  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
-  return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
-}
 
 /**
  * Whether an Origin header may open a connection: the server's own origin (scheme of the listener +
@@ -692,7 +685,12 @@ class WsConnection {
         return;
       }
     }
-    this.exec(['MULTI']);
+    // MULTI itself may be refused (ACL, NOAUTH): then nothing runs, rather than the commands one by one.
+    const opened = this.exec(['MULTI']);
+    if (opened instanceof ErrorReply) {
+      this.reply(job.id, { error: opened.message });
+      return;
+    }
     let firstError: string | null = null;
     for (let i = 0; i < job.argvs.length; i++) {
       const r = this.exec(job.argvs[i]);

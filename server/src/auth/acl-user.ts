@@ -298,10 +298,19 @@ function applyCommandRule(sel: Selector, add: boolean, name: string, table: Comm
     sel.commandRules.push(`${sign}${name}`);
     return;
   }
-  const parent = name.slice(0, bar);
-  const arg = name.slice(bar + 1);
+  // Split at the last `|`, as Redis does: `client|id|x` names a first argument of a subcommand.
+  const last = name.lastIndexOf('|');
+  const parent = name.slice(0, last);
+  const arg = name.slice(last + 1);
+  if (arg === '') throw new AclRuleError(RULE_ERRORS.syntax);
+  if (parent.includes('|')) {
+    const [top, sub] = parent.split('|', 2);
+    if (table.get(top)?.subcommands?.get(sub) && !parent.slice(top.length + 1).includes('|'))
+      throw new AclRuleError(RULE_ERRORS.firstArg);
+    throw new AclRuleError(RULE_ERRORS.unknown);
+  }
   const cmd = table.get(parent);
-  if (!cmd || arg === '' || arg.includes('|')) throw new AclRuleError(RULE_ERRORS.unknown);
+  if (!cmd) throw new AclRuleError(RULE_ERRORS.unknown);
   if (cmd.subcommands) {
     const sub = cmd.subcommands.get(arg);
     if (!sub) throw new AclRuleError(RULE_ERRORS.unknown);
@@ -336,6 +345,7 @@ function dropRulesFor(sel: Selector, name: string, withSubs: boolean): void {
  * refused here (the async layer turns them into `#hash` / `!hash`). Throws AclRuleError.
  */
 export function applyUserRule(user: User, op: string, table: CommandTable): void {
+  if (op === '') return; // Redis ignores empty rules
   const lower = op.toLowerCase();
   switch (lower) {
     case 'on':
@@ -363,7 +373,7 @@ export function applyUserRule(user: User, op: string, table: CommandTable): void
       user.nopass = false;
       user.passwords = [];
       user.enabled = false;
-      user.sanitize = null;
+      user.sanitize = 'sanitize-payload';
       user.selectors = [];
       user.root = new Selector();
       return;
@@ -377,6 +387,7 @@ export function applyUserRule(user: User, op: string, table: CommandTable): void
   }
   if (op[0] === '!') {
     const hash = op.slice(1);
+    if (!ARGON2ID_HASH.test(hash)) throw new AclRuleError(RULE_ERRORS.badHash);
     const i = user.passwords.indexOf(hash);
     if (i < 0) throw new AclRuleError(RULE_ERRORS.noSuchPassword);
     user.passwords.splice(i, 1);

@@ -40,6 +40,7 @@ export interface AclLogEntry {
 
 /** Entries this close in time with the same reason, context, object and user are merged (Redis: 60 s). */
 const LOG_GROUPING_MS = 60_000;
+const LOG_GROUPING_SCAN = 10;
 
 export interface AclStats {
   authSuccesses: number;
@@ -192,12 +193,16 @@ export class Acl {
     if (max === 0) return;
     const now = Date.now();
     const info = c ? clientInfoLine(c, now) : '';
-    for (const e of this.log) {
-      if (now - e.updatedAt > LOG_GROUPING_MS) break;
+    // As Redis: only the 10 newest entries, updated within the last 60 s, are candidates for merging.
+    for (const e of this.log.slice(0, LOG_GROUPING_SCAN)) {
+      if (now - e.updatedAt > LOG_GROUPING_MS) continue;
       if (e.reason === d.reason && e.context === context && e.object === d.object && e.username === username) {
         e.count++;
         e.updatedAt = now;
         e.clientInfo = info;
+        // The freshest entry comes first, as in Redis.
+        this.log.splice(this.log.indexOf(e), 1);
+        this.log.unshift(e);
         return;
       }
     }
@@ -222,12 +227,12 @@ export class Acl {
   }
 
   /** Refuses a locked-out user or address before any hashing; null when not locked. */
-  private lockedOut(c: Client, username: string, keys: string[]): ErrorReply | null {
+  private lockedOut(c: Client, username: string, keys: string[], object = 'auth'): ErrorReply | null {
     const wait = this.throttle.lockedFor(keys, Date.now());
     if (wait === 0) return null;
     this.stats.authLockedOut++;
     this.stats.authFailures++;
-    this.logDenial(c, { reason: 'auth', object: 'auth' }, 'toplevel', username);
+    this.logDenial(c, { reason: 'auth', object }, 'toplevel', username);
     return new ErrorReply(
       `WRONGPASS too many failed authentication attempts for this user or address: try again in ${Math.ceil(wait / 1000)} seconds`,
     );
@@ -241,9 +246,9 @@ export class Acl {
   }
 
   /** AUTH / HELLO AUTH / the WebSocket `auth` frame with a password. Resolves to OK or a WRONGPASS error. */
-  async authPassword(c: Client, username: string, password: string): Promise<Reply> {
+  async authPassword(c: Client, username: string, password: string, command = 'auth'): Promise<Reply> {
     const keys = this.throttleKeys(c, username);
-    const locked = this.lockedOut(c, username, keys);
+    const locked = this.lockedOut(c, username, keys, command);
     if (locked) return locked;
     const user = this.users.get(username);
     let ok: boolean;
@@ -251,7 +256,7 @@ export class Acl {
     else if (user.nopass) ok = true;
     else ok = await this.hasher.verifyAny(user.passwords, password);
     // The user may have been deleted or turned off while the hash ran.
-    if (!ok || !user || user.deleted || !user.enabled) return this.failed(c, username, keys, 'auth');
+    if (!ok || !user || user.deleted || !user.enabled) return this.failed(c, username, keys, command);
     this.throttle.succeed(keys);
     this.login(c, user, null, null, 0);
     return OK;
@@ -264,7 +269,7 @@ export class Acl {
   async authToken(c: Client, token: string, username: string | null): Promise<Reply> {
     const who = username ?? '(token)';
     const keys = [`addr:${addrHost(c.addr)}`];
-    const locked = this.lockedOut(c, who, keys);
+    const locked = this.lockedOut(c, who, keys, 'token:locked');
     if (locked) return locked;
     if (!this.tokens) return this.failed(c, who, keys, 'token:disabled', 'WRONGPASS token logins are not enabled');
     let v: Awaited<ReturnType<TokenService['verify']>>;
@@ -407,6 +412,8 @@ export class Acl {
     for (const op of ops) {
       let rule = op;
       if (op[0] === '>') {
+        // Salted hashes differ every time: a password the user already has is recognised by verifying.
+        if ((await this.hasher.findHash(draft.passwords, op.slice(1))) !== null) continue;
         rule = `#${await this.hasher.hash(op.slice(1))}`;
       } else if (op[0] === '<') {
         const h = await this.hasher.findHash(draft.passwords, op.slice(1));
@@ -548,12 +555,16 @@ export class Acl {
     for (const u of [...removed, ...this.users.values()]) this.userChanged(u);
   }
 
-  /** The users file's text: one `ACL LIST` line per user, `default` first. */
+  /** Users sorted by name, as Redis keeps them (ACL LIST, ACL SAVE). */
+  sortedUsers(): User[] {
+    return [...this.users.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The users file's text: one `ACL LIST` line per user, `default` first (it decides who gets in), then by name. */
   serialize(): string {
-    const lines = [...this.users.values()]
-      .sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : a.name < b.name ? -1 : 1))
-      .map((u) => u.describe());
-    return `${lines.join('\n')}\n`;
+    const users = this.sortedUsers();
+    const lines = [...users.filter((u) => u.name === 'default'), ...users.filter((u) => u.name !== 'default')];
+    return `${lines.map((u) => u.describe()).join('\n')}\n`;
   }
 
   /** ACL SAVE: writes the users file atomically (temporary file, then rename), mode 0600. */

@@ -1,4 +1,4 @@
-import { getKeyPositions, type KeyOp } from '@kvws/shared/commands';
+import { getKeyPositions, type KeyOp, keyOpsFor } from '@kvws/shared/commands';
 import type { RuntimeCommand } from '../commands/index.js';
 import { compileGlob } from '../engine/glob.js';
 import { PERM_R, PERM_W, type Selector, type User } from './acl-user.js';
@@ -77,13 +77,14 @@ class CompiledSelector {
     this.channelMatchers = this.channels.map((c) => compileGlob(c));
   }
 
-  /** 0 when this selector allows the whole command, else the DENIED_* rank; `out` gets the object. */
-  check(cmd: RuntimeCommand, argv: string[], out: { object: string }): number {
+  /** 0 when this selector allows the whole command, else the DENIED_* rank; `out` gets the object and its argv index. */
+  check(cmd: RuntimeCommand, argv: string[], out: { object: string; index: number }): number {
     // Commands flagged no_auth (AUTH, HELLO, QUIT, RESET) are never refused by command rules, as in Redis.
     if (!this.allowed.has(cmd.fullName) && !cmd.spec.flags.includes('no_auth')) {
       const args = this.firstArgs.get(cmd.fullName);
       if (!args || argv.length < 2 || !args.has(argv[1].toLowerCase())) {
         out.object = cmd.fullName;
+        out.index = 0;
         return DENIED_COMMAND;
       }
     }
@@ -91,14 +92,16 @@ class CompiledSelector {
     if (!this.allKeys) {
       if (spec.wholeKeyspace && !this.keys.some((k) => k.pattern === '*' && (k.perm & PERM_W) !== 0)) {
         out.object = '*';
+        out.index = 0;
         return DENIED_KEY;
       }
       if (spec.keys.length !== 0) {
         for (const ref of getKeyPositions(spec.keys, argv)) {
-          const need = neededPerm(spec.keys[ref.spec].ops);
+          const need = neededPerm(keyOpsFor(spec.name, spec.keys[ref.spec], argv));
           const key = argv[ref.index];
           if (!this.keyAllowed(key, need)) {
             out.object = key;
+            out.index = ref.index;
             return DENIED_KEY;
           }
         }
@@ -111,6 +114,7 @@ class CompiledSelector {
         for (let i = ch.first; i <= last && i < argv.length; i++) {
           if (!this.channelAllowed(argv[i], ch.pattern)) {
             out.object = argv[i];
+            out.index = i;
             return DENIED_CHANNEL;
           }
         }
@@ -202,17 +206,22 @@ export class Permissions {
     );
   }
 
-  /** Null when some selector allows the command with these arguments; else the highest-ranked denial. */
+  /**
+   * Null when some selector allows the command with these arguments; else the highest-ranked denial (among
+   * equals, the one at the later argument, as Redis reports it).
+   */
   check(cmd: RuntimeCommand, argv: string[]): Denial | null {
     let worst = 0;
     let object = '';
-    const out = { object: '' };
+    let index = -1;
+    const out = { object: '', index: 0 };
     for (const s of this.selectors) {
       const r = s.check(cmd, argv, out);
       if (r === 0) return null;
-      if (r > worst) {
+      if (r > worst || (r === worst && out.index > index)) {
         worst = r;
         object = out.object;
+        index = out.index;
       }
     }
     return { reason: worst === DENIED_CHANNEL ? 'channel' : worst === DENIED_KEY ? 'key' : 'command', object };

@@ -16,10 +16,18 @@ const NO_ACL_FILE =
   'ERR This kvws instance is not configured to use a users file: start it with --data-dir or --acl-file to use ACL SAVE and ACL LOAD';
 
 /** AUTH/HELLO: a token or a password, for `username` (null: the token names its user; a password: default). */
-export function authenticate(client: Client, username: string | null, secret: string): Promise<Reply> {
+export function authenticate(client: Client, username: string | null, secret: string, command: string): Promise<Reply> {
   const acl = client.engine.acl;
   if (looksLikeJwt(secret)) return acl.authToken(client, secret, username);
-  return acl.authPassword(client, username ?? 'default', secret);
+  // ACL LOG names the command as typed (`auth`, `AUTH`, `hello`), as Redis does.
+  return acl.authPassword(client, username ?? 'default', secret, command);
+}
+
+/** Redis's error for a container subcommand given the wrong number of arguments, naming it as typed. */
+function subcommandArity(argv: string[]): CommandError {
+  return new CommandError(
+    `ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try ${argv[0].toUpperCase()} HELP.`,
+  );
 }
 
 function selectorMap(s: Selector, root: boolean, u?: User): MapReply {
@@ -42,7 +50,7 @@ function logEntry(e: AclLogEntry, now: number): MapReply {
     ['context', e.context],
     ['object', e.object],
     ['username', e.username],
-    ['age-seconds', new DoubleReply((now - e.createdAt) / 1000)],
+    ['age-seconds', new DoubleReply((now - e.updatedAt) / 1000)],
     ['client-info', e.clientInfo],
     ['entry-id', e.entryId],
     ['timestamp-created', e.createdAt],
@@ -62,12 +70,12 @@ export const handlers: Handlers = {
         'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
       );
     }
-    return authenticate(client, username, secret);
+    return authenticate(client, username, secret, argv[0]);
   },
 
   // ACL CAT [category]
   'ACL|CAT'(client, argv) {
-    if (argv.length > 3) throw new CommandError("ERR wrong number of arguments for 'acl|cat' command");
+    if (argv.length > 3) throw subcommandArity(argv);
     if (argv.length === 2) return [...ACL_CATEGORIES];
     const cat = argv[2].toLowerCase();
     if (!(ACL_CATEGORIES as readonly string[]).includes(cat))
@@ -99,7 +107,7 @@ export const handlers: Handlers = {
     const cmdArgv = argv.slice(3);
     const cmd = lookupCommand(engine, cmdArgv);
     if (cmd instanceof ErrorReply) {
-      if (cmd.message.startsWith('ERR unknown command')) throw new CommandError(`ERR Command '${argv[3]}' not found`);
+      if (cmd.message.startsWith('ERR unknown')) throw new CommandError(`ERR Command '${argv[3]}' not found`);
       return cmd;
     }
     const d = engine.acl.dryRun(user, cmd, cmdArgv);
@@ -111,13 +119,10 @@ export const handlers: Handlers = {
 
   // ACL GENPASS [bits]
   'ACL|GENPASS'(_client, argv) {
-    if (argv.length > 3) throw new CommandError("ERR wrong number of arguments for 'acl|genpass' command");
+    if (argv.length > 3) throw subcommandArity(argv);
     let bits = 256;
     if (argv.length === 3) {
-      bits = toInt(
-        argv[2],
-        'ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096',
-      );
+      bits = toInt(argv[2]);
       if (bits <= 0 || bits > 4096)
         throw new CommandError(
           'ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096',
@@ -138,7 +143,7 @@ export const handlers: Handlers = {
 
   // ACL LIST
   'ACL|LIST'(client) {
-    return [...client.engine.acl.users.values()].map((u) => u.describe());
+    return client.engine.acl.sortedUsers().map((u) => u.describe());
   },
 
   // ACL LOAD
@@ -155,7 +160,7 @@ export const handlers: Handlers = {
 
   // ACL LOG [count | RESET]
   'ACL|LOG'(client, argv) {
-    if (argv.length > 3) throw new CommandError("ERR wrong number of arguments for 'acl|log' command");
+    if (argv.length > 3) throw subcommandArity(argv);
     const acl = client.engine.acl;
     let count = 10;
     if (argv.length === 3) {
@@ -163,8 +168,8 @@ export const handlers: Handlers = {
         acl.log.length = 0;
         return OK;
       }
-      count = toInt(argv[2], 'ERR value is out of range, must be positive');
-      if (count < 0) throw new CommandError('ERR value is out of range, must be positive');
+      count = toInt(argv[2]);
+      if (count < 0) return [];
     }
     const now = Date.now();
     return acl.log.slice(0, count).map((e) => logEntry(e, now));

@@ -118,7 +118,7 @@ export const handlers: Handlers = {
     }
     if (client.inExec) return new ErrorReply('ERR HELLO AUTH cannot run inside MULTI (authentication is asynchronous)');
     // Authentication fails → the error, and neither the protocol nor the name changes.
-    return authenticate(client, auth[0], auth[1]).then((r) => (r instanceof ErrorReply ? r : finish()));
+    return authenticate(client, auth[0], auth[1], argv[0]).then((r) => (r instanceof ErrorReply ? r : finish()));
   },
 
   // QUIT — replies OK, then the front door closes the connection.

@@ -1,4 +1,4 @@
-import type { KeyAccess, KeySpec } from './types.js';
+import type { KeyAccess, KeyOp, KeySpec } from './types.js';
 
 export interface KeyRef {
   /** argv index of the key. */
@@ -66,4 +66,18 @@ export function getKeyPositions(specs: readonly KeySpec[], argv: readonly string
     }
   }
   return out;
+}
+
+/**
+ * The key-spec flags of a command whose spec says VARIABLE_FLAGS, as Redis's getkeys procs work them out
+ * from the arguments: SET reads its key only with GET (`RW ACCESS UPDATE`), otherwise it only writes it
+ * (`OW UPDATE`). Returns the spec's own ops for every other command.
+ */
+export function keyOpsFor(name: string, spec: KeySpec, argv: readonly string[]): readonly KeyOp[] {
+  if (!spec.ops.includes('VARIABLE_FLAGS')) return spec.ops;
+  if (name === 'SET') {
+    for (let i = 3; i < argv.length; i++) if (argv[i].toUpperCase() === 'GET') return ['ACCESS', 'UPDATE'];
+    return ['UPDATE'];
+  }
+  return spec.ops;
 }

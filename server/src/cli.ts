@@ -36,6 +36,7 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --ws-max-in-flight N          unanswered requests per WebSocket (default 1000; over: BUSY error)
   --ws-ping-interval S          WebSocket ping interval; no pong by the next one: close 4410 (default 30; 0 = off)
   --ws-max-buffer BYTES         unsent bytes per WebSocket before closing it with 4408 (default 8388608; 0 = off)
+  --http-max-body BYTES         largest HTTP API request body (default 1048576; over: 413)
   --allowed-origins LIST        browser origins allowed besides the server's own, comma-separated
                                 (e.g. https://app.example.com; null; * = any)
 

@@ -111,6 +111,13 @@ export const ServerOptionsSchema = z
       })
       .transform((list) => list.map((o) => normalizeOrigin(o) as string))
       .default([]),
+    /** Largest HTTP API request body (bytes); larger ones are answered 413 without being read into memory. */
+    httpMaxBody: z
+      .number()
+      .int()
+      .min(1024)
+      .max(512 * 1024 * 1024)
+      .default(1024 * 1024),
     /**
      * Users file in Redis ACL syntax with argon2id hashes (`user alice on #$argon2id$… ~app:* +@read`), read
      * at start, written by ACL SAVE and `kvws user add`. Default: `<dataDir>/users.acl` when a data
@@ -189,6 +196,7 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: 'str
   'ws-ping-interval': { key: 'wsPingInterval', kind: 'number' },
   'ws-max-buffer': { key: 'wsMaxBuffer', kind: 'number' },
   'allowed-origins': { key: 'allowedOrigins', kind: 'string' },
+  'http-max-body': { key: 'httpMaxBody', kind: 'number' },
   'acl-file': { key: 'aclFile', kind: 'string' },
   'acl-log-max-len': { key: 'aclLogMaxLen', kind: 'number' },
   'auth-max-failures': { key: 'authMaxFailures', kind: 'number' },

@@ -159,7 +159,10 @@ export class KvwsServer {
           sendJsonError(res, 426, 'ERR /ws is the WebSocket endpoint: open it with the kvws.v1 subprotocol');
         },
       });
-      const api = new HttpApi(this.engine, { maxBody: o.wsMaxFrame });
+      const api = new HttpApi(
+        this.engine,
+        withLiveOptions({}, live, { maxBody: 'httpMaxBody', protectedMode: 'protectedMode' }),
+      );
       api.register(https);
       const hs = api.stats;
       this.engine.infoStats.push(() => [

@@ -97,7 +97,7 @@ beforeAll(async () => {
   const users = path.join(dir, 'users.acl');
   writeFileSync(users, 'user default off\nuser alice on >secret ~app:* +@all\n');
   [open, secured, tlsServer] = await Promise.all([
-    start(['--no-tls', '--ws-max-frame', String(MAX_BODY)]),
+    start(['--no-tls', '--http-max-body', String(MAX_BODY)]),
     start(['--no-tls', '--acl-file', users]),
     start(['--tls-cert', cert.cert, '--tls-key', cert.key]),
   ]);

@@ -30,11 +30,13 @@ import { formatAddr, isLoopback } from './resp-server.js';
  */
 
 export interface HttpApiOptions {
-  /**
-   * Largest request body in bytes. A larger one gets 413 and is not buffered (see `readBody`).
-   * Default 1 MiB (the server wires it to `wsMaxFrame`).
-   */
+  /** Largest request body in bytes. A larger one gets 413 and is not buffered (see `readBody`). Default 1 MiB. */
   maxBody?: number;
+  /**
+   * While the default user is open, requests without a token run as it only from loopback (like the other
+   * front doors' protected mode); false allows them from anywhere. Default true. Read at each request.
+   */
+  protectedMode?: boolean;
 }
 
 /** Counters for INFO (stats section, `http_*`). */
@@ -206,7 +208,15 @@ export class HttpApi {
     readonly engine: Engine,
     opts: HttpApiOptions = {},
   ) {
-    this.options = { maxBody: 1024 * 1024, ...opts };
+    // Reads through to `opts` at each use (getters over the live configuration).
+    this.options = {
+      get maxBody() {
+        return opts.maxBody ?? 1024 * 1024;
+      },
+      get protectedMode() {
+        return opts.protectedMode ?? true;
+      },
+    };
     const post = ['POST'];
     this.endpoints = new Map<string, Endpoint>([
       ['/', { methods: post, handle: (req, res) => this.command(req, res) }],
@@ -365,7 +375,8 @@ export class HttpApi {
   private async authenticate(req: IncomingMessage, session: Session): Promise<void> {
     const token = bearerToken(req);
     if (token === null) {
-      if (!this.engine.acl.authRequired && isLoopback(req.socket.remoteAddress)) return;
+      if (!this.engine.acl.authRequired && (!this.options.protectedMode || isLoopback(req.socket.remoteAddress)))
+        return;
       throw new HttpError(401, `${NOAUTH} Send Authorization: Bearer <token> (POST /auth/token issues one).`, {
         'www-authenticate': 'Bearer',
       });

@@ -2,12 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Encoding, Envelope } from '@kvws/shared/protocol';
 import { NOAUTH } from '../auth/acl.js';
 import { RESERVED_CLAIMS, TokenError } from '../auth/jwt.js';
-import { Client } from '../engine/client.js';
+import type { Client } from '../engine/client.js';
 import type { Engine } from '../engine/engine.js';
 import { fromJsonArg, toEnvelope } from '../protocol/json.js';
 import { ErrorReply, type Reply } from '../protocol/reply.js';
 import type { HttpsServer } from './https-server.js';
-import { formatAddr, isLoopback } from './resp-server.js';
+import { clientForSocket, isLoopback } from './resp-server.js';
 
 /**
  * The HTTP API: JSON requests on routes of the HTTPS server, in the shape of Upstash's REST API (commands
@@ -106,7 +106,7 @@ const NOT_OVER_HTTP: ReadonlyMap<string, string> = new Map([
   ['AUTH', 'send a token in the Authorization header (Bearer), from POST /auth/token'],
 ]);
 
-/** Claims a token request may not set (TokenService.issue refuses them too). */
+/** Fields of a POST /auth/token body. */
 const TOKEN_REQUEST_FIELDS = new Set(['username', 'password', 'ttl', 'acl', 'claims']);
 
 const badRequest = (message: string) => new HttpError(400, `ERR ${message}`);
@@ -349,12 +349,7 @@ export class HttpApi {
     const engine = this.engine;
     if (engine.clients.size >= engine.options.maxClients) throw new HttpError(503, 'ERR max number of clients reached');
     const s = req.socket;
-    const client = new Client(
-      engine,
-      'http',
-      formatAddr(s.remoteAddress, s.remotePort),
-      formatAddr(s.localAddress, s.localPort),
-    );
+    const client = clientForSocket(engine, 'http', s);
     // RESP2-shaped replies (HGETALL a flat array, ZSCORE a string…), as Upstash's REST API answers.
     client.resp = 2;
     const session: Session = { client, killed: null };

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Client } from '../engine/client.js';
+import { Client, type FrontDoor } from '../engine/client.js';
 import type { Engine } from '../engine/engine.js';
 import { ErrorReply, type Reply } from '../protocol/reply.js';
 import {
@@ -111,6 +111,15 @@ export function formatAddr(ip: string | undefined, port: number | undefined): st
   let a = ip ?? '?';
   if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
   return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
+}
+
+/** A new session for a connection of `door` on socket `s` (addresses as CLIENT LIST shows them); not yet registered. */
+export function clientForSocket(
+  engine: Engine,
+  door: FrontDoor,
+  s: { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number },
+): Client {
+  return new Client(engine, door, formatAddr(s.remoteAddress, s.remotePort), formatAddr(s.localAddress, s.localPort));
 }
 
 /**
@@ -313,12 +322,7 @@ class RespConnection {
     const o = server.options;
     const engine = server.engine;
     this.parser = new RespParser({ maxBulkLen: o.maxBulkLen, maxInlineLen: o.maxInlineLen });
-    const client = new Client(
-      engine,
-      'resp',
-      formatAddr(socket.remoteAddress, socket.remotePort),
-      formatAddr(socket.localAddress, socket.localPort),
-    );
+    const client = clientForSocket(engine, 'resp', socket);
     this.client = client;
     client.push = (reply) => this.push(reply);
     client.kill = (reason) => this.kill(reason);

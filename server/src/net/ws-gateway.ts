@@ -16,13 +16,13 @@ import {
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { z } from 'zod';
 import { looksLikeJwt } from '../auth/jwt.js';
-import { Client } from '../engine/client.js';
+import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
 import type { Engine } from '../engine/engine.js';
 import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
 import { ErrorReply, NullArray, PushReply, type Reply } from '../protocol/reply.js';
 import { rejectUpgrade } from './https-server.js';
-import { formatAddr, isLoopback } from './resp-server.js';
+import { clientForSocket, isLoopback } from './resp-server.js';
 
 /**
  * The WebSocket gateway: JSON frames (docs/protocol.md, schemas in shared/src/protocol.ts) over the `/ws`
@@ -471,12 +471,7 @@ class WsConnection {
     const engine = gateway.engine;
     const s = req.socket;
     this.socket = s;
-    const client = new Client(
-      engine,
-      'ws',
-      formatAddr(s.remoteAddress, s.remotePort),
-      formatAddr(s.localAddress, s.localPort),
-    );
+    const client = clientForSocket(engine, 'ws', s);
     client.resp = 3;
     client.push = (reply) => this.push(reply);
     client.kill = (reason) => this.kill(reason);

@@ -106,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     if (l.kind === 'https' || l.kind === 'http') {
       log(`WebSocket gateway listening on ${l.kind === 'https' ? 'wss' : 'ws'}://${host}:${l.port}/ws`);
+      log(`HTTP API on ${l.kind}://${host}:${l.port}/ (POST /, /pipeline, /multi-exec; tokens: POST /auth/token)`);
       const cert = server.https?.describeCertificate();
       if (cert) log(`TLS certificate ${server.https?.options.tls?.cert}: ${cert}`);
       else log('--no-tls: plain ws:// without encryption, for local development only');

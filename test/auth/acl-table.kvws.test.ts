@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpTarget, httpJson } from '../helpers/http.js';
 import { freePort, makeTestCertificate, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
 import { WsClient } from '../helpers/ws.js';
 
@@ -164,52 +165,11 @@ let ca: Buffer;
 let server: RunningServer;
 let admin: Redis;
 let agent: https.Agent;
+/** The server's HTTP API, over TLS with `agent`. */
+let api: HttpTarget;
 /** rules → user name; every user's password is `pw-<name>`. */
 const users = new Map<string, string>();
 const doors: Door[] = [];
-
-/** An HTTPS request to the server's port, JSON in and out. */
-function http(
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; json: unknown; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: server.httpsPort,
-        path: urlPath,
-        method,
-        agent,
-        headers: {
-          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
-          ...headers,
-        },
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, json, text });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`HTTP ${method} ${urlPath}: no answer within 10 s`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 /**
  * An ioredis connection logged in as `user` at connect. No ready check (INFO) and no CLIENT SETINFO, which
@@ -312,7 +272,7 @@ function tokenOf(user: string): Promise<string> {
   let p = tokens.get(user);
   if (!p) {
     p = (async () => {
-      const res = await http('POST', '/auth/token', { username: user, password: `pw-${user}` });
+      const res = await httpJson(api, 'POST', '/auth/token', { username: user, password: `pw-${user}` });
       expect(res.status, `POST /auth/token for ${user}: ${res.text}`).toBe(200);
       const body = res.json as { token: string; user: string; tokenType: string; expiresAt: number };
       expect(body).toMatchObject({ user, tokenType: 'Bearer' });
@@ -330,7 +290,7 @@ function httpDoor(): Door {
     name: 'http',
     async run(user, argv) {
       const token = await tokenOf(user);
-      const res = await http('POST', '/', argv, { authorization: `Bearer ${token}` });
+      const res = await httpJson(api, 'POST', '/', argv, { authorization: `Bearer ${token}` });
       const body = res.json as { result?: unknown; error?: string } | undefined;
       if (res.status === 200 && body && 'result' in body) return { result: body.result };
       if (res.status === 400 && typeof body?.error === 'string') return { error: body.error };
@@ -398,6 +358,7 @@ beforeAll(async () => {
   ca = readFileSync(cert.ca);
   agent = new https.Agent({ ca, keepAlive: true });
   server = await startKvws(['--port', String(await freePort()), '--tls-cert', cert.cert, '--tls-key', cert.key]);
+  api = { port: server.httpsPort, agent };
   admin = redisClient(server);
   admin.on('error', () => {});
   for (const k of CASES) await createUser(k.rules);
@@ -473,7 +434,8 @@ describe('the ACL table through RESP, WebSocket and HTTP', () => {
     expectLogged(user, 'key', 'other', 'multi');
     // HTTP: POST /multi-exec.
     await seed();
-    const res = await http(
+    const res = await httpJson(
+      api,
       'POST',
       '/multi-exec',
       [
@@ -527,7 +489,7 @@ describe('the ACL table through RESP, WebSocket and HTTP', () => {
     expect(await admin.get('other')).toBe('o');
     // HTTP: POST /pipeline.
     await seed();
-    const res = await http('POST', '/pipeline', cmds, { authorization: `Bearer ${await tokenOf(user)}` });
+    const res = await httpJson(api, 'POST', '/pipeline', cmds, { authorization: `Bearer ${await tokenOf(user)}` });
     expect({ status: res.status, body: res.json }).toEqual({ status: 200, body: want });
     expect(await admin.get('other')).toBe('o');
     for (let i = 0; i < 3; i++) expectLogged(user, 'key', 'other', 'toplevel');

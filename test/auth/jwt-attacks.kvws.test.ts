@@ -7,13 +7,14 @@ import {
   base64url,
   type CryptoKey,
   decodeJwt,
-  exportJWK,
   generateKeyPair,
   type JWTHeaderParameters,
   type JWTPayload,
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpTarget, httpJson } from '../helpers/http.js';
+import { writeTestKeysFile } from '../helpers/jwt-keys.js';
 import { freePort, makeTestCertificate, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
 import { sleep } from '../helpers/wait.js';
 import { WsClient } from '../helpers/ws.js';
@@ -36,6 +37,8 @@ let ca: Buffer;
 let server: RunningServer;
 let admin: Redis;
 let agent: https.Agent;
+/** The server's HTTP API, over TLS with `agent`. */
+let api: HttpTarget;
 /** kvws's signing key (the keys file given to the server) and its public half's raw bytes. */
 let signer: { kid: string; key: CryptoKey; publicBytes: Uint8Array };
 const closers: (() => void)[] = [];
@@ -55,49 +58,6 @@ function sign(payload: JWTPayload, header: Partial<JWTHeaderParameters> = {}, ke
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid, typ: 'JWT', ...header })
     .sign(key ?? signer.key);
-}
-
-/** An HTTPS request to the server's port, JSON in and out. */
-function http(
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; json: unknown; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: server.httpsPort,
-        path: urlPath,
-        method,
-        agent,
-        headers: {
-          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
-          ...headers,
-        },
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, json, text });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`HTTP ${method} ${urlPath}: no answer within 10 s`)));
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 /** An ioredis connection without credentials (no ready check, no CLIENT SETINFO: both would get NOAUTH). */
@@ -147,20 +107,9 @@ beforeAll(async () => {
   const cert = makeTestCertificate(dir);
   ca = readFileSync(cert.ca);
   agent = new https.Agent({ ca, keepAlive: true });
-  const { privateKey } = await generateKeyPair('Ed25519', { extractable: true });
-  const jwk = await exportJWK(privateKey);
-  const publicJwk = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
-  const kid = 'attacks-test-key';
-  const keysFile = path.join(dir, 'jwt-keys.json');
-  writeFileSync(
-    keysFile,
-    JSON.stringify({
-      version: 1,
-      keys: [{ kid, createdAt: Date.now(), privateJwk: { ...publicJwk, d: jwk.d }, publicJwk }],
-    }),
-    { mode: 0o600 },
-  );
-  signer = { kid, key: privateKey, publicBytes: base64url.decode(jwk.x as string) };
+  const made = await writeTestKeysFile(dir, 'attacks-test-key');
+  const keysFile = made.keysFile;
+  signer = made;
   const usersFile = path.join(dir, 'users.acl');
   writeFileSync(
     usersFile,
@@ -180,6 +129,7 @@ beforeAll(async () => {
     ...['--jwt-keys-file', keysFile, '--acl-file', usersFile],
     ...['--auth-timeout', '1', '--auth-max-failures', '0'],
   ]);
+  api = { port: server.httpsPort, agent };
   admin = redisClient(server, { username: 'admin', password: 'admin-pw', enableReadyCheck: false });
   admin.on('error', () => {});
   await admin.mset('a:1', 'a', 'a:2', 'a', 'b:1', 'b', 'g:1', 'g');
@@ -327,7 +277,7 @@ describe('refused tokens, through RESP AUTH, the WebSocket auth frame and HTTP B
       user: 'alice',
       expiresAt: (decodeJwt(good).exp as number) * 1000,
     });
-    const res = await http('POST', '/', ['GET', 'a:1'], { authorization: `Bearer ${good}` });
+    const res = await httpJson(api, 'POST', '/', ['GET', 'a:1'], { authorization: `Bearer ${good}` });
     expect({ status: res.status, body: res.json }).toEqual({ status: 200, body: { result: 'a' } });
   });
 
@@ -344,7 +294,7 @@ describe('refused tokens, through RESP AUTH, the WebSocket auth frame and HTTP B
     expect((await ws.call('GET', 'a:1')).error).toBe(NOAUTH);
     ws.close();
     // HTTP: 401 with the same text.
-    const res = await http('POST', '/', ['GET', 'a:1'], { authorization: `Bearer ${token}` });
+    const res = await httpJson(api, 'POST', '/', ['GET', 'a:1'], { authorization: `Bearer ${token}` });
     expect({ resp: respError, ws: frame.error, http: { status: res.status, body: res.json } }).toEqual({
       resp: a.error,
       ws: a.error,
@@ -379,7 +329,7 @@ describe('refused tokens, through RESP AUTH, the WebSocket auth frame and HTTP B
     const channelRefused = 'NOPERM this user has no permissions to access one of the channels used as arguments';
     const bearer = { authorization: `Bearer ${token}` };
     const viaHttp = async (...argv: string[]) => {
-      const res = await http('POST', '/', argv, bearer);
+      const res = await httpJson(api, 'POST', '/', argv, bearer);
       return res.status === 200 ? (res.json as { result: unknown }).result : (res.json as { error: string }).error;
     };
     for (const [door, call] of [

@@ -1,10 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { type CryptoKey, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type HttpTarget, httpJson } from '../helpers/http.js';
+import { writeTestKeysFile } from '../helpers/jwt-keys.js';
 import { freePort, makeTestCertificate, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { type Frame, WsClient } from '../helpers/ws.js';
@@ -39,51 +41,10 @@ let ca: Buffer;
 let server: RunningServer;
 let admin: Redis;
 let agent: https.Agent;
+/** The server's HTTP API, over TLS with `agent`. */
+let api: HttpTarget;
 let signer: { kid: string; key: CryptoKey };
 const closers: (() => void)[] = [];
-
-/** An HTTPS request to the server's port, JSON in and out. */
-function http(
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; json: unknown; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: server.httpsPort,
-        path: urlPath,
-        method,
-        agent,
-        headers: {
-          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
-          ...headers,
-        },
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, json, text });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`HTTP ${method} ${urlPath}: no answer within 10 s`)));
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 /** Credentials: a password login or a token. */
 type Login = { username: string; password: string } | { token: string };
@@ -122,7 +83,7 @@ async function sessions(login: Login): Promise<Session[]> {
   if ('token' in login) {
     token = login.token;
   } else {
-    const res = await http('POST', '/auth/token', login);
+    const res = await httpJson(api, 'POST', '/auth/token', login);
     expect(res.status, res.text).toBe(200);
     token = (res.json as { token: string }).token;
   }
@@ -139,7 +100,7 @@ async function sessions(login: Login): Promise<Session[]> {
     {
       door: 'http',
       call: async (...argv) => {
-        const res = await http('POST', '/', argv, { authorization: `Bearer ${token}` });
+        const res = await httpJson(api, 'POST', '/', argv, { authorization: `Bearer ${token}` });
         const body = res.json as { result?: unknown; error?: string };
         if (res.status === 200 && body && 'result' in body) return body.result;
         throw new Error(body?.error ?? `HTTP ${res.status}: ${res.text}`);
@@ -192,24 +153,14 @@ beforeAll(async () => {
   ca = readFileSync(cert.ca);
   agent = new https.Agent({ ca, keepAlive: true });
   // kvws's keys file, made here so the test can sign tokens as kvws does (`kvws token issue`).
-  const { privateKey } = await generateKeyPair('Ed25519', { extractable: true });
-  const jwk = await exportJWK(privateKey);
-  const publicJwk = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
-  const kid = 'leaks-test-key';
-  const keysFile = path.join(certDir, 'jwt-keys.json');
-  writeFileSync(
-    keysFile,
-    JSON.stringify({
-      version: 1,
-      keys: [{ kid, createdAt: Date.now(), privateJwk: { ...publicJwk, d: jwk.d }, publicJwk }],
-    }),
-    { mode: 0o600 },
-  );
-  signer = { kid, key: privateKey };
+  const made = await writeTestKeysFile(certDir, 'leaks-test-key');
+  const keysFile = made.keysFile;
+  signer = made;
   server = await startKvws([
     ...['--port', String(await freePort()), '--tls-cert', cert.cert, '--tls-key', cert.key],
     ...['--jwt-keys-file', keysFile],
   ]);
+  api = { port: server.httpsPort, agent };
   admin = redisClient(server);
   admin.on('error', () => {});
   for (const [p, user] of Object.entries(USERS)) {

@@ -2,35 +2,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import { type Browser, type BrowserContext, type BrowserServer, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChromiumPage, launchChromium } from '../helpers/browser.js';
 import { freePort, makeTestCertificate, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
-import { sleep } from '../helpers/wait.js';
 
 // Logging in from a real browser: headless Chromium (playwright-core, the Debian chromium package) on a page of
 // kvws's own HTTPS origin POSTs /auth/token with a password, opens wss://…/ws with the kvws.v1 subprotocol,
 // sends the `auth` frame with the token, then runs KEYS * and PSUBSCRIBE __keyspace@0__:* while the test
-// writes keys of two users over RESP: the page sees only its user's keys and events. The launch pattern is
-// test/browser/ws-browser.kvws.test.ts's. kvws-only.
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// writes keys of two users over RESP: the page sees only its user's keys and events. Chromium is started by
+// test/helpers/browser.ts. kvws-only.
 
 let certDir = '';
 let server: RunningServer;
 let origin = '';
-let browserServer: BrowserServer | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext;
+let chromium: ChromiumPage | undefined;
 let page: Page;
 const clients: Redis[] = [];
 
@@ -56,27 +42,15 @@ beforeAll(async () => {
   }
   await admin.mset('web:1', 'w', 'web:2', 'w', 'other:1', 'o', 'other:2', 'o', 'nobody:1', 'n');
   expect(await admin.config('SET', 'notify-keyspace-events', 'KA')).toBe('OK');
-  browserServer = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    timeout: 30_000,
-  });
-  browser = await chromium.connect(browserServer.wsEndpoint(), { timeout: 30_000 });
-  context = await browser.newContext({ ignoreHTTPSErrors: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  chromium = await launchChromium();
+  page = chromium.page;
   // Any URL of the origin will do: the page only needs kvws's origin for fetch and the WebSocket.
   await page.goto(`${origin}/.well-known/jwks.json`);
 });
 
 afterAll(async () => {
   for (const c of clients) c.disconnect();
-  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5_000)]);
-  if (browserServer) {
-    await Promise.race([browserServer.close().catch(() => {}), sleep(5_000)]);
-    await browserServer.kill().catch(() => {});
-  }
+  await chromium?.close();
   await server?.stop();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import { type Browser, type BrowserContext, type BrowserServer, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChromiumPage, launchChromium } from '../helpers/browser.js';
 import {
   freePort,
   wsUrl as gatewayUrl,
@@ -12,7 +13,7 @@ import {
   redisClient,
   startKvws,
 } from '../helpers/server.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The WebSocket gateway from a real browser: headless Chromium (playwright-core, the Debian chromium
 // package) loads a page from kvws's own HTTPS port, so the page's origin is the gateway's, and opens
@@ -20,25 +21,11 @@ import { sleep, waitFor } from '../helpers/wait.js';
 // private CA made with openssl in a temporary directory); the browser context ignores certificate errors.
 // kvws-only (the gateway), so the file runs in the kvws project only.
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 let certDir = '';
 let server: RunningServer;
 let origin = '';
 let wsUrl = '';
-let browserServer: BrowserServer | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext;
+let chromium: ChromiumPage | undefined;
 let page: Page;
 const clients: Redis[] = [];
 
@@ -56,29 +43,16 @@ beforeAll(async () => {
   wsUrl = gatewayUrl(server);
   expect(wsUrl).toMatch(/^wss:/);
   origin = `https://${new URL(wsUrl).host}`;
-  // launchServer rather than launch: the BrowserServer can kill the Chromium process if closing hangs.
-  browserServer = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    timeout: 30_000,
-  });
-  browser = await chromium.connect(browserServer.wsEndpoint(), { timeout: 30_000 });
-  context = await browser.newContext({ ignoreHTTPSErrors: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  chromium = await launchChromium();
+  page = chromium.page;
   // A path that is not /ws: the gateway answers 404, which still gives the page the gateway's origin.
   await page.goto(`${origin}/`);
 });
 
 afterAll(async () => {
   for (const c of clients) c.disconnect();
-  // Each step bounded and independent, so Chromium and kvws are gone whatever failed before.
-  if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5_000)]);
-  if (browserServer) {
-    await Promise.race([browserServer.close().catch(() => {}), sleep(5_000)]);
-    await browserServer.kill().catch(() => {});
-  }
+  // Bounded, and never throws: kvws is stopped whatever failed before.
+  await chromium?.close();
   await server?.stop();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });

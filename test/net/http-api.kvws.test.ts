@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpJson, RawBody } from '../helpers/http.js';
 import { freePort, makeTestCertificate, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
 import { waitBlocked, waitFor } from '../helpers/wait.js';
 
-// The HTTP API end to end: real kvws processes, Node's fetch over plain HTTP (--no-tls, loopback) and
-// node:https over TLS (a throwaway CA made with openssl), ioredis on the RESP port of the same server.
+// The HTTP API end to end: real kvws processes, node:http over plain HTTP (--no-tls, loopback) and
+// node:https over TLS (a throwaway CA made with openssl) through test/helpers/http.ts, Node's fetch for a
+// streamed body, ioredis on the RESP port of the same server.
 // kvws-only.
 
 const servers: RunningServer[] = [];
@@ -45,7 +47,7 @@ interface Answer {
 
 /**
  * One request to the API of a --no-tls server. `body` is sent as JSON unless it is a string (sent as is);
- * `token` goes in `Authorization: Bearer`.
+ * `token` goes in `Authorization: Bearer`. `body` in the answer is the parsed JSON (`undefined` if none).
  */
 async function call(
   server: RunningServer,
@@ -55,14 +57,10 @@ async function call(
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...o.headers };
   if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  const res = await fetch(`http://127.0.0.1:${server.httpsPort}${pathname}`, {
-    method: o.method ?? 'POST',
-    headers,
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
+  const target = { port: server.httpsPort, tls: false };
+  const sent = typeof body === 'string' ? new RawBody(body) : body;
+  const a = await httpJson(target, o.method ?? 'POST', pathname, sent, headers);
+  return { status: a.status, headers: a.headers, body: a.json };
 }
 
 /** POST / with one command: the answer's body. */
@@ -319,32 +317,14 @@ describe('refusals', () => {
 
 describe('over TLS', () => {
   it('POST / over https:// with the test CA', async () => {
-    const body = JSON.stringify(['SET', 'tls-key', 'over tls']);
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port: tlsServer.httpsPort,
-          path: '/',
-          method: 'POST',
-          ca,
-          servername: 'localhost',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          timeout: 10_000,
-        },
-        (res) => {
-          let text = '';
-          res.on('data', (d) => {
-            text += d;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(body);
-    });
-    expect(answer).toEqual({ status: 200, body: '{"result":"OK"}' });
+    // The certificate is checked for the name localhost, against the test CA only.
+    const agent = new https.Agent({ ca, servername: 'localhost' });
+    try {
+      const a = await httpJson({ port: tlsServer.httpsPort, agent }, 'POST', '/', ['SET', 'tls-key', 'over tls']);
+      expect({ status: a.status, text: a.text }).toEqual({ status: 200, text: '{"result":"OK"}' });
+    } finally {
+      agent.destroy();
+    }
     expect(await redis(tlsServer).get('tls-key')).toBe('over tls');
   });
 });

@@ -12,6 +12,15 @@
 // Sections (each runs against freshly started servers; a failing section is reported and the others still run):
 //   throughput  redis-benchmark -t set,get,incr,lpush,rpop,sadd,hset,zadd -c 50, pipeline 1 and 16, runs
 //               interleaved redis P1, kvws P1, redis P16, kvws P16; ratio = kvws rps / redis rps.
+//   acl         the cost of the ACL check: on fresh servers, both get the same restricted user
+//               `ACL SETUSER bench on nopass ~key:* ~counter:* ~my* &* +@all -@dangerous`, then
+//               redis-benchmark -t set,get,incr,hset -c 50, pipeline 1 and 16, runs as that user
+//               (`--user bench -a x`) and as the default (unrestricted) user, interleaved over both servers,
+//               after a warm-up pass; median of 3 rounds. nopass, so that no password hashing is measured
+//               (redis-benchmark authenticates each of its clients; kvws hashes with argon2id, Redis with
+//               SHA-256). Ratios: kvws/Redis as the restricted user, and restricted/default per server (on
+//               kvws, the default user skips the check, so that ratio is the check's own cost).
+//               Preflight: the restricted user must be able to run each test's command on both servers.
 //   memory      RSS growth (/proc/<pid>/status VmRSS) of each server process while loading N keys
 //               `key:%010d` with 16-byte values through ioredis pipelines of 1000 SETs, without and with a
 //               TTL (SET k v EX 3600). INFO memory used_memory growth is shown for reference only: the two
@@ -64,6 +73,11 @@ const MARK_END = '<!-- bench:end -->';
 const BENCH_TESTS = ['set', 'get', 'incr', 'lpush', 'rpop', 'sadd', 'hset', 'zadd'];
 const BENCH_CLIENTS = 50;
 const PIPELINES = [1, 16];
+// ACL section: the tests, and the restricted user every server gets (nopass: AUTH accepts any password).
+const ACL_TESTS = ['set', 'get', 'incr', 'hset'];
+const ACL_USER = 'bench';
+const ACL_RULES = ['on', 'nopass', '~key:*', '~counter:*', '~my*', '&*', '+@all', '-@dangerous'];
+const ACL_PASSWORD = 'x';
 const BATCH = 1000; // commands (memory) or keys (expiry) per ioredis pipeline
 const VALUE_BYTES = 16;
 const TTL_SECONDS = 3600;
@@ -169,6 +183,8 @@ async function mainThread() {
     clients: BENCH_CLIENTS,
     pipelines: PIPELINES,
     tests: BENCH_TESTS,
+    aclTests: ACL_TESTS,
+    aclUser: `${ACL_USER} ${ACL_RULES.join(' ')}`,
     memoryKeys: quick ? 100_000 : 1_000_000,
     valueBytes: VALUE_BYTES,
     ttlSeconds: TTL_SECONDS,
@@ -204,6 +220,7 @@ async function mainThread() {
     }
   };
   await section('throughput', () => throughputSection(params));
+  await section('acl', () => aclSection(params));
   await section('memory', () => memorySection(params));
   await section('expiry', () => expirySection(params));
   await section('websocket', () => websocketSection(params, kvwsCmd));
@@ -506,24 +523,32 @@ const BENCH_COMMANDS = {
 };
 
 /**
- * Sends each benchmark command once. redis-benchmark counts error replies as answers, so a test whose command
- * fails would otherwise report a rate for errors. Returns { TEST: error message } for the failing ones.
+ * Sends the command of each given test once, as the default user or, with `user`, after `AUTH user x`
+ * (the ACL section's nopass user). redis-benchmark counts error replies as answers, so a test whose command
+ * fails would otherwise report a rate for errors. Returns { TEST: error message } for the failing ones, then
+ * empties the server (FLUSHALL as the default user). Throws if the server cannot be reached or AUTH fails.
  */
-async function preflight(srv) {
+async function preflight(srv, tests = BENCH_TESTS, user = null) {
   const client = connect(srv.port);
+  const admin = user ? connect(srv.port) : client;
   const failures = {};
   try {
     await client.connect();
-    for (const [test, argv] of Object.entries(BENCH_COMMANDS)) {
+    if (user) {
+      await admin.connect();
+      await client.call('AUTH', user, ACL_PASSWORD);
+    }
+    for (const test of tests.map((t) => t.toUpperCase())) {
       try {
-        await client.call(...argv);
+        await client.call(...BENCH_COMMANDS[test]);
       } catch (err) {
         failures[test] = (err instanceof Error ? err.message : String(err)).trim();
       }
     }
-    await client.flushall();
+    await admin.flushall();
   } finally {
     client.disconnect();
+    admin.disconnect();
   }
   return failures;
 }
@@ -582,6 +607,85 @@ async function throughputSection(params) {
   for (const [p, tests] of Object.entries(out)) {
     for (const [t, v] of Object.entries(tests)) {
       if (v.ratio === null && !failing.redis[t] && !failing.kvws[t]) problems.push(`no result for ${t} ${p}`);
+    }
+  }
+  return { ...out, problems };
+}
+
+/** Creates the ACL section's restricted user on a server (ACL SETUSER as the default user). Throws on error. */
+async function createAclUser(srv) {
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    await client.call('ACL', 'SETUSER', ACL_USER, ...ACL_RULES);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Result keys of the ACL section's runs: server and user, with the redis-benchmark arguments of each user. */
+const ACL_USERS = [
+  { key: 'Restricted', args: ['--user', ACL_USER, '-a', ACL_PASSWORD] },
+  { key: 'Default', args: [] },
+];
+
+async function aclSection(params) {
+  const srvs = { redis: await startServer('redis'), kvws: await startServer('kvws') };
+  const problems = [];
+  // A test is dropped on a server where its command fails as either user (a NOPERM would be counted as an
+  // answer by redis-benchmark).
+  const failing = {};
+  for (const [label, srv] of Object.entries(srvs)) {
+    await createAclUser(srv);
+    failing[label] = {};
+    for (const user of ['default', ACL_USER]) {
+      const f = await preflight(srv, ACL_TESTS, user === 'default' ? null : user);
+      for (const [t, msg] of Object.entries(f)) {
+        problems.push(`${label} rejects the ${t} test's command as ${user}: ${msg}`);
+        failing[label][t] = msg;
+      }
+    }
+  }
+  const testsFor = (label) => ACL_TESTS.filter((t) => !failing[label][t.toUpperCase()]);
+  const run = (label, user, p) => redisBenchmark(srvs[label], p, params.requests, testsFor(label), user.args);
+  // Warm-up pass, not recorded (as in the throughput section).
+  for (const label of Object.keys(srvs)) for (const user of ACL_USERS) await run(label, user, 16);
+  const out = {};
+  for (const p of PIPELINES) {
+    // ROUNDS rounds over both servers and both users; the users swap order every round, so that the
+    // restricted/default ratio (a small difference) does not always favour whichever runs first.
+    const runs = {};
+    for (const label of Object.keys(srvs)) for (const user of ACL_USERS) runs[label + user.key] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const users = round % 2 === 0 ? ACL_USERS : [...ACL_USERS].reverse();
+      for (const user of users) {
+        for (const label of Object.keys(srvs)) runs[label + user.key].push(await run(label, user, p));
+      }
+    }
+    for (const x of Object.values(runs).flat()) if (x.problem) problems.push(x.problem);
+    const med = Object.fromEntries(Object.entries(runs).map(([key, rs]) => [key, medianRows(rs)]));
+    const ratio = (a, b) => (a?.rps != null && b?.rps ? a.rps / b.rps : null);
+    out[`P${p}`] = Object.fromEntries(
+      ACL_TESTS.map((t) => {
+        const name = t.toUpperCase();
+        const v = Object.fromEntries(Object.entries(med).map(([key, m]) => [key, m[name] ?? null]));
+        return [
+          name,
+          {
+            ...v,
+            ratio: ratio(v.kvwsRestricted, v.redisRestricted),
+            redisCost: ratio(v.redisRestricted, v.redisDefault),
+            kvwsCost: ratio(v.kvwsRestricted, v.kvwsDefault),
+          },
+        ];
+      }),
+    );
+    // Missing figures make the section fail, but the figures that exist are kept and reported.
+    for (const [name, v] of Object.entries(out[`P${p}`])) {
+      for (const key of Object.keys(runs)) {
+        const label = key.startsWith('redis') ? 'redis' : 'kvws';
+        if (v[key] === null && !failing[label][name]) problems.push(`no ${key} result for ${name} P${p}`);
+      }
     }
   }
   return { ...out, problems };
@@ -990,6 +1094,35 @@ function renderMarkdown(res) {
   lines.push('');
 
   lines.push(
+    `#### ACL check cost (redis-benchmark, requests/s, ${p.requests.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 runs after a warm-up run)`,
+    '',
+  );
+  const acl = res.acl;
+  if (acl?.error) lines.push(`Failed: ${acl.error.split('\n')[0]}`);
+  else if (acl) {
+    lines.push(
+      '| Test | Pipeline | Redis default | Redis restricted | Redis restricted/default | kvws default | kvws restricted | kvws restricted/default | kvws/Redis restricted |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const pl of p.pipelines) {
+      for (const t of (p.aclTests ?? []).map((x) => x.toUpperCase())) {
+        const v = acl[`P${pl}`]?.[t];
+        lines.push(
+          `| ${t} | ${pl} | ${fmtInt(v?.redisDefault?.rps)} | ${fmtInt(v?.redisRestricted?.rps)} | ${fmtRatio(v?.redisCost)} | ${fmtInt(v?.kvwsDefault?.rps)} | ${fmtInt(v?.kvwsRestricted?.rps)} | ${fmtRatio(v?.kvwsCost)} | ${fmtRatio(v?.ratio)} |`,
+        );
+      }
+    }
+    lines.push(
+      '',
+      `Restricted: redis-benchmark \`--user ${ACL_USER} -a ${ACL_PASSWORD}\` as \`ACL SETUSER ${p.aclUser}\`, the same on both servers; default: the unrestricted default user, in the same interleaved rounds. ` +
+        'kvws skips the check for a user allowed every command, key and channel, so kvws restricted/default is the cost of the check itself. ' +
+        'The user is nopass, so no password hashing is measured: redis-benchmark authenticates each of its clients, and kvws hashes passwords with argon2id where Redis uses SHA-256.',
+    );
+    if (acl.problems?.length) lines.push('', ...acl.problems.map((x) => `- ${x}`));
+  }
+  lines.push('');
+
+  lines.push(
     `#### Memory per key (${p.memoryKeys.toLocaleString('en-US')} keys \`key:%010d\`, ${p.valueBytes}-byte values)`,
     '',
   );
@@ -1113,6 +1246,10 @@ What is measured (see the comment at the top of \`bench/run.mjs\` for details):
 - **Throughput**: \`redis-benchmark\` for SET, GET, INCR, LPUSH, RPOP, SADD, HSET, ZADD with 50 clients, without
   pipelining and with 16 commands per pipeline. Runs alternate between the servers. Client and server share the
   machine, so compare the ratios rather than the absolute numbers.
+- **ACL check cost**: SET, GET, INCR and HSET as above, as a restricted user created the same way on both servers
+  (\`ACL SETUSER bench on nopass ~key:* ~counter:* ~my* &* +@all -@dangerous\`) and as the unrestricted default
+  user, interleaved. kvws restricted/default is the cost of its ACL check; the user is \`nopass\`, so no password
+  hashing is measured.
 - **Memory per key**: growth of each server process's resident memory (RSS) while loading the keys, divided by the
   number of keys, without and with a TTL, each in a freshly started server. \`INFO memory\` used_memory is shown for
   reference.

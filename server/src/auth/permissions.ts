@@ -44,6 +44,36 @@ function neededPerm(ops: readonly KeyOp[]): number {
 const SUBSET_BUDGET = 2000;
 const SUBSET_MAX_PATTERN = 512;
 
+/** Reused by Permissions.check (synchronous, so one is enough): no allocation per allowed command. */
+const scratch = { object: '', index: 0 };
+
+const plans = new WeakMap<RuntimeCommand, number[] | null>();
+
+/**
+ * For a command whose keys all sit at fixed argv positions (one key spec per key, no keyword search, no key
+ * count): `[index, perm, index, perm, …]`, perm -1 when the spec has VARIABLE_FLAGS. Null otherwise
+ * (the general getKeyPositions path). Cached per command.
+ */
+function keyPlan(cmd: RuntimeCommand): number[] | null {
+  let plan = plans.get(cmd);
+  if (plan !== undefined) return plan;
+  plan = [];
+  for (const k of cmd.spec.keys) {
+    if (
+      !('index' in k.begin) ||
+      !('range' in k.find) ||
+      k.find.range.lastKey !== 0 ||
+      k.ops.includes('VARIABLE_FLAGS')
+    ) {
+      plan = null;
+      break;
+    }
+    plan.push(k.begin.index, neededPerm(k.ops));
+  }
+  plans.set(cmd, plan);
+  return plan;
+}
+
 interface CompiledKey {
   match: (key: string) => boolean;
   perm: number;
@@ -96,13 +126,29 @@ class CompiledSelector {
         return DENIED_KEY;
       }
       if (spec.keys.length !== 0) {
-        for (const ref of getKeyPositions(spec.keys, argv)) {
-          const need = neededPerm(keyOpsFor(spec.name, spec.keys[ref.spec], argv));
-          const key = argv[ref.index];
-          if (!this.keyAllowed(key, need)) {
-            out.object = key;
-            out.index = ref.index;
-            return DENIED_KEY;
+        const plan = keyPlan(cmd);
+        if (plan !== null) {
+          // Fast path: keys at fixed positions with fixed access (GET, SET…, most commands).
+          for (let i = 0; i < plan.length; i += 2) {
+            const at = plan[i];
+            if (at >= argv.length) continue;
+            const perm = plan[i + 1];
+            const need = perm >= 0 ? perm : neededPerm(keyOpsFor(spec.name, spec.keys[i >> 1], argv));
+            if (!this.keyAllowed(argv[at], need)) {
+              out.object = argv[at];
+              out.index = at;
+              return DENIED_KEY;
+            }
+          }
+        } else {
+          for (const ref of getKeyPositions(spec.keys, argv)) {
+            const need = neededPerm(keyOpsFor(spec.name, spec.keys[ref.spec], argv));
+            const key = argv[ref.index];
+            if (!this.keyAllowed(key, need)) {
+              out.object = key;
+              out.index = ref.index;
+              return DENIED_KEY;
+            }
           }
         }
       }
@@ -214,7 +260,7 @@ export class Permissions {
     let worst = 0;
     let object = '';
     let index = -1;
-    const out = { object: '', index: 0 };
+    const out = scratch;
     for (const s of this.selectors) {
       const r = s.check(cmd, argv, out);
       if (r === 0) return null;

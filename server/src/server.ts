@@ -24,6 +24,7 @@ export class KvwsServer {
   resp: RespServer | null = null;
   https: HttpsServer | null = null;
   ws: WsGateway | null = null;
+  api: HttpApi | null = null;
 
   /** `log` receives one-line notices while running (certificate reloads). */
   constructor(
@@ -163,6 +164,7 @@ export class KvwsServer {
         this.engine,
         withLiveOptions({}, live, { maxBody: 'httpMaxBody', protectedMode: 'protectedMode' }),
       );
+      this.api = api;
       api.register(https);
       const hs = api.stats;
       this.engine.infoStats.push(() => [
@@ -173,6 +175,8 @@ export class KvwsServer {
         ['http_auth_failures', hs.authFailures],
         ['http_rejected_body_too_large', hs.rejectedBodyTooLarge],
         ['http_tokens_issued', hs.tokensIssued],
+        ['http_streams', hs.streams],
+        ['http_streams_too_slow', hs.streamsTooSlow],
       ]);
       const st = ws.stats;
       this.engine.infoStats.push(() => [
@@ -219,6 +223,7 @@ export class KvwsServer {
 
   /** Closes every front door (WebSocket clients get 1001) and stops the engine's timers. */
   async stop(): Promise<void> {
+    this.api?.close();
     await Promise.all([this.resp?.close(), this.ws?.close()]);
     await this.https?.close();
     this.engine.shutdown();

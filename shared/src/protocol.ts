@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import type { Encoding as WireEncoding, Id as WireId } from './wire.js';
+
+export * from './wire.js';
 
 /**
  * The kvws WebSocket frame protocol, version 1 (subprotocol `kvws.v1`). Every frame is one JSON text
  * message. Specified in docs/protocol.md; these schemas are what the server validates against and what
  * the client builds. Pure data and zod: no node: imports.
  */
-
-export const SUBPROTOCOL = 'kvws.v1';
 
 /**
  * How bulk strings travel: `utf8` text (default; invalid UTF-8 becomes U+FFFD) or `base64` (binary-safe).
@@ -15,6 +16,9 @@ export const SUBPROTOCOL = 'kvws.v1';
  */
 export const EncodingSchema = z.enum(['utf8', 'base64']);
 export type Encoding = z.infer<typeof EncodingSchema>;
+/** Compile-time check that the zod schema and the wire type agree. */
+export const encodingAgrees: WireEncoding extends Encoding ? (Encoding extends WireEncoding ? true : never) : never =
+  true;
 
 /** One argument: a string, or a finite number (sent to the command as its decimal text). */
 export const ArgSchema = z.union([z.string(), z.number().finite()], { error: 'expected a string or a finite number' });
@@ -31,6 +35,7 @@ export const IdSchema = z.union([z.number().finite(), z.string().max(256)], {
   error: 'expected a number or a string of at most 256 characters',
 });
 export type Id = z.infer<typeof IdSchema>;
+export const idAgrees: WireId extends Id ? (Id extends WireId ? true : never) : never = true;
 
 const base = { id: IdSchema, encoding: EncodingSchema.optional() };
 
@@ -71,13 +76,6 @@ export const AuthRequestSchema = z
   })
   .strict();
 export type AuthRequest = z.infer<typeof AuthRequestSchema>;
-/** The result of an `auth` request. */
-export interface AuthResult {
-  user: string;
-  /** Unix ms when the token expires (the session then loses its rights), or null. */
-  expiresAt: number | null;
-}
-
 export const RequestSchema = z.union([
   CommandRequestSchema,
   PipelineRequestSchema,
@@ -88,69 +86,3 @@ export type CommandRequest = z.infer<typeof CommandRequestSchema>;
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;
 export type MultiRequest = z.infer<typeof MultiRequestSchema>;
 export type Request = z.infer<typeof RequestSchema>;
-
-/**
- * A reply value: RESP3 mapped to JSON. Bulk/simple/verbatim strings → string (base64 when asked);
- * integers → number, or a decimal string beyond ±2^53; doubles → number, or "inf" / "-inf" / "nan";
- * null → null; arrays, sets and pushes → arrays; maps → objects; booleans → booleans; an error inside an
- * array (EXEC, pipelines) → `{"error": "…"}`.
- */
-export type Value = string | number | boolean | null | Value[] | { [k: string]: Value } | { error: string };
-
-/** `{"result": …}` or `{"error": "…"}`: the envelope shared with the HTTP API. */
-export type Envelope = { result: Value } | { error: string };
-
-/** The reply to a request. `id` is null only for a frame whose id could not be read. */
-export type ReplyFrame = { id: Id | null } & Envelope;
-
-/** Messages pushed without a request: pub/sub deliveries (keyspace events included). */
-export type PushFrame =
-  | { push: 'message'; channel: string; data: string }
-  | { push: 'pmessage'; pattern: string; channel: string; data: string }
-  /** The session's token expired: its rights and subscriptions are gone; the server then closes with 4401. */
-  | { push: 'auth'; event: 'expired' };
-
-export type ServerFrame = ReplyFrame | PushFrame;
-
-/**
- * WebSocket close codes kvws uses (docs/protocol.md). 1000–1015 are the standard ones; 4000–4999 are ours.
- * Handshakes refused before the connection opens get an HTTP status instead: 400 (no `kvws.v1`
- * subprotocol, bad `encoding` query), 403 (Origin not allowed), 404 (path), 503 (max clients).
- */
-export const CloseCode = {
-  /** Normal closure (QUIT, CLIENT KILL). */
-  normal: 1000,
-  /** The server is shutting down. */
-  shuttingDown: 1001,
-  /** Not a valid WebSocket frame (sent by the ws library). */
-  protocolError: 1002,
-  /** A text frame that is not valid UTF-8 (sent by the ws library). */
-  invalidUtf8: 1007,
-  /** Refused by policy: an unauthenticated client from a non-loopback address while in protected mode. */
-  policyViolation: 1008,
-  /** A frame larger than the max frame size. */
-  frameTooLarge: 1009,
-  /** Internal error. */
-  internalError: 1011,
-  /**
-   * Authentication: no `auth` frame within the auth timeout, the session's token expired, or its user was
-   * deleted or turned off. Reconnect and authenticate again.
-   */
-  unauthorized: 4401,
-  /** The client did not read: its send buffer went over the limit. */
-  tooSlow: 4408,
-  /** No pong within the keepalive window: dead peer. */
-  deadPeer: 4410,
-} as const;
-export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
-
-/**
- * Error frames for malformed input start with these codes (`BADFRAME …`, `BUSY …`), as Redis errors start
- * with theirs (`ERR`, `WRONGTYPE`); the rest of the message names the problem.
- */
-export const FrameError = {
-  notJson: 'BADFRAME the frame is not valid JSON',
-  binary: 'BADFRAME binary frames are not accepted: send JSON text',
-  shape: 'BADFRAME',
-  tooManyInFlight: 'BUSY too many requests in flight on this connection',
-} as const;

@@ -445,6 +445,17 @@ describe('ACL CAT, USERS, WHOAMI, DELUSER, GENPASS, LOG arguments', () => {
     await fails(r.call('ACL', 'DELUSER'), "ERR wrong number of arguments for 'acl|deluser' command");
   });
 
+  it('CLIENT KILL USER closes the sessions of that user only; an unknown user is an error', async () => {
+    await setuser('killme', 'on', 'nopass', '+@all', '~*');
+    const victim = await rawAs('killme');
+    const bystander = await raw();
+    expect(await r.call('CLIENT', 'KILL', 'USER', 'killme')).toBe(1);
+    expect(await closedByServer(victim)).toBe(true);
+    expect(await bystander.command('PING')).toBe('+PONG\r\n');
+    bystander.close();
+    await fails(r.call('CLIENT', 'KILL', 'USER', 'nosuchuser'), "ERR No such user 'nosuchuser'");
+  });
+
   it('GENPASS: 256 bits as 64 hex characters by default, bits/4 rounded up otherwise', async () => {
     const a = (await r.call('ACL', 'GENPASS')) as string;
     const b = (await r.call('ACL', 'GENPASS')) as string;

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -511,3 +512,192 @@ describe('authentication and tokens (default user off)', () => {
     expect(stat('http_tokens_issued')).toBeGreaterThanOrEqual(4);
   });
 });
+
+/** An open event stream read raw through node:http: status, headers and the text received so far. */
+interface RawStream {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Waits (at most 5 s) until the text received satisfies `done`; returns the text. */
+  until(done: (text: string) => boolean): Promise<string>;
+  /** Resolves when the server ended the stream (at most 5 s; rejects after). */
+  ended(): Promise<void>;
+  close(): void;
+}
+
+/** Opens `pathname` on a --no-tls server with `method` and the token; resolves once the head arrived. */
+function openStream(server: RunningServer, pathname: string, o: { method?: string; token?: string } = {}) {
+  return new Promise<RawStream>((resolve, reject) => {
+    const headers: Record<string, string> = o.token ? { authorization: `Bearer ${o.token}` } : {};
+    const req = http.request(
+      { host: '127.0.0.1', port: server.httpsPort, path: pathname, method: o.method ?? 'POST', headers },
+      (res) => {
+        let text = '';
+        let over = false;
+        const waiters = new Set<() => void>();
+        const wake = () => {
+          for (const w of waiters) w();
+        };
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+          wake();
+        });
+        res.on('close', () => {
+          over = true;
+          wake();
+        });
+        res.on('error', () => {});
+        const wait = (ok: () => boolean, what: string) =>
+          new Promise<void>((done, fail) => {
+            const check = () => {
+              if (!ok()) return;
+              clearTimeout(t);
+              waiters.delete(check);
+              done();
+            };
+            const t = setTimeout(() => {
+              waiters.delete(check);
+              fail(new Error(`${what} within 5 s; received: ${JSON.stringify(text)}`));
+            }, 5000);
+            waiters.add(check);
+            check();
+          });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          until: async (done) => {
+            await wait(() => done(text) || over, 'no expected text');
+            if (!done(text)) throw new Error(`the stream ended; received: ${JSON.stringify(text)}`);
+            return text;
+          },
+          ended: () => wait(() => over, 'the stream did not end'),
+          close: () => req.destroy(),
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('server-sent events: /subscribe/<channel>, /psubscribe/<pattern>', () => {
+  it('streams Upstash-format events: subscribe line, then messages (commas as they are, lines split)', async () => {
+    const r = redis(open);
+    const s = await openStream(open, `/subscribe/${encodeURIComponent('news,eu ü')}`);
+    try {
+      expect(s.status).toBe(200);
+      expect(s.headers['content-type']).toBe('text/event-stream');
+      expect(s.headers['cache-control']).toBe('no-store');
+      await s.until((t) => t.includes('\n\n'));
+      expect(await r.publish('news,eu ü', 'hello, world')).toBe(1);
+      await r.publish('news,eu ü', 'two\nlines');
+      const text = await s.until((t) => t.includes('lines'));
+      expect(text).toBe(
+        'data: subscribe,news,eu ü,1\n\n' +
+          'data: message,news,eu ü,hello, world\n\n' +
+          'data: message,news,eu ü,two\ndata: lines\n\n',
+      );
+    } finally {
+      s.close();
+    }
+    // The session ends with the request.
+    expect(await waitFor(async () => ((await r.pubsub('NUMSUB', 'news,eu ü')) as unknown[])[1] === 0, 5000)).toBe(true);
+  });
+
+  it('GET works too (EventSource); psubscribe streams pmessage events', async () => {
+    const r = redis(open);
+    const s = await openStream(open, '/psubscribe/sse.*', { method: 'GET' });
+    try {
+      expect(s.status).toBe(200);
+      await s.until((t) => t.includes('\n\n'));
+      await r.publish('sse.a', 'x,y');
+      expect(await s.until((t) => t.includes('x,y'))).toBe(
+        'data: psubscribe,sse.*,1\n\ndata: pmessage,sse.*,sse.a,x,y\n\n',
+      );
+    } finally {
+      s.close();
+    }
+  });
+
+  it('refuses a missing or malformed name (400), other methods (405), no token (401), NOPERM (400)', async () => {
+    expect((await call(open, '/subscribe/')).status).toBe(400);
+    const bad = await call(open, '/subscribe/%E0%A4%A');
+    expect(bad.status).toBe(400);
+    expect((bad.body as { error: string }).error).toMatch(/^ERR the channel in the path is not valid/);
+    expect((await call(open, '/psubscribe/x', undefined, { method: 'PUT' })).status).toBe(405);
+    const none = await call(secured, '/subscribe/news');
+    expect(none.status).toBe(401);
+    expect((none.body as { error: string }).error).toMatch(/^NOAUTH/);
+    // alice has no channel rights (~app:* +@all): SUBSCRIBE through engine.execute is refused.
+    const alice = await login(secured, 'alice', 'secret');
+    const denied = await call(secured, '/subscribe/news', undefined, { token: alice });
+    expect(denied.status).toBe(400);
+    expect((denied.body as { error: string }).error).toMatch(
+      /^NOPERM this user has no permissions to access one of the channels/,
+    );
+  });
+
+  it('CLIENT KILL ends the stream, saying why', async () => {
+    const r = redis(open);
+    const s = await openStream(open, '/subscribe/killme');
+    await s.until((t) => t.includes('\n\n'));
+    expect(await r.client('KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(1);
+    await s.ended();
+    expect(await s.until(() => true)).toMatch(/: closed \(client kill\)\n\n$/);
+  });
+
+  it('closes a stream whose reader falls more than --ws-max-buffer bytes behind', async () => {
+    const slow = await start(['--no-tls', '--ws-max-buffer', '65536']);
+    const r = redis(slow);
+    // A reader that stops reading once the stream started: the socket buffers fill, then the server's.
+    const paused = await pauseStream(slow, '/subscribe/firehose');
+    const big = 'x'.repeat(64 * 1024);
+    const n = 512; // 32 MiB: more than loopback socket buffers hold
+    const pipeline = r.pipeline();
+    for (let i = 0; i < n; i++) pipeline.publish('firehose', big);
+    await pipeline.exec();
+    expect(await waitFor(async () => ((await r.pubsub('NUMSUB', 'firehose')) as unknown[])[1] === 0, 10_000)).toBe(
+      true,
+    );
+    // Reading again, it gets what was in flight, then the end of the stream.
+    expect(await paused.drain()).toBeLessThan(n * big.length);
+  });
+});
+
+/**
+ * Opens an event stream on a raw socket and stops reading once the head is in: for the slow-reader limit.
+ * `drain()` then reads what is left until the server closes and returns the bytes received in all.
+ */
+async function pauseStream(server: RunningServer, pathname: string) {
+  const net = await import('node:net');
+  const sock = net.connect(server.httpsPort as number, '127.0.0.1');
+  sock.on('error', () => {});
+  let received = 0;
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.write(`POST ${pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`);
+    const onData = (d: Buffer) => {
+      received += d.length;
+      if (d.toString('latin1').includes('subscribe,')) {
+        sock.off('data', onData);
+        sock.pause();
+        resolve();
+      }
+    };
+    sock.on('data', onData);
+  });
+  return {
+    drain: () =>
+      new Promise<number>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('the server did not close the slow stream within 10 s')), 10_000);
+        sock.on('data', (d: Buffer) => {
+          received += d.length;
+        });
+        sock.once('close', () => {
+          clearTimeout(t);
+          resolve(received);
+        });
+        sock.resume();
+      }),
+  };
+}

@@ -218,8 +218,7 @@ export const handlers: Handlers = {
           throw new CommandError(`ERR Unknown client type '${v}'`);
         }
       } else if (o === 'USER') {
-        // Only the default user exists until authentication lands.
-        if (v !== 'default') throw new CommandError(`ERR No such user '${v}'`);
+        if (!client.engine.acl.users.has(v)) throw new CommandError(`ERR No such user '${v}'`);
         filter.user = v;
       } else if (o === 'ADDR') filter.addr = v;
       else if (o === 'LADDR') filter.laddr = v;
@@ -234,7 +233,7 @@ export const handlers: Handlers = {
       if (filter.id !== undefined && c.id !== filter.id) continue;
       if (filter.addr !== undefined && c.addr !== filter.addr) continue;
       if (filter.laddr !== undefined && c.laddr !== filter.laddr) continue;
-      if (filter.user !== undefined && filter.user !== 'default') continue;
+      if (filter.user !== undefined && c.user.name !== filter.user) continue;
       if (filter.type === 'pubsub' && c.subscriptionCount === 0) continue;
       if (filter.type === 'normal' && c.subscriptionCount > 0) continue;
       if (filter.type === 'master' || filter.type === 'replica' || filter.type === 'slave') continue;

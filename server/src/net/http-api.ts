@@ -5,8 +5,8 @@ import { RESERVED_CLAIMS, TokenError } from '../auth/jwt.js';
 import type { Client } from '../engine/client.js';
 import type { Engine } from '../engine/engine.js';
 import { fromJsonArg, toEnvelope } from '../protocol/json.js';
-import { ErrorReply, type Reply } from '../protocol/reply.js';
-import type { HttpsServer } from './https-server.js';
+import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
+import { type HttpsServer, pathOf } from './https-server.js';
 import { clientForSocket, isLoopback } from './resp-server.js';
 
 /**
@@ -18,6 +18,8 @@ import { clientForSocket, isLoopback } from './resp-server.js';
  *   POST /multi-exec              [[…], […]]                 → 200 [{"result": …}, …] (MULTI … EXEC), 400 EXECABORT
  *   POST /auth/token              {"username","password",…} or a Bearer token → 200 {"token",…}
  *   GET  /.well-known/jwks.json   kvws's public signing keys
+ *   POST /subscribe/<channel>     (or GET) → 200 text/event-stream of the channel's messages (see `stream`)
+ *   POST /psubscribe/<pattern>    (or GET) → 200 text/event-stream of messages on matching channels
  *
  * Every request to the command endpoints is its own session: a fresh `Client` (front door `http`) that
  * lives until the response is done or the socket closes, authenticated by `Authorization: Bearer <JWT>`
@@ -53,6 +55,10 @@ export interface HttpApiStats {
   rejectedBodyTooLarge: number;
   /** Tokens issued by POST /auth/token. */
   tokensIssued: number;
+  /** Event streams opened by /subscribe/ and /psubscribe/. */
+  streams: number;
+  /** Event streams closed because their peer did not read (more than `wsMaxBuffer` bytes unsent). */
+  streamsTooSlow: number;
 }
 
 /** A request refused before (or instead of) running commands: status, `{error}` text, extra headers. */
@@ -75,6 +81,8 @@ interface Session {
 
 /** A route: the methods it answers and its handler (which may throw HttpError). */
 interface Endpoint {
+  /** The route also serves every path under it (see HttpsServer.route). */
+  prefix?: boolean;
   methods: readonly string[];
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
@@ -87,7 +95,8 @@ const LINGER_MS = 2000;
 /** The `Cache-Control` of the JWKS: public keys change only at rotation (old ones stay listed for maxTtl). */
 const JWKS_CACHE_CONTROL = 'public, max-age=300';
 
-const SUBSCRIPTIONS = 'subscriptions need a connection: use the WebSocket endpoint /ws';
+const SUBSCRIPTIONS =
+  'subscriptions need a stream: use POST /subscribe/<channel> or /psubscribe/<pattern> (server-sent events), or the WebSocket endpoint /ws';
 const TRANSACTIONS = 'each request is its own session: send the whole transaction to /multi-exec';
 /** Commands that need a connection's state across requests, refused (400) with the reason. */
 const NOT_OVER_HTTP: ReadonlyMap<string, string> = new Map([
@@ -110,6 +119,21 @@ const NOT_OVER_HTTP: ReadonlyMap<string, string> = new Map([
 const TOKEN_REQUEST_FIELDS = new Set(['username', 'password', 'ttl', 'acl', 'claims']);
 
 const badRequest = (message: string) => new HttpError(400, `ERR ${message}`);
+
+/**
+ * An event stream writes the comment line `: keepalive` this often, so that the peer and the proxies
+ * between see it alive (a client may treat a much longer silence as a dead connection).
+ */
+export const SSE_KEEPALIVE_MS = 15_000;
+
+/**
+ * One server-sent event whose data is `text` (a binary string, sent as its bytes): one `data:` line per
+ * line of it (SSE readers join them with "\n"; a CR or CRLF in a message therefore arrives as LF), then the
+ * blank line that ends the event.
+ */
+function sseEvent(text: string): Buffer {
+  return Buffer.from(`data: ${text.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`, 'latin1');
+}
 
 /**
  * The Bearer token of the Authorization header; null without the header. Throws HttpError 401 for another
@@ -191,6 +215,8 @@ function internalError(e: unknown): ErrorReply {
  * removed from `engine.clients` when the response is done or the socket closes.
  */
 export class HttpApi {
+  /** Event streams in progress (ended by `close`). */
+  private readonly openStreams = new Set<ServerResponse>();
   readonly options: Required<HttpApiOptions>;
   readonly stats: HttpApiStats = {
     requests: 0,
@@ -200,6 +226,8 @@ export class HttpApi {
     authFailures: 0,
     rejectedBodyTooLarge: 0,
     tokensIssued: 0,
+    streams: 0,
+    streamsTooSlow: 0,
   };
   /** Routes by exact path. */
   private readonly endpoints: ReadonlyMap<string, Endpoint>;
@@ -224,12 +252,31 @@ export class HttpApi {
       ['/multi-exec', { methods: post, handle: (req, res) => this.multiExec(req, res) }],
       ['/auth/token', { methods: post, handle: (req, res) => this.issueToken(req, res) }],
       ['/.well-known/jwks.json', { methods: ['GET', 'HEAD'], handle: async (_req, res) => this.jwks(res) }],
+      // GET too, for EventSource (which sends no Authorization header: only for an open default user).
+      [
+        '/subscribe/',
+        { prefix: true, methods: ['POST', 'GET'], handle: (req, res) => this.stream('channel', req, res) },
+      ],
+      [
+        '/psubscribe/',
+        { prefix: true, methods: ['POST', 'GET'], handle: (req, res) => this.stream('pattern', req, res) },
+      ],
     ]);
+  }
+
+  /** Shutdown: ends every event stream with a `: server shutting down` comment line. */
+  close(): void {
+    for (const res of this.openStreams) {
+      if (!res.writableEnded && !res.destroyed) res.end(': server shutting down\n\n');
+    }
+    this.openStreams.clear();
   }
 
   /** Adds the API's routes to `https`. */
   register(https: HttpsServer): void {
-    for (const [path, ep] of this.endpoints) https.route(path, { request: (req, res) => this.serve(ep, req, res) });
+    for (const [path, ep] of this.endpoints) {
+      https.route(path, { prefix: ep.prefix, request: (req, res) => this.serve(ep, req, res) });
+    }
   }
 
   /** Method check, then the endpoint; an HttpError becomes its status, anything else a 500. */
@@ -466,6 +513,93 @@ export class HttpApi {
     } else {
       this.send(res, 200, envelope);
     }
+  }
+
+  /**
+   * POST (or GET) /subscribe/<channel> and /psubscribe/<pattern>: server-sent events in Upstash's format.
+   * The path's last part, percent-decoded (UTF-8), names one channel or glob pattern; a body is ignored.
+   * The session (authenticated like POST /'s) runs SUBSCRIBE or PSUBSCRIBE through `engine.execute`, so
+   * ACLs and the keyspace-notification filter apply as on the other front doors. Then → 200
+   * `text/event-stream`, `Cache-Control: no-store`, and events whose data is
+   *
+   *   subscribe,<channel>,1                    (psubscribe,<pattern>,1): the subscription is active
+   *   message,<channel>,<message>              each message on the channel
+   *   pmessage,<pattern>,<channel>,<message>   each message on a matching channel
+   *
+   * (a message with line breaks spans several `data:` lines; the comma-joined fields are not escaped, as in
+   * Upstash), with `: keepalive` comment lines every SSE_KEEPALIVE_MS. The stream lasts until the peer goes
+   * away, the session is killed (CLIENT KILL, user turned off, channel rights revoked, token expired: a
+   * comment line says why, then the stream ends), or the peer stops reading: with more than `wsMaxBuffer`
+   * bytes unsent (the WebSocket gateway's limit, 0 = none) the connection is closed. Errors before the
+   * stream starts are JSON: 400 (a bad path, or the command's error reply, e.g. NOPERM), 401, 503.
+   */
+  private async stream(kind: 'channel' | 'pattern', req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const command = kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE';
+    const route = kind === 'channel' ? '/subscribe/' : '/psubscribe/';
+    let name: string;
+    try {
+      name = decodeURIComponent(pathOf(req).slice(route.length));
+    } catch {
+      throw badRequest(`the ${kind} in the path is not valid percent-encoded UTF-8`);
+    }
+    if (name === '') throw badRequest(`name the ${kind} in the path: ${route}<${kind}>`);
+    req.resume(); // a body, if any, is read and dropped
+    const session = this.openSession(req, res);
+    await this.authenticate(req, session);
+    const client = session.client;
+    const engine = this.engine;
+    // Deliveries before the response head is written wait here (none are expected: SUBSCRIBE is synchronous).
+    let queued: Buffer[] | null = [];
+    const write = (chunk: Buffer): void => {
+      if (res.destroyed || res.writableEnded) return;
+      if (queued !== null) {
+        queued.push(chunk);
+        return;
+      }
+      const max = engine.options.wsMaxBuffer;
+      if (max > 0 && res.writableLength > max) {
+        this.stats.streamsTooSlow++;
+        res.destroy();
+        return;
+      }
+      res.write(chunk);
+    };
+    client.push = (reply) => {
+      if (!(reply instanceof PushReply)) return;
+      const [type] = reply.items;
+      if (type === 'message' || type === 'pmessage') write(sseEvent(reply.items.join(',')));
+    };
+    client.kill = (reason) => {
+      session.killed = reason;
+      engine.clients.remove(client);
+      if (queued === null && !res.writableEnded && !res.destroyed) res.end(`: closed (${reason})\n\n`);
+    };
+    if (client.closed) return;
+    const r = await this.run(session, [command, fromJsonArg(name, 'utf8')]);
+    if (r instanceof ErrorReply) throw new HttpError(400, r.message);
+    const confirm = r instanceof MultiReply && r.replies[0] instanceof PushReply ? r.replies[0].items : null;
+    const count = confirm?.[2] ?? client.subscriptionCount;
+    if (res.destroyed || session.killed !== null) return;
+    this.stats.responses2xx++;
+    this.stats.streams++;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      // Tells nginx-style proxies not to buffer the stream.
+      'x-accel-buffering': 'no',
+    });
+    const before = queued;
+    queued = null;
+    write(sseEvent(`${command.toLowerCase()},${fromJsonArg(name, 'utf8')},${String(count)}`));
+    for (const chunk of before) write(chunk);
+    const keepalive = setInterval(() => write(Buffer.from(': keepalive\n\n')), SSE_KEEPALIVE_MS);
+    keepalive.unref();
+    this.openStreams.add(res);
+    res.once('close', () => {
+      clearInterval(keepalive);
+      this.openStreams.delete(res);
+    });
   }
 
   /**

@@ -47,6 +47,11 @@ export interface HttpsServerOptions {
 
 /** A route's handlers: plain HTTP requests and/or `Upgrade:` requests on that exact path. */
 export interface Route {
+  /**
+   * Also serve every path that starts with the route's path (which should then end with `/`, e.g.
+   * `/subscribe/`). An exact route wins over a prefix route; among prefix routes, the longest. Default false.
+   */
+  prefix?: boolean;
   request?: (req: IncomingMessage, res: ServerResponse) => void;
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
@@ -114,6 +119,8 @@ export class HttpsServer {
   /** Successful certificate reloads. */
   certificateReloads = 0;
   private readonly routes = new Map<string, Route>();
+  /** The prefix routes' paths, longest first. */
+  private prefixes: string[] = [];
   private readonly sockets = new Set<net.Socket>();
   private server: http.Server | https.Server | null = null;
   private current: { cert: Buffer; key: Buffer } | null = null;
@@ -137,9 +144,22 @@ export class HttpsServer {
     return this.options.tls !== null;
   }
 
-  /** Registers handlers for an exact path (query string ignored). Later registrations replace earlier ones. */
+  /**
+   * Registers handlers for an exact path (query string ignored), or with `route.prefix` for every path under
+   * it. Later registrations of the same path replace earlier ones.
+   */
   route(pathname: string, route: Route): void {
     this.routes.set(pathname, route);
+    this.prefixes = [...this.routes].filter(([, r]) => r.prefix).map(([p]) => p);
+    this.prefixes.sort((a, b) => b.length - a.length);
+  }
+
+  /** The route serving `pathname`: the exact one, else the longest prefix route it starts with. */
+  private find(pathname: string): Route | undefined {
+    const exact = this.routes.get(pathname);
+    if (exact) return exact;
+    const p = this.prefixes.find((x) => pathname.startsWith(x));
+    return p === undefined ? undefined : this.routes.get(p);
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -263,7 +283,7 @@ export class HttpsServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const route = this.routes.get(pathOf(req));
+    const route = this.find(pathOf(req));
     if (route?.request) {
       route.request(req, res);
       return;
@@ -273,7 +293,7 @@ export class HttpsServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => this.socketErrors++);
-    const route = this.routes.get(pathOf(req));
+    const route = this.find(pathOf(req));
     if (route?.upgrade) {
       route.upgrade(req, socket, head);
       return;
@@ -300,8 +320,8 @@ export class HttpsServer {
   }
 }
 
-/** The request's path without its query string. */
-function pathOf(req: IncomingMessage): string {
+/** The request's path without its query string (still percent-encoded). */
+export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);

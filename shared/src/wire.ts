@@ -38,7 +38,9 @@ export type PushFrame =
   | { push: 'message'; channel: string; data: string }
   | { push: 'pmessage'; pattern: string; channel: string; data: string }
   /** The session's token expired: its rights and subscriptions are gone; the server then closes with 4401. */
-  | { push: 'auth'; event: 'expired' };
+  | { push: 'auth'; event: 'expired' }
+  /** After MONITOR: one line per command run by any client, in Redis's MONITOR format. */
+  | { push: 'monitor'; data: string };
 
 export type ServerFrame = ReplyFrame | PushFrame;
 

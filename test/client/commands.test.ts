@@ -27,6 +27,7 @@ const NOT_BUILDERS: Record<string, string> = {
   HELLO: 'the transport: the WebSocket session is RESP3-shaped JSON, the HTTP API RESP2-shaped',
   QUIT: 'client.close()',
   RESET: 'the transport (a RESET would drop the session the transport set up)',
+  MONITOR: 'none: it makes the session a stream (the RESP port, or WebSocket `monitor` pushes)',
 };
 
 type Builder = (...args: unknown[]) => { argv: unknown[]; decode: unknown };

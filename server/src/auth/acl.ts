@@ -347,11 +347,12 @@ export class Acl {
     }
   }
 
-  /** A token ran out: the session loses its rights and its subscriptions, and the front door is told. */
+  /** A token ran out: the session loses its rights, its subscriptions and MONITOR, and the front door is told. */
   private expire(c: Client): void {
     this.stats.tokenExpiries++;
     c.authTimer = null;
     this.engine.pubsub.removeClient(c);
+    this.engine.removeMonitor(c);
     c.user = this.defaultUser;
     c.authenticated = false;
     c.claims = null;
@@ -467,7 +468,7 @@ export class Acl {
 
   /**
    * After a user changed: sessions of a deleted or disabled user are closed; sessions subscribed to channels
-   * the user may no longer use are closed (as Redis does).
+   * the user may no longer use are closed (as Redis does); so are monitors whose user lost MONITOR.
    */
   userChanged(u: User): void {
     for (const c of this.engine.clients.byId.values()) {
@@ -479,7 +480,14 @@ export class Acl {
       let ok = true;
       for (const ch of c.channels) if (!this.channelAllowed(c, ch, false)) ok = false;
       for (const p of c.patterns) if (!this.channelAllowed(c, p, true)) ok = false;
-      if (!ok) c.kill('channel permissions revoked');
+      if (!ok) {
+        c.kill('channel permissions revoked');
+        continue;
+      }
+      // kvws: a monitor whose user may no longer run MONITOR stops seeing every client's commands.
+      const monitor = this.engine.table.get('monitor');
+      if (c.monitor && monitor && this.permissions(c).check(monitor, ['MONITOR']) !== null)
+        c.kill('monitor permission revoked');
     }
   }
 

@@ -32,7 +32,8 @@ function checkName(name: string): void {
 
 /** One CLIENT LIST / CLIENT INFO line, with Redis's field names (plus kvws's `door`). */
 export function clientInfoLine(c: Client, now: number): string {
-  const flags = `${c.multi ? 'x' : ''}${c.subscriptionCount > 0 ? 'P' : ''}${c.blocked ? 'b' : ''}` || 'N';
+  const flags =
+    `${c.monitor ? 'O' : ''}${c.multi ? 'x' : ''}${c.subscriptionCount > 0 ? 'P' : ''}${c.blocked ? 'b' : ''}` || 'N';
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${Math.floor((now - c.createdAt) / 1000)} ` +
     `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=${flags} db=${c.db.index} sub=${c.channels.size} ` +
@@ -61,6 +62,7 @@ function reset(c: Client): void {
   engine.unwatchAll(c);
   if (c.blocked) engine.blocking.unblock(c);
   engine.pubsub.removeClient(c);
+  engine.removeMonitor(c);
   c.db = engine.dbs[0];
   c.resp = 2;
   c.name = '';

@@ -7,6 +7,8 @@ import {
   CommandError,
   ErrorReply,
   MapReply,
+  MultiReply,
+  OK,
   type Reply,
   SetReply,
   SimpleString,
@@ -309,6 +311,14 @@ export const handlers: Handlers = {
   TIME() {
     const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
     return [String(us / 1000000n), String(us % 1000000n)];
+  },
+
+  // MONITOR — from now on the client receives a line for every command run (engine.feedMonitors). Inside
+  // EXEC it is refused (Redis's DENY BLOCKING client: it expects one reply per command); a client already
+  // monitoring gets no reply at all, as in Redis (an empty MultiReply: nothing on RESP, `[]` in JSON).
+  MONITOR(client) {
+    if (client.inExec) return new ErrorReply("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    return client.engine.addMonitor(client) ? OK : new MultiReply([]);
   },
 
   // COMMAND — every command's COMMAND INFO entry.

@@ -46,8 +46,20 @@ export class Client {
   /** For CLIENT LIST's `cmd`/`qbuf`-like fields and CLIENT KILL. */
   addr: string;
   laddr: string;
+  /**
+   * In MONITOR mode (`engine.addMonitor`): receives a `MonitorLine` for every command any client runs, and
+   * may itself run only commands that do not touch the keyspace (Redis: a monitor is a replica).
+   */
+  monitor = false;
   /** Front-door hooks, set by whoever owns the connection. */
   push: (reply: Reply) => void = () => {};
+  /**
+   * Delivers `reply` after the reply to the command this client is running: a monitor's line about its own
+   * command, which Redis writes after that command's reply. Called only while the client's command runs
+   * (inside `engine.execute`). The RESP port writes it right after the reply; the default pushes it once
+   * the current synchronous work is done (after the reply of a command that answers at once).
+   */
+  pushAfterReply: (reply: Reply) => void = (reply) => queueMicrotask(() => this.push(reply));
   /** Closes the connection (CLIENT KILL, QUIT after reply, output-buffer overflow). */
   kill: (reason: string) => void = () => {};
   /** Bytes waiting in the output buffer (CLIENT LIST omem). */

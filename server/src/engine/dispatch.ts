@@ -16,6 +16,11 @@ const PUBSUB_ALLOWED = new Set([
   'QUIT',
   'RESET',
 ]);
+/** Flags of commands a monitor may not run (Redis: a replica can't interact with the keyspace). */
+const KEYSPACE_FLAGS = ['write', 'readonly', 'may_replicate'] as const;
+/** Commands whose line monitors never see: Redis's CMD_ADMIN and CMD_SKIP_MONITOR. */
+const HIDDEN_FROM_MONITORS = ['admin', 'skip_monitor'] as const;
+
 /** Commands that run immediately inside MULTI instead of being queued. */
 const NOT_QUEUED = new Set(['EXEC', 'DISCARD', 'MULTI', 'WATCH', 'QUIT', 'RESET']);
 
@@ -51,8 +56,9 @@ function clip(s: string): string {
 }
 
 /**
- * processCommand: lookup → arity → authentication (NOAUTH) → ACL (NOPERM) → pub/sub context → MULTI
- * queueing → run → wake blocked clients. The one path every front door uses.
+ * processCommand: lookup → arity → authentication (NOAUTH) → ACL (NOPERM) → pub/sub context → monitor
+ * context → MULTI queueing → run (and feed monitors) → wake blocked clients. The one path every front
+ * door uses.
  */
 export function execute(engine: Engine, client: Client, argv: string[]): Reply | Promise<Reply> {
   client.lastInteraction = Date.now();
@@ -76,6 +82,9 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
         `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
       ),
     );
+  }
+  if (client.monitor && KEYSPACE_FLAGS.some((f) => cmd.spec.flags.includes(f))) {
+    return reject(engine, client, isExec, new ErrorReply("ERR Replica can't interact with the keyspace"));
   }
   if (client.multi && !NOT_QUEUED.has(cmd.root)) {
     if (cmd.spec.flags.includes('no_multi')) {
@@ -108,8 +117,10 @@ function reject(engine: Engine, client: Client, isExec: boolean, err: ErrorReply
 }
 
 /**
- * Runs a resolved command's handler and turns thrown CommandErrors into error replies. Used by `execute`
- * and by EXEC for queued commands (which must not serve blocked clients until the whole EXEC is done).
+ * Redis's call(): runs a resolved command's handler, turns thrown CommandErrors into error replies, then
+ * shows the command to monitors (unless it is admin or skip_monitor: whether it failed or not, a command
+ * that blocks when it starts). Used by `execute` and by EXEC for queued commands (which must not serve
+ * blocked clients until the whole EXEC is done).
  */
 export function runCommand(
   engine: Engine,
@@ -118,6 +129,15 @@ export function runCommand(
   argv: string[],
 ): Reply | Promise<Reply> {
   cmd.stats.calls++;
+  const reply = callHandler(engine, client, cmd, argv);
+  if (engine.monitors.size !== 0 && !HIDDEN_FROM_MONITORS.some((f) => cmd.spec.flags.includes(f))) {
+    engine.feedMonitors(client, redactForMonitors(cmd, argv));
+  }
+  return reply;
+}
+
+/** The handler's reply, with thrown errors as error replies (counted as failed calls). */
+function callHandler(engine: Engine, client: Client, cmd: RuntimeCommand, argv: string[]): Reply | Promise<Reply> {
   try {
     const r = cmd.handler(client, argv);
     if (r instanceof ErrorReply) {
@@ -133,3 +153,29 @@ export function runCommand(
     return new ErrorReply(`ERR internal error while running '${cmd.fullName}'`);
   }
 }
+
+/**
+ * The arguments monitors see: passwords and tokens of AUTH and HELLO … AUTH replaced by `(redacted)`, as
+ * Redis's redactClientCommandArgument does. Redis redacts only what the handler got to read, so a
+ * malformed AUTH (more than two arguments) or a HELLO refused before its AUTH option (bad or missing
+ * protocol version, bad SETNAME) shows the secret; kvws redacts those too.
+ */
+function redactForMonitors(cmd: RuntimeCommand, argv: string[]): string[] {
+  if (cmd.root === 'AUTH') return [argv[0], ...argv.slice(1).map(() => REDACTED)];
+  if (cmd.root !== 'HELLO') return argv;
+  let out = argv;
+  // argv[1] is the protocol version, unless a client left it out and starts with AUTH.
+  for (let j = 1; j < argv.length; j++) {
+    const opt = argv[j].toUpperCase();
+    if (opt === 'AUTH' && j + 2 < argv.length) {
+      if (out === argv) out = [...argv];
+      out[j + 1] = REDACTED;
+      out[j + 2] = REDACTED;
+      j += 2;
+    } else if (opt === 'SETNAME' && j > 1 && j + 1 < argv.length) j++;
+    else if (j > 1) break;
+  }
+  return out;
+}
+
+const REDACTED = '(redacted)';

@@ -1,7 +1,7 @@
 import { Acl } from '../auth/acl.js';
 import { buildCommandTable, type CommandTable } from '../commands/index.js';
 import type { ServerOptions } from '../config.js';
-import type { Reply } from '../protocol/reply.js';
+import { type Reply, SimpleString } from '../protocol/reply.js';
 import { Blocking } from './blocking.js';
 import { Client } from './client.js';
 import { ConfigParams } from './config-params.js';
@@ -78,6 +78,8 @@ export class Engine {
   readonly listeners: KeyspaceListener[] = [];
   /** WATCHed keys: "db\0key" → clients watching it. */
   readonly watchers = new Map<string, Set<Client>>();
+  /** Clients in MONITOR mode, in the order they started (Redis's server.monitors). */
+  readonly monitors = new Set<Client>();
   notifyFlags: number;
   readonly stats: EngineStats = {
     startedAt: Date.now(),
@@ -163,6 +165,46 @@ export class Engine {
     if (this.blocking.hasReady) this.blocking.serveReady();
   }
 
+  /**
+   * Puts `client` in MONITOR mode: from now on it receives a `MonitorLine` through `client.push` for every
+   * command that runs (see `feedMonitors`). Returns false, changing nothing, if it already was a monitor.
+   * MONITOR uses it; another front door (e.g. a server-sent-events stream) may too.
+   */
+  addMonitor(client: Client): boolean {
+    if (client.monitor) return false;
+    client.monitor = true;
+    this.monitors.add(client);
+    return true;
+  }
+
+  /** Takes `client` out of MONITOR mode (RESET, disconnection). Returns whether it was a monitor. */
+  removeMonitor(client: Client): boolean {
+    if (!client.monitor) return false;
+    client.monitor = false;
+    this.monitors.delete(client);
+    return true;
+  }
+
+  /**
+   * Redis's replicationFeedMonitors: sends every monitor the line
+   * `<unix seconds>.<microseconds> [<db> <addr>] "arg" "arg" …` for a command `client` has just run, with
+   * each argument quoted as Redis's sdscatrepr does. `argv` is what the monitors may see (secrets already
+   * redacted by the dispatcher). The client's own line, when it is a monitor, follows its reply; a monitor
+   * closing after its reply (QUIT) gets none.
+   */
+  feedMonitors(client: Client, argv: readonly string[]): void {
+    if (this.monitors.size === 0) return;
+    let text = `${monitorTimestamp()} [${client.db.index} ${client.addr}]`;
+    for (const a of argv) text += ` ${reprString(a)}`;
+    const line = new MonitorLine(text);
+    for (const m of this.monitors) {
+      // A client that is closing after this reply (QUIT) gets nothing more, as in Redis.
+      if (m.closeAfterReply) continue;
+      if (m === client) m.pushAfterReply(line);
+      else m.push(line);
+    }
+  }
+
   /** Marks every client watching db/key as dirty, so its EXEC fails. */
   touchWatched(db: number, key: string): void {
     const set = this.watchers.get(`${db}\0${key}`);
@@ -200,6 +242,7 @@ export class Engine {
     if (c.blocked) this.blocking.unblock(c);
     this.unwatchAll(c);
     this.pubsub.removeClient(c);
+    this.removeMonitor(c);
     c.multi = null;
   }
 
@@ -207,4 +250,53 @@ export class Engine {
   shutdown(): void {
     this.expiry.stop();
   }
+}
+
+/**
+ * One MONITOR line (without RESP's `+` and CRLF): a status reply, so the RESP port writes it as Redis does
+ * (`+1700000000.123456 [0 127.0.0.1:60866] "set" "k" "v"`, in RESP2 and RESP3 alike). The text is
+ * printable ASCII. Other front doors recognise it by class (the WebSocket's `{"push":"monitor"}` frame).
+ */
+export class MonitorLine extends SimpleString {}
+
+/** Unix ms at performance.now() = 0: high-resolution wall-clock time is this plus performance.now(). */
+let clockOffset = performance.timeOrigin;
+
+/** Wall-clock time as `<seconds>.<6-digit microseconds>` (gettimeofday's precision, as Redis prints it). */
+function monitorTimestamp(): string {
+  let ms = clockOffset + performance.now();
+  const wall = Date.now();
+  if (Math.abs(ms - wall) > 5) {
+    // The system clock was set: follow it (to within a millisecond).
+    clockOffset = wall + 0.5 - performance.now();
+    ms = wall + 0.5;
+  }
+  const us = Math.floor(ms * 1000);
+  return `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`;
+}
+
+const REPR_ESCAPES: Record<number, string> = {
+  92: '\\\\',
+  34: '\\"',
+  10: '\\n',
+  13: '\\r',
+  9: '\\t',
+  7: '\\a',
+  8: '\\b',
+};
+
+/**
+ * Redis's sdscatrepr for a binary string: in double quotes; backslash and double quote escaped with a
+ * backslash; \n \r \t \a \b for those controls; any other byte outside 0x20–0x7e as \xNN (lower-case hex).
+ */
+export function reprString(s: string): string {
+  let out = '"';
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch >= 0x20 && ch <= 0x7e && ch !== 0x22 && ch !== 0x5c) continue;
+    out += s.slice(from, i) + (REPR_ESCAPES[ch] ?? `\\x${ch.toString(16).padStart(2, '0')}`);
+    from = i + 1;
+  }
+  return `${out + s.slice(from)}"`;
 }

@@ -15,7 +15,7 @@ import {
 /**
  * The RESP front door: Redis's protocol over TCP (or TLS). It owns sockets, parsing, reply encoding and
  * connection limits; every command goes through `engine.execute`. It knows nothing about commands except
- * the Client fields it reads: `resp`, `closeAfterReply`, `blocked`, `subscriptionCount`.
+ * the Client fields it reads: `resp`, `closeAfterReply`, `blocked`, `subscriptionCount`, `monitor`.
  */
 
 export interface RespServerOptions {
@@ -30,7 +30,7 @@ export interface RespServerOptions {
    * connection gets `-ERR max number of clients reached` and is closed. Default 10000.
    */
   maxClients?: number;
-  /** Like Redis `timeout`: close clients idle this many seconds (blocked and pub/sub clients exempt). 0 = never. Default 0. */
+  /** Like Redis `timeout`: close clients idle this many seconds (blocked, pub/sub and monitor clients exempt). 0 = never. Default 0. */
   timeout?: number;
   /**
    * Like Redis `protected-mode`: while no authentication is configured (see `authConfigured`), accept only
@@ -311,6 +311,8 @@ class RespConnection {
   private paused = false;
   /** Since when pending output has been at or above the pub/sub soft limit (0 = not). */
   private softSince = 0;
+  /** Pushes to write right after the reply being produced (client.pushAfterReply: a monitor's own line). */
+  private afterReply: Reply[] = [];
   /** Activity (input or output) since the last cron tick; lastActivity is in ms, at cron granularity. */
   private active = true;
   private lastActivity = Date.now();
@@ -325,6 +327,7 @@ class RespConnection {
     const client = clientForSocket(engine, 'resp', socket);
     this.client = client;
     client.push = (reply) => this.push(reply);
+    client.pushAfterReply = (reply) => this.afterReply.push(reply);
     client.kill = (reason) => this.kill(reason);
     client.outputBytes = () => this.socket.writableLength + this.writer.length;
     engine.clients.add(client);
@@ -385,6 +388,7 @@ class RespConnection {
           break;
         }
         writer.write(reply, client.resp);
+        if (this.afterReply.length !== 0) this.writeAfterReply();
         if (client.closeAfterReply) this.ending = true;
         // Big batches go out in pieces, so a client that doesn't read stops the loop (backpressure).
         if (writer.length >= FLUSH_THRESHOLD) this.flush();
@@ -401,8 +405,15 @@ class RespConnection {
     this.waiting = false;
     if (this.closed) return;
     this.writer.write(reply, this.client.resp);
+    if (this.afterReply.length !== 0) this.writeAfterReply();
     if (this.client.closeAfterReply) this.ending = true;
     this.process();
+  }
+
+  /** Writes what client.pushAfterReply queued during the command whose reply was just written. */
+  private writeAfterReply(): void {
+    for (const r of this.afterReply) this.writer.write(r, this.client.resp);
+    this.afterReply = [];
   }
 
   /** Out-of-band reply (pub/sub message, invalidation): RESP3 push or RESP2 array. */
@@ -480,7 +491,8 @@ class RespConnection {
       return;
     }
     const c = this.client;
-    if (this.waiting || c.blocked !== null || c.subscriptionCount > 0) {
+    // As Redis: blocked, pub/sub and monitor clients are not closed for idling.
+    if (this.waiting || c.blocked !== null || c.subscriptionCount > 0 || c.monitor) {
       this.lastActivity = now;
       return;
     }

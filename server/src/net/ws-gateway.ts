@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import { looksLikeJwt } from '../auth/jwt.js';
 import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
-import type { Engine } from '../engine/engine.js';
+import { type Engine, MonitorLine } from '../engine/engine.js';
 import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
 import { ErrorReply, NullArray, PushReply, type Reply } from '../protocol/reply.js';
 import { rejectUpgrade } from './https-server.js';
@@ -709,12 +709,15 @@ class WsConnection {
     }
   }
 
-  /** Pub/sub delivery (and any other out-of-band reply) as a push frame. */
+  /** Pub/sub delivery, MONITOR line (and any other out-of-band reply) as a push frame. */
   private push(reply: Reply): void {
     if (this.closed) return;
     let frame: object;
     const enc = this.encoding;
-    if (reply instanceof PushReply && reply.items[0] === 'message') {
+    if (reply instanceof MonitorLine) {
+      // Printable ASCII (Redis's escaping), so plain text whatever the connection's encoding.
+      frame = { push: 'monitor', data: reply.value };
+    } else if (reply instanceof PushReply && reply.items[0] === 'message') {
       const [, channel, data] = reply.items as string[];
       frame = { push: 'message', channel: toJson(channel, enc), data: toJson(data, enc) };
     } else if (reply instanceof PushReply && reply.items[0] === 'pmessage') {

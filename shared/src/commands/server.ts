@@ -24,6 +24,13 @@ export const server: CommandSpec[] = [
     since: '2.6.0',
     tips: ['nondeterministic_output'],
   }),
+  c('MONITOR', {
+    group: g,
+    arity: 1,
+    flags: ['admin', 'noscript', 'loading', 'stale'],
+    syntax: 'MONITOR',
+    summary: 'Listens for all requests received by the server in real-time.',
+  }),
   c('COMMAND', {
     group: g,
     arity: -1,

@@ -37,6 +37,9 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --ws-ping-interval S          WebSocket ping interval; no pong by the next one: close 4410 (default 30; 0 = off)
   --ws-max-buffer BYTES         unsent bytes per WebSocket before closing it with 4408 (default 8388608; 0 = off)
   --http-max-body BYTES         largest HTTP API request body (default 1048576; over: 413)
+  --no-http-query-token         refuse the HTTP API token as ?_token= (default: accepted, as Upstash does)
+  --api-tokens JSON             static HTTP API tokens bound to users: [{"user":"alice","sha256":"…"}]
+                                (better in --config or KVWS_API_TOKENS; see docs/http-api.md)
   --allowed-origins LIST        browser origins allowed besides the server's own, comma-separated
                                 (e.g. https://app.example.com; null; * = any)
 
@@ -106,7 +109,9 @@ export async function main(argv: string[]): Promise<number> {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     if (l.kind === 'https' || l.kind === 'http') {
       log(`WebSocket gateway listening on ${l.kind === 'https' ? 'wss' : 'ws'}://${host}:${l.port}/ws`);
-      log(`HTTP API on ${l.kind}://${host}:${l.port}/ (POST /, /pipeline, /multi-exec; tokens: POST /auth/token)`);
+      log(
+        `HTTP API (Upstash REST) on ${l.kind}://${host}:${l.port}/ (POST /, /pipeline, /multi-exec, /<cmd>/<args>; tokens: POST /auth/token)`,
+      );
       const cert = server.https?.describeCertificate();
       if (cert) log(`TLS certificate ${server.https?.options.tls?.cert}: ${cert}`);
       else log('--no-tls: plain ws:// without encryption, for local development only');

@@ -4,6 +4,28 @@ import { z } from 'zod';
 import { parseNotifyFlags } from './engine/notify.js';
 
 /**
+ * A static HTTP API token bound to an ACL user (like Upstash's `ACL RESTTOKEN`): `sha256` (the SHA-256 of
+ * the token as 64 hex digits, preferred: the file then holds no secret) or `token` (the token itself), and
+ * `readonly` to narrow the user to read commands. A request presenting the token runs as the user; a
+ * token whose user is deleted or off is refused.
+ */
+export const ApiTokenSchema = z
+  .object({
+    user: z.string().min(1),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the token as 64 hex digits')
+      .transform((h) => h.toLowerCase())
+      .optional(),
+    token: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -base64 32)').optional(),
+    readonly: z.boolean().default(false),
+  })
+  .strict()
+  .refine((t) => (t.sha256 === undefined) !== (t.token === undefined), 'give exactly one of "sha256" and "token"');
+
+export type ApiToken = z.infer<typeof ApiTokenSchema>;
+
+/**
  * Every server option, its default and its validation. The CLI (flags and KVWS_* environment variables)
  * and the config file (JSON) both land here; start-up fails with a message naming the bad field and value.
  * Options that Redis also has keep Redis's names in CONFIG GET/SET (see engine/config-params.ts).
@@ -119,6 +141,14 @@ export const ServerOptionsSchema = z
       .max(512 * 1024 * 1024)
       .default(1024 * 1024),
     /**
+     * Let the HTTP API read its token from the `_token` query parameter as well as from
+     * `Authorization: Bearer` (as Upstash's REST API does). URLs end up in logs and browser history:
+     * turn it off when no client needs it.
+     */
+    httpQueryToken: z.boolean().default(true),
+    /** Static HTTP API tokens bound to ACL users (see ApiTokenSchema). Config file or KVWS_API_TOKENS (JSON). */
+    apiTokens: z.array(ApiTokenSchema).default([]),
+    /**
      * Users file in Redis ACL syntax with argon2id hashes (`user alice on #$argon2id$… ~app:* +@read`), read
      * at start, written by ACL SAVE and `kvws user add`. Default: `<dataDir>/users.acl` when a data
      * directory is set; unset = users live in memory only (ACL SAVE/LOAD answer an error).
@@ -169,8 +199,11 @@ export const ServerOptionsSchema = z
 
 export type ServerOptions = z.infer<typeof ServerOptionsSchema>;
 
+/** How a flag's or environment variable's text becomes the option's value (`json`: parsed as JSON). */
+export type OptionKind = 'string' | 'number' | 'boolean' | 'json';
+
 /** Flag name → option key, with its kind. The CLI and env mapping (KVWS_RESP_PORT, …) derive from this. */
-export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: 'string' | 'number' | 'boolean' }> = {
+export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: OptionKind }> = {
   host: { key: 'host', kind: 'string' },
   port: { key: 'port', kind: 'number' },
   'resp-port': { key: 'respPort', kind: 'number' },
@@ -197,6 +230,8 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: 'str
   'ws-max-buffer': { key: 'wsMaxBuffer', kind: 'number' },
   'allowed-origins': { key: 'allowedOrigins', kind: 'string' },
   'http-max-body': { key: 'httpMaxBody', kind: 'number' },
+  'http-query-token': { key: 'httpQueryToken', kind: 'boolean' },
+  'api-tokens': { key: 'apiTokens', kind: 'json' },
   'acl-file': { key: 'aclFile', kind: 'string' },
   'acl-log-max-len': { key: 'aclLogMaxLen', kind: 'number' },
   'auth-max-failures': { key: 'authMaxFailures', kind: 'number' },
@@ -297,7 +332,9 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.join('.');
-    const value = field in raw ? JSON.stringify(raw[field]) : '(missing)';
+    // apiTokens may hold plaintext tokens: never echoed.
+    const value =
+      issue.path[0] === 'apiTokens' ? '(not shown)' : field in raw ? JSON.stringify(raw[field]) : '(missing)';
     const flag = Object.keys(OPTION_FLAGS).find((f) => OPTION_FLAGS[f].key === field);
     throw new ConfigError(`invalid option ${field}${flag ? ` (--${flag})` : ''} = ${value}: ${issue.message}`);
   }
@@ -340,8 +377,17 @@ export function jwtKeysPath(o: ServerOptions): string | undefined {
   return o.jwtKeysFile ?? (o.dataDir ? join(o.dataDir, 'jwt-keys.json') : undefined);
 }
 
-function convert(v: string, kind: 'string' | 'number' | 'boolean', where: string): unknown {
+function convert(v: string, kind: OptionKind, where: string): unknown {
   if (kind === 'string') return v;
+  if (kind === 'json') {
+    try {
+      return JSON.parse(v);
+    } catch (e) {
+      // Never quote the value: it may hold secrets (apiTokens).
+      const pos = /position (\d+)/.exec((e as Error).message);
+      throw new ConfigError(`invalid value for ${where}: not valid JSON${pos ? ` (at position ${pos[1]})` : ''}`);
+    }
+  }
   if (kind === 'boolean') {
     if (v === '' || v === 'true' || v === 'yes' || v === '1') return true;
     if (v === 'false' || v === 'no' || v === '0') return false;

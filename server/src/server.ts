@@ -177,6 +177,7 @@ export class KvwsServer {
         ['http_tokens_issued', hs.tokensIssued],
         ['http_streams', hs.streams],
         ['http_streams_too_slow', hs.streamsTooSlow],
+        ['http_rejected_origin', hs.rejectedOrigin],
       ]);
       const st = ws.stats;
       this.engine.infoStats.push(() => [

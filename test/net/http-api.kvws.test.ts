@@ -127,9 +127,13 @@ describe('commands (default user open, loopback, no token)', () => {
     expect(await redis(open).get('greeting')).toBe('hello');
   });
 
-  it('sessions are RESP2, as Upstash answers: pairs come flat (ZRANGE … WITHSCORES)', async () => {
+  it('sessions are RESP2, as Upstash answers: pairs come flat, doubles as their text', async () => {
     expect(await cmd(open, ['ZADD', 'z', 1.5, 'm', 2, 'n'])).toEqual({ result: 2 });
-    expect(await cmd(open, ['ZRANGE', 'z', 0, -1, 'WITHSCORES'])).toEqual({ result: ['m', 1.5, 'n', 2] });
+    expect(await cmd(open, ['ZRANGE', 'z', 0, -1, 'WITHSCORES'])).toEqual({ result: ['m', '1.5', 'n', '2'] });
+    expect(await cmd(open, ['ZSCORE', 'z', 'm'])).toEqual({ result: '1.5' });
+    expect(await cmd(open, ['HSET', 'hash', 'f', 'v'])).toEqual({ result: 1 });
+    expect(await cmd(open, ['HGETALL', 'hash'])).toEqual({ result: ['f', 'v'] });
+    expect(await cmd(open, ['CONFIG', 'GET', 'timeout'])).toEqual({ result: ['timeout', '0'] });
   });
 
   it('a command error is 400 {error}', async () => {
@@ -313,6 +317,59 @@ describe('refusals', () => {
     expect(await infoStat(r, 'http_requests')).toBe(before + 2);
     expect(await infoStat(r, 'http_responses_2xx')).toBe(ok2xx + 1);
     expect(await infoStat(r, 'http_responses_4xx')).toBe(bad4xx + 1);
+  });
+});
+
+describe('Upstash compatibility (default user open, loopback)', () => {
+  it('runs the path form without a token, as POST / does', async () => {
+    expect((await call(open, '/set/path-form/v%C3%A9/EX/60', undefined, { method: 'GET' })).body).toEqual({
+      result: 'OK',
+    });
+    expect(await cmd(open, ['GET', 'path-form'])).toEqual({ result: 'vé' });
+    expect((await call(open, '/ttl/path-form', undefined, { method: 'GET' })).body).toEqual({ result: 60 });
+    const nothing = await call(open, '/nothing-here', undefined, { method: 'GET' });
+    expect(nothing.status).toBe(404);
+    expect(nothing.body).toEqual({ error: 'ERR no such endpoint: GET /nothing-here' });
+  });
+
+  it('answers every command request with an upstash-sync-token that grows with writes', async () => {
+    const token = async (argv: (string | number)[]) => {
+      const a = await call(open, '/', argv);
+      expect(a.headers.get('upstash-sync-token'), argv.join(' ')).toMatch(/^\d+$/);
+      return Number(a.headers.get('upstash-sync-token'));
+    };
+    const t1 = await token(['SET', 'sync', 1]);
+    const t2 = await token(['GET', 'sync']);
+    expect(t2).toBeGreaterThanOrEqual(t1);
+    const t3 = await token(['INCR', 'sync']);
+    expect(t3).toBeGreaterThan(t2);
+    const p = await call(open, '/pipeline', [['INCR', 'sync']]);
+    expect(Number(p.headers.get('upstash-sync-token'))).toBeGreaterThan(t3);
+    // Not on the token endpoints.
+    const j = await call(open, '/.well-known/jwks.json', undefined, { method: 'GET' });
+    expect(j.headers.get('upstash-sync-token')).toBe(null);
+    expect(j.headers.get('vary')).toBe('Origin');
+  });
+
+  it('no web page can make a browser run a command on the open default user (403)', async () => {
+    expect(await cmd(open, ['SET', 'csrf', 'kept'])).toEqual({ result: 'OK' });
+    const attempts: [string, string, unknown, Record<string, string>][] = [
+      ['GET', '/flushall', undefined, { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' }],
+      ['GET', '/del/csrf', undefined, { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate' }],
+      ['POST', '/', '["DEL", "csrf"]', { origin: 'https://evil.example', 'content-type': 'text/plain' }],
+      ['POST', '/pipeline', '[["DEL", "csrf"]]', { origin: 'null', 'content-type': 'text/plain' }],
+    ];
+    for (const [method, p, body, headers] of attempts) {
+      const a = await call(open, p, body, { method, headers });
+      expect(a.status, `${method} ${p}`).toBe(403);
+      expect(a.headers.get('access-control-allow-origin')).toBe(null);
+    }
+    expect(await cmd(open, ['GET', 'csrf'])).toEqual({ result: 'kept' });
+    // kvws's own pages may (their Origin is the server's own).
+    const own = `http://127.0.0.1:${open.httpsPort}`;
+    const a = await call(open, '/', ['GET', 'csrf'], { headers: { origin: own, 'sec-fetch-site': 'same-origin' } });
+    expect(a.body).toEqual({ result: 'kept' });
+    expect(a.headers.get('access-control-allow-origin')).toBe(own);
   });
 });
 
@@ -635,6 +692,21 @@ describe('server-sent events: /subscribe/<channel>, /psubscribe/<pattern>', () =
     expect((denied.body as { error: string }).error).toMatch(
       /^NOPERM this user has no permissions to access one of the channels/,
     );
+  });
+
+  it('/monitor streams MONITOR lines (OK first), refuses other methods', async () => {
+    const r = redis(open);
+    const s = await openStream(open, '/monitor');
+    try {
+      expect(s.status).toBe(200);
+      await s.until((t) => t.startsWith('data: OK\n\n'));
+      await r.set('monitored:key', 'v1');
+      const text = await s.until((t) => t.includes('monitored:key'));
+      expect(text).toMatch(/data: \d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "set" "monitored:key" "v1"\n\n/);
+    } finally {
+      s.close();
+    }
+    expect((await call(open, '/monitor', undefined, { method: 'PUT' })).status).toBe(405);
   });
 
   it('CLIENT KILL ends the stream, saying why', async () => {

@@ -81,6 +81,8 @@ export class Engine {
   /** Clients in MONITOR mode, in the order they started (Redis's server.monitors). */
   readonly monitors = new Set<Client>();
   notifyFlags: number;
+  /** Key changes since start (Redis's server.dirty): every notify and notifyDb. The HTTP API's sync token. */
+  dirty = 0;
   readonly stats: EngineStats = {
     startedAt: Date.now(),
     commands: 0,
@@ -133,6 +135,7 @@ export class Engine {
    * registered listener (the append-only file and event log in later issues).
    */
   notify(db: Db, key: string, event: string, cls: EventClass): void {
+    this.dirty++;
     if (this.watchers.size !== 0) this.touchWatched(db.index, key);
     this.blocking.signal(db, key);
     const flags = this.notifyFlags;
@@ -149,6 +152,7 @@ export class Engine {
 
   /** Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB): WATCH invalidation and listeners. */
   notifyDb(e: DbEvent, touchedKeys: Iterable<[number, string]>): void {
+    this.dirty++;
     for (const [db, key] of touchedKeys) this.touchWatched(db, key);
     for (const l of this.listeners) l.onDbEvent?.(e);
   }

@@ -1,34 +1,60 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Encoding, Envelope } from '@kvws/shared/protocol';
+import type { TLSSocket } from 'node:tls';
+import type { Envelope, Value } from '@kvws/shared/protocol';
 import { NOAUTH } from '../auth/acl.js';
+import type { User } from '../auth/acl-user.js';
 import { RESERVED_CLAIMS, TokenError } from '../auth/jwt.js';
+import { formatDouble } from '../commands/args.js';
+import type { ApiToken } from '../config.js';
 import type { Client } from '../engine/client.js';
-import type { Engine } from '../engine/engine.js';
-import { fromJsonArg, toEnvelope } from '../protocol/json.js';
-import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
+import { type Engine, MonitorLine } from '../engine/engine.js';
+import { fromJsonArg, text as toText } from '../protocol/json.js';
+import {
+  BooleanReply,
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  MultiReply,
+  NullArray,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimReply,
+} from '../protocol/reply.js';
+import { RespWriter } from '../protocol/resp.js';
 import { type HttpsServer, pathOf } from './https-server.js';
 import { clientForSocket, isLoopback } from './resp-server.js';
+import { originAllowed } from './ws-gateway.js';
 
 /**
- * The HTTP API: JSON requests on routes of the HTTPS server, in the shape of Upstash's REST API (commands
- * as JSON arrays, `{result}` / `{error}` envelopes), plus kvws's token endpoints.
+ * The HTTP API: Upstash's REST API (so the unmodified `@upstash/redis` client works with kvws's URL and a
+ * token), plus kvws's token endpoints. Spec: docs/http-api.md.
  *
  *   POST /                        ["SET","k","v"]            → 200 {"result": "OK"}, 400 {"error": "…"}
+ *   GET|HEAD|POST|PUT /<cmd>/<arg>/…[?NAME=VALUE|FLAG…]      the path form: one command from the path
+ *                                 (a POST/PUT body is one more argument, before the query's)
  *   POST /pipeline                [["SET","k","v"],["GET","k"]] → 200 [{"result": …}, {"error": …}] (not atomic)
  *   POST /multi-exec              [[…], […]]                 → 200 [{"result": …}, …] (MULTI … EXEC), 400 EXECABORT
  *   POST /auth/token              {"username","password",…} or a Bearer token → 200 {"token",…}
  *   GET  /.well-known/jwks.json   kvws's public signing keys
  *   POST /subscribe/<channel>     (or GET) → 200 text/event-stream of the channel's messages (see `stream`)
  *   POST /psubscribe/<pattern>    (or GET) → 200 text/event-stream of messages on matching channels
+ *   POST /monitor                 (or GET) → 200 text/event-stream of MONITOR lines (admins)
+ *   OPTIONS <any of these>        CORS preflight → 204
  *
  * Every request to the command endpoints is its own session: a fresh `Client` (front door `http`) that
- * lives until the response is done or the socket closes, authenticated by `Authorization: Bearer <JWT>`
- * (or, without a header, the default user when it is open and the peer is loopback). Commands go through
- * `engine.execute` like every other front door's.
+ * lives until the response is done or the socket closes, authenticated by a token in `Authorization: Bearer`
+ * or `?_token=` (a static API token from `apiTokens`, or a kvws/external JWT), or, without one, the default
+ * user when it is open and the peer is loopback. Commands go through `engine.execute` like every other
+ * front door's. Results are RESP2-shaped JSON (`resp2Json`), in UTF-8 text or, with `Upstash-Encoding:
+ * base64`, base64; `Upstash-Response-Format: resp2` answers the raw RESP2 bytes instead.
  *
- * Every response is JSON (`Content-Type: application/json`, `X-Content-Type-Options: nosniff`, and
- * `Cache-Control: no-store` except the JWKS). Nothing here logs, and no error message repeats a token or
- * a password.
+ * Every response carries `Vary: Origin`, `X-Content-Type-Options: nosniff`, `Cache-Control: no-store`
+ * (except the JWKS) and, on the command endpoints, `upstash-sync-token` (the server's count of key changes so
+ * far); a request from an allowed browser origin gets the CORS headers. Nothing here logs, and no error
+ * message repeats a token or a password.
  */
 
 export interface HttpApiOptions {
@@ -39,6 +65,15 @@ export interface HttpApiOptions {
    * front doors' protected mode); false allows them from anywhere. Default true. Read at each request.
    */
   protectedMode?: boolean;
+  /** Accept the token as `?_token=` too. Default: the server option `httpQueryToken` (true). Read at each request. */
+  queryToken?: boolean;
+  /**
+   * Browser origins allowed besides the server's own (canonical form, `null` or `*`; see `originAllowed`).
+   * Default: the server option `allowedOrigins`, shared with the WebSocket gateway. Read at each request.
+   */
+  allowedOrigins?: string[];
+  /** Static API tokens bound to ACL users. Default: the server option `apiTokens`. Read once, at construction. */
+  apiTokens?: ApiToken[];
 }
 
 /** Counters for INFO (stats section, `http_*`). */
@@ -59,6 +94,8 @@ export interface HttpApiStats {
   streams: number;
   /** Event streams closed because their peer did not read (more than `wsMaxBuffer` bytes unsent). */
   streamsTooSlow: number;
+  /** 403s: a browser origin not in `allowedOrigins`, or a cross-site request without an Origin. */
+  rejectedOrigin: number;
 }
 
 /** A request refused before (or instead of) running commands: status, `{error}` text, extra headers. */
@@ -87,6 +124,29 @@ interface Endpoint {
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
+/** How a request wants its results: `Upstash-Encoding` and `Upstash-Response-Format`. */
+interface ReplyFormat {
+  /** `Upstash-Encoding: base64`: every string of a result in base64 (see `resp2Json`). */
+  base64: boolean;
+  /** `Upstash-Response-Format: resp2`: the raw RESP2 bytes (application/octet-stream). */
+  resp2: boolean;
+}
+
+/** What the query string holds: the token of `_token`, and every other parameter as arguments. */
+interface Query {
+  /** `_token`'s value (percent-decoded); undefined without one. */
+  token: string | undefined;
+  /** `NAME=VALUE` → NAME, VALUE; a bare `FLAG` → FLAG; in order, percent-decoded (`+` = space). */
+  args: string[];
+}
+
+/** A static API token, ready to compare: the SHA-256 of the token, its user and whether it is read-only. */
+interface StaticToken {
+  hash: Buffer;
+  user: string;
+  readonly: boolean;
+}
+
 /** After a 413, what the peer still sends is read and dropped up to this many bytes, so it can see the answer. */
 const LINGER_BYTES = 4 * 1024 * 1024;
 /** …and for at most this long; then the connection is closed. */
@@ -94,6 +154,35 @@ const LINGER_MS = 2000;
 
 /** The `Cache-Control` of the JWKS: public keys change only at rotation (old ones stay listed for maxTtl). */
 const JWKS_CACHE_CONTROL = 'public, max-age=300';
+
+/** The methods of the path form (Upstash's list). */
+const PATH_FORM_METHODS = ['GET', 'HEAD', 'POST', 'PUT'] as const;
+/** CORS preflight answers: the methods and request headers a page may use (those @upstash/redis 1.39 sends). */
+const CORS_ALLOW_METHODS = 'GET, HEAD, POST, PUT, OPTIONS';
+const CORS_ALLOW_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Accept',
+  'Cache-Control',
+  'Upstash-Encoding',
+  'Upstash-Response-Format',
+  'Upstash-Sync-Token',
+  'Upstash-Telemetry-Runtime',
+  'Upstash-Telemetry-Platform',
+  'Upstash-Telemetry-Sdk',
+  'Upstash-Telemetry-Retry',
+].join(', ');
+/** Seconds a browser may cache a preflight answer (Chromium caps it at 7200). */
+export const CORS_MAX_AGE = 600;
+/** Longest `Upstash-Sync-Token` request header accepted (its value is otherwise ignored). */
+export const MAX_SYNC_TOKEN = 256;
+/**
+ * The rights a `readonly` API token narrows its user to: read commands on every key (read access only),
+ * connection commands, subscriptions and transactions of read commands; never writes, admin or
+ * dangerous commands (KEYS, …). Both these and the user's own rules must allow a command.
+ */
+export const READONLY_TOKEN_RULES =
+  '%R~* &* +@read +@connection +@transaction +subscribe +psubscribe -@write -@admin -@dangerous';
 
 const SUBSCRIPTIONS =
   'subscriptions need a stream: use POST /subscribe/<channel> or /psubscribe/<pattern> (server-sent events), or the WebSocket endpoint /ws';
@@ -136,19 +225,82 @@ function sseEvent(text: string): Buffer {
 }
 
 /**
- * The Bearer token of the Authorization header; null without the header. Throws HttpError 401 for another
- * scheme or a malformed header (the token itself is never quoted).
+ * Percent-decodes `s` (a path segment or query part, as Node gives it: one char per byte) into an engine
+ * binary string: `%XX` becomes that byte, other characters stay as they are, so UTF-8 text arrives as its
+ * bytes and any byte can be sent; with `plusIsSpace` (query strings) `+` is a space. Returns null for a `%`
+ * not followed by two hex digits.
  */
-function bearerToken(req: IncomingMessage): string | null {
-  const h = req.headers.authorization;
-  if (h === undefined) return null;
-  const m = /^Bearer +([^\s]+) *$/i.exec(h);
-  if (!m) {
-    throw new HttpError(401, 'ERR the Authorization header must be "Bearer <token>"', {
-      'www-authenticate': 'Bearer error="invalid_request"',
-    });
+export function percentDecode(s: string, plusIsSpace: boolean): string | null {
+  if (!s.includes('%') && !(plusIsSpace && s.includes('+'))) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '%') {
+      const hex = s.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
+      out += String.fromCharCode(Number.parseInt(hex, 16));
+      i += 2;
+    } else if (c === '+' && plusIsSpace) out += ' ';
+    else out += c;
   }
-  return m[1];
+  return out;
+}
+
+/**
+ * The query string: `_token` apart, every other parameter as arguments (see Query). Throws HttpError 400
+ * for bad percent-encoding or a second `_token` (without quoting either).
+ */
+function parseQuery(req: IncomingMessage): Query {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const out: Query = { token: undefined, args: [] };
+  if (q < 0) return out;
+  for (const part of url.slice(q + 1).split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = percentDecode(eq < 0 ? part : part.slice(0, eq), true);
+    const value = eq < 0 ? null : percentDecode(part.slice(eq + 1), true);
+    if (name === null || (eq >= 0 && value === null)) {
+      throw badRequest('the query string is not valid percent-encoding');
+    }
+    if (name === '_token') {
+      if (out.token !== undefined) throw badRequest('give _token once');
+      out.token = value ?? '';
+      continue;
+    }
+    out.args.push(name);
+    if (value !== null) out.args.push(value);
+  }
+  return out;
+}
+
+/** A request header's value (repeated ones joined with ", "), or undefined. */
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/**
+ * The request's `Upstash-Encoding` and `Upstash-Response-Format` (see ReplyFormat), after checking the
+ * `Upstash-Sync-Token` header: printable ASCII, at most MAX_SYNC_TOKEN characters (kvws is one node, so its
+ * value is not needed). Throws HttpError 400 for an unknown encoding or format, base64 with resp2, or a bad
+ * sync token (never quoted).
+ */
+function replyFormat(req: IncomingMessage): ReplyFormat {
+  const sync = header(req, 'upstash-sync-token');
+  if (sync !== undefined && (sync.length > MAX_SYNC_TOKEN || !/^[\x20-\x7e]*$/.test(sync))) {
+    throw badRequest(`the Upstash-Sync-Token header must be printable ASCII of at most ${MAX_SYNC_TOKEN} characters`);
+  }
+  const enc = (header(req, 'upstash-encoding') ?? '').trim().toLowerCase();
+  if (enc !== '' && enc !== 'base64') throw badRequest('the Upstash-Encoding header takes one value: base64');
+  const format = (header(req, 'upstash-response-format') ?? '').trim().toLowerCase();
+  if (format !== '' && format !== 'json' && format !== 'resp2') {
+    throw badRequest('the Upstash-Response-Format header takes json or resp2');
+  }
+  if (enc === 'base64' && format === 'resp2') {
+    throw badRequest('Upstash-Encoding: base64 cannot be combined with Upstash-Response-Format: resp2');
+  }
+  return { base64: enc === 'base64', resp2: format === 'resp2' };
 }
 
 /**
@@ -168,10 +320,10 @@ function parseJson(body: Buffer, example: string): unknown {
 
 /**
  * One command of a request body (`where` names it in errors: "" for POST /, "[3]" in a pipeline) as engine
- * binary strings: strings are sent as their bytes in `enc` (the name always as UTF-8), numbers as their
- * decimal text. Throws HttpError 400 naming the bad element.
+ * binary strings: strings are sent as their UTF-8 bytes, numbers as their decimal text. Throws HttpError
+ * 400 naming the bad element.
  */
-function parseCommand(x: unknown, where: string, enc: Encoding): string[] {
+function parseCommand(x: unknown, where: string): string[] {
   const what = where === '' ? 'the command' : `command ${where}`;
   if (!Array.isArray(x)) throw badRequest(`${what} must be a JSON array: ["NAME", ...arguments]`);
   if (x.length === 0) throw badRequest(`${what} is empty: a command needs at least its name`);
@@ -181,20 +333,16 @@ function parseCommand(x: unknown, where: string, enc: Encoding): string[] {
     if (typeof a !== 'string' && !(typeof a === 'number' && Number.isFinite(a))) {
       throw badRequest(`${where}[${i}]: expected a string or a finite number`);
     }
-    try {
-      argv[i] = fromJsonArg(a, i === 0 ? 'utf8' : enc);
-    } catch (e) {
-      throw badRequest(`${where}[${i}]: ${(e as Error).message}`);
-    }
+    argv[i] = fromJsonArg(a, 'utf8');
   }
   return argv;
 }
 
 /** A list of commands (pipeline, multi-exec): at least one. Throws HttpError 400. */
-function parseCommands(x: unknown, endpoint: string, enc: Encoding): string[][] {
+function parseCommands(x: unknown, endpoint: string): string[][] {
   if (!Array.isArray(x)) throw badRequest(`${endpoint} takes a JSON array of commands: [["SET","k","v"],["GET","k"]]`);
   if (x.length === 0) throw badRequest(`${endpoint} takes at least one command`);
-  return x.map((c, i) => parseCommand(c, `[${i}]`, enc));
+  return x.map((c, i) => parseCommand(c, `[${i}]`));
 }
 
 /** The refusal of a command that needs a connection (NOT_OVER_HTTP), or null. */
@@ -210,9 +358,59 @@ function internalError(e: unknown): ErrorReply {
 }
 
 /**
+ * A reply as JSON in RESP2's shapes, as Upstash's REST API answers: maps are flat `[k1, v1, …]` arrays,
+ * sets and pushes arrays, doubles their decimal text (`"1.5"`, `"inf"`), booleans 1 or 0, verbatim strings
+ * their text, null bulk strings and arrays null; integers beyond ±2^53 become their decimal text. Strings
+ * are UTF-8 text (invalid sequences → U+FFFD) or, with `base64`, their bytes in base64 — every string
+ * except the status reply `OK` at the top (`top`), as Upstash does and @upstash/redis expects. A nested
+ * error (there is none outside EXEC, whose entries are envelopes) becomes `{error}`.
+ */
+export function resp2Json(reply: Reply, base64: boolean, top = true): Value {
+  const str = (s: string): string => toText(s, base64 ? 'base64' : 'utf8');
+  if (typeof reply === 'string') return str(reply);
+  if (typeof reply === 'number') {
+    return Number.isSafeInteger(reply) || !Number.isInteger(reply) ? reply : str(String(reply));
+  }
+  if (typeof reply === 'bigint') {
+    return reply <= BigInt(Number.MAX_SAFE_INTEGER) && reply >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(reply)
+      : str(reply.toString());
+  }
+  if (reply === null || reply instanceof NullArray) return null;
+  if (Array.isArray(reply)) return reply.map((r) => resp2Json(r, base64, false));
+  if (reply instanceof SimpleString) return top && reply.value === 'OK' ? 'OK' : str(reply.value);
+  if (reply instanceof ErrorReply) return { error: reply.message };
+  if (reply instanceof DoubleReply) return str(formatDouble(reply.value));
+  if (reply instanceof MapReply) {
+    const out: Value[] = [];
+    for (const [k, v] of reply.entries) out.push(resp2Json(k, base64, false), resp2Json(v, base64, false));
+    return out;
+  }
+  if (reply instanceof SetReply || reply instanceof PushReply)
+    return reply.items.map((r) => resp2Json(r, base64, false));
+  if (reply instanceof MultiReply) return reply.replies.map((r) => resp2Json(r, base64, false));
+  if (reply instanceof BooleanReply) return reply.value ? 1 : 0;
+  if (reply instanceof VerbatimReply) return str(reply.text);
+  throw new Error('unknown reply type');
+}
+
+/** A top-level reply as an envelope: errors become `{error}` (never base64), everything else `{result}`. */
+function envelope(reply: Reply, base64: boolean): Envelope {
+  return reply instanceof ErrorReply ? { error: reply.message } : { result: resp2Json(reply, base64) };
+}
+
+/** Replies as the bytes a RESP2 connection would receive for them, one after another. */
+function resp2Bytes(replies: Reply[]): Buffer {
+  const w = new RespWriter();
+  for (const r of replies) w.write(r, 2);
+  // take() may point into a slab that later writes reuse: copy.
+  return Buffer.from(w.take());
+}
+
+/**
  * The API behind HttpsServer routes (see the file comment). Contract: `register` adds its routes; every
- * request is answered exactly once with a JSON body (unless the peer went away first), and its session is
- * removed from `engine.clients` when the response is done or the socket closes.
+ * request is answered exactly once (unless the peer went away first), and its session is removed from
+ * `engine.clients` when the response is done or the socket closes.
  */
 export class HttpApi {
   /** Event streams in progress (ended by `close`). */
@@ -228,15 +426,27 @@ export class HttpApi {
     tokensIssued: 0,
     streams: 0,
     streamsTooSlow: 0,
+    rejectedOrigin: 0,
   };
+  /**
+   * The `upstash-sync-token` of every command response: the engine's count of key changes
+   * (`engine.dirty`). One node, so every write is visible at once and the token only has to grow.
+   */
+  get writes(): number {
+    return this.engine.dirty;
+  }
   /** Routes by exact path. */
   private readonly endpoints: ReadonlyMap<string, Endpoint>;
+  private readonly staticTokens: readonly StaticToken[];
+  /** READONLY_TOKEN_RULES, compiled at first use. */
+  private readonlyRules: User | null = null;
 
   constructor(
     readonly engine: Engine,
     opts: HttpApiOptions = {},
   ) {
-    // Reads through to `opts` at each use (getters over the live configuration).
+    // Reads through to `opts` (or the engine's live options) at each use.
+    const live = engine.options;
     this.options = {
       get maxBody() {
         return opts.maxBody ?? 1024 * 1024;
@@ -244,15 +454,33 @@ export class HttpApi {
       get protectedMode() {
         return opts.protectedMode ?? true;
       },
+      get queryToken() {
+        return opts.queryToken ?? live.httpQueryToken ?? true;
+      },
+      get allowedOrigins() {
+        return opts.allowedOrigins ?? live.allowedOrigins ?? [];
+      },
+      apiTokens: opts.apiTokens ?? live.apiTokens ?? [],
     };
+    this.staticTokens = this.options.apiTokens.map((t) => ({
+      hash:
+        t.sha256 !== undefined
+          ? Buffer.from(t.sha256, 'hex')
+          : createHash('sha256')
+              .update(t.token ?? '', 'utf8')
+              .digest(),
+      user: t.user,
+      readonly: t.readonly === true,
+    }));
     const post = ['POST'];
     this.endpoints = new Map<string, Endpoint>([
-      ['/', { methods: post, handle: (req, res) => this.command(req, res) }],
+      // Every path no other route takes: POST / (a JSON command), else the path form.
+      ['/', { prefix: true, methods: PATH_FORM_METHODS, handle: (req, res) => this.root(req, res) }],
       ['/pipeline', { methods: post, handle: (req, res) => this.pipeline(req, res) }],
       ['/multi-exec', { methods: post, handle: (req, res) => this.multiExec(req, res) }],
       ['/auth/token', { methods: post, handle: (req, res) => this.issueToken(req, res) }],
       ['/.well-known/jwks.json', { methods: ['GET', 'HEAD'], handle: async (_req, res) => this.jwks(res) }],
-      // GET too, for EventSource (which sends no Authorization header: only for an open default user).
+      // GET too, for EventSource (which sends no Authorization header: ?_token=, or an open default user).
       [
         '/subscribe/',
         { prefix: true, methods: ['POST', 'GET'], handle: (req, res) => this.stream('channel', req, res) },
@@ -261,6 +489,7 @@ export class HttpApi {
         '/psubscribe/',
         { prefix: true, methods: ['POST', 'GET'], handle: (req, res) => this.stream('pattern', req, res) },
       ],
+      ['/monitor', { methods: ['POST', 'GET'], handle: (req, res) => this.stream('monitor', req, res) }],
     ]);
   }
 
@@ -279,10 +508,25 @@ export class HttpApi {
     }
   }
 
-  /** Method check, then the endpoint; an HttpError becomes its status, anything else a 500. */
+  /**
+   * Origin check (and the CORS headers), OPTIONS preflight, method check, then the endpoint; an HttpError
+   * becomes its status, anything else a 500.
+   */
   private serve(ep: Endpoint, req: IncomingMessage, res: ServerResponse): void {
     this.stats.requests++;
     const method = req.method ?? '';
+    res.setHeader('vary', 'Origin');
+    try {
+      this.checkOrigin(req, res);
+    } catch (e) {
+      this.stats.rejectedOrigin++;
+      this.fail(req, res, e as HttpError);
+      return;
+    }
+    if (method === 'OPTIONS') {
+      this.preflight(ep, req, res);
+      return;
+    }
     if (!ep.methods.includes(method)) {
       const allow = ep.methods.join(', ');
       this.fail(req, res, new HttpError(405, `ERR method ${method} not allowed: use ${allow}`, { allow }));
@@ -294,27 +538,82 @@ export class HttpApi {
     });
   }
 
-  /** Sends a JSON body with the API's headers (and counts it). Does nothing once the response is sent or gone. */
+  /**
+   * A browser request must come from an allowed origin: its `Origin` must pass `originAllowed` (the
+   * server's own origin, or one of `allowedOrigins`, as for the WebSocket), and then gets
+   * `Access-Control-Allow-Origin` and `Access-Control-Expose-Headers`. A request without `Origin` that a
+   * browser marks cross-site or same-site (`Sec-Fetch-Site`: an `<img>`, a link, a form from another
+   * page) is refused too, so that no page can make a browser run a command (think of an open default user
+   * on loopback). Clients outside browsers send neither header. Throws HttpError 403.
+   */
+  private checkOrigin(req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) {
+      const site = req.headers['sec-fetch-site'];
+      if (site === 'cross-site' || site === 'same-site') {
+        throw new HttpError(403, 'ERR a cross-site request without an Origin header is refused');
+      }
+      return;
+    }
+    const secure = (req.socket as TLSSocket).encrypted === true;
+    if (!originAllowed(origin, req.headers.host, secure, this.options.allowedOrigins)) {
+      throw new HttpError(
+        403,
+        `ERR origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (see --allowed-origins)`,
+      );
+    }
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('access-control-expose-headers', 'upstash-sync-token');
+  }
+
+  /**
+   * OPTIONS: 204 with `Allow`; from a browser (an allowed Origin, see checkOrigin) also the preflight
+   * answer: the methods and headers a page may use, cacheable for CORS_MAX_AGE seconds.
+   */
+  private preflight(ep: Endpoint, req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent || res.destroyed) return;
+    req.resume();
+    this.stats.responses2xx++;
+    const headers: Record<string, string> = { allow: [...ep.methods, 'OPTIONS'].join(', '), 'content-length': '0' };
+    if (req.headers.origin !== undefined) {
+      headers['access-control-allow-methods'] = CORS_ALLOW_METHODS;
+      headers['access-control-allow-headers'] = CORS_ALLOW_HEADERS;
+      headers['access-control-max-age'] = String(CORS_MAX_AGE);
+    }
+    res.writeHead(204, headers);
+    res.end();
+  }
+
+  /**
+   * Sends a body with the API's headers (and counts it): JSON, or with `raw` those bytes as
+   * application/octet-stream (Upstash-Response-Format: resp2). Does nothing once the response is sent or gone.
+   */
   private send(
     res: ServerResponse,
     status: number,
     body: unknown,
     headers: Record<string, string> = {},
     cacheControl = 'no-store',
+    raw?: Buffer,
   ): void {
     if (res.headersSent || res.destroyed) return;
     if (status < 300) this.stats.responses2xx++;
     else if (status < 500) this.stats.responses4xx++;
     else this.stats.responses5xx++;
-    const text = JSON.stringify(body);
+    const data = raw ?? Buffer.from(JSON.stringify(body));
     res.writeHead(status, {
       ...headers,
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
+      'content-type': raw ? 'application/octet-stream' : 'application/json',
+      'content-length': data.length,
       'cache-control': cacheControl,
       'x-content-type-options': 'nosniff',
     });
-    res.end(text);
+    res.end(data);
+  }
+
+  /** Sends a command endpoint's answer: with the `upstash-sync-token` header, JSON or raw RESP2 bytes. */
+  private answer(res: ServerResponse, status: number, body: unknown, raw?: Buffer): void {
+    this.send(res, status, body, { 'upstash-sync-token': String(this.writes) }, 'no-store', raw);
   }
 
   /** Answers `{error}` with the HttpError's status and headers; a 413 also drops the rest of the body. */
@@ -397,7 +696,7 @@ export class HttpApi {
     if (engine.clients.size >= engine.options.maxClients) throw new HttpError(503, 'ERR max number of clients reached');
     const s = req.socket;
     const client = clientForSocket(engine, 'http', s);
-    // RESP2-shaped replies (HGETALL a flat array, ZSCORE a string…), as Upstash's REST API answers.
+    // RESP2 replies (HGETALL a flat array, ZSCORE a string…), as Upstash's REST API answers.
     client.resp = 2;
     const session: Session = { client, killed: null };
     client.kill = (reason) => {
@@ -410,30 +709,94 @@ export class HttpApi {
   }
 
   /**
-   * Authenticates a command request: a Bearer token (kvws or external JWT) logs the session in; without
-   * the header, the session stays the default user only when that needs no password and the peer is on
-   * loopback. Throws HttpError 401 (NOAUTH, or the WRONGPASS text of a refused token).
+   * The token presented with the request: `Authorization: Bearer <token>` or `?_token=<token>` (when
+   * `queryToken` is on); null for none. Throws HttpError 400 when both are given, 401 for another
+   * Authorization scheme, a malformed header, or `_token` while `queryToken` is off (tokens are never quoted).
    */
-  private async authenticate(req: IncomingMessage, session: Session): Promise<void> {
-    const token = bearerToken(req);
-    if (token === null) {
-      if (!this.engine.acl.authRequired && (!this.options.protectedMode || isLoopback(req.socket.remoteAddress)))
-        return;
-      throw new HttpError(401, `${NOAUTH} Send Authorization: Bearer <token> (POST /auth/token issues one).`, {
-        'www-authenticate': 'Bearer',
-      });
+  private presentedToken(req: IncomingMessage, query: Query): string | null {
+    const h = req.headers.authorization;
+    let header: string | null = null;
+    if (h !== undefined) {
+      const m = /^Bearer +([^\s]+) *$/i.exec(h);
+      if (!m) {
+        throw new HttpError(401, 'ERR the Authorization header must be "Bearer <token>"', {
+          'www-authenticate': 'Bearer error="invalid_request"',
+        });
+      }
+      header = m[1];
     }
-    const r = await this.engine.acl.authToken(session.client, token, null);
+    if (query.token === undefined) return header;
+    if (!this.options.queryToken) {
+      throw new HttpError(
+        401,
+        'ERR ?_token= is turned off on this server (httpQueryToken): send Authorization: Bearer',
+        {
+          'www-authenticate': 'Bearer error="invalid_request"',
+        },
+      );
+    }
+    if (header !== null) throw badRequest('give the token either in Authorization: Bearer or as ?_token=, not both');
+    return query.token;
+  }
+
+  /** The static API token `token` is, compared in constant time (SHA-256 of it against each); or null. */
+  private staticToken(token: string): StaticToken | null {
+    if (this.staticTokens.length === 0) return null;
+    const h = createHash('sha256').update(Buffer.from(token, 'latin1')).digest();
+    let found: StaticToken | null = null;
+    for (const t of this.staticTokens) {
+      if (timingSafeEqual(t.hash, h) && found === null) found = t;
+    }
+    return found;
+  }
+
+  /**
+   * Authenticates a command request. A static API token logs the session in as its user (narrowed to
+   * READONLY_TOKEN_RULES for a read-only one); another token must be a JWT (kvws's or the external
+   * provider's); without a token the session stays the default user only when that needs no password and
+   * the peer is on loopback. Throws HttpError 401 (NOAUTH, or the WRONGPASS text of a refused token, also
+   * for a static token whose user is gone or off).
+   */
+  private async authenticate(req: IncomingMessage, session: Session, token: string | null): Promise<void> {
+    const acl = this.engine.acl;
+    if (token === null) {
+      if (!acl.authRequired && (!this.options.protectedMode || isLoopback(req.socket.remoteAddress))) return;
+      throw new HttpError(
+        401,
+        `${NOAUTH} Send Authorization: Bearer <token> (an API token, or one from POST /auth/token).`,
+        { 'www-authenticate': 'Bearer' },
+      );
+    }
+    const fixed = this.staticToken(token);
+    if (fixed !== null) {
+      const user = acl.users.get(fixed.user);
+      if (!user?.enabled) {
+        throw new HttpError(401, "WRONGPASS the token's user is disabled or does not exist", {
+          'www-authenticate': 'Bearer error="invalid_token"',
+        });
+      }
+      let rules: User | null = null;
+      if (fixed.readonly) rules = this.readonlyRules ??= acl.parseTokenRules(READONLY_TOKEN_RULES);
+      acl.login(session.client, user, null, rules, 0);
+      return;
+    }
+    const r = await acl.authToken(session.client, token, null);
     if (r instanceof ErrorReply) {
       throw new HttpError(401, r.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
     }
   }
 
-  /** Opens and authenticates a session, then reads the body as JSON. */
-  private async begin(req: IncomingMessage, res: ServerResponse, example: string): Promise<[Session, unknown]> {
+  /**
+   * The common start of a command request: the reply format, the query and its token, then a session
+   * logged in (see authenticate). Throws HttpError 400, 401 or 503.
+   */
+  private async begin(req: IncomingMessage, res: ServerResponse): Promise<[Session, ReplyFormat, Query]> {
+    const format = replyFormat(req);
+    const query = parseQuery(req);
+    const token = this.presentedToken(req, query);
     const session = this.openSession(req, res);
-    await this.authenticate(req, session);
-    return [session, parseJson(await this.readBody(req), example)];
+    await this.authenticate(req, session, token);
+    return [session, format, query];
   }
 
   /** engine.execute, awaited (blocking commands, password hashing); internal errors become error replies. */
@@ -447,38 +810,87 @@ export class HttpApi {
     }
   }
 
-  /** POST /: one command → 200 `{result}`, or 400 `{error}` for a command error (as Upstash). */
-  private async command(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const enc: Encoding = 'utf8';
-    const [session, body] = await this.begin(req, res, 'a JSON array: ["SET","k","v"]');
-    const argv = parseCommand(body, '', enc);
-    const refused = notOverHttp(argv);
-    if (refused !== null) throw new HttpError(400, refused);
-    const envelope = toEnvelope(await this.run(session, argv), enc);
-    this.send(res, 'error' in envelope ? 400 : 200, envelope);
+  /** Answers one command's reply: 200 `{result}`, or 400 `{error}` for an error reply (as Upstash); or RESP2. */
+  private answerOne(res: ServerResponse, reply: Reply, format: ReplyFormat): void {
+    const status = reply instanceof ErrorReply ? 400 : 200;
+    if (format.resp2) this.answer(res, status, null, resp2Bytes([reply]));
+    else this.answer(res, status, envelope(reply, format.base64));
   }
 
-  /** POST /pipeline: the commands in order on one session (not atomic) → 200 `[envelope…]`. */
+  /** `/` and every path no other route takes: POST / runs the JSON body; any other path is the path form. */
+  private async root(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (pathOf(req) !== '/') return this.pathCommand(req, res);
+    if (req.method !== 'POST') {
+      throw new HttpError(405, `ERR method ${req.method} not allowed: use POST`, { allow: 'POST' });
+    }
+    const [session, format] = await this.begin(req, res);
+    const argv = parseCommand(parseJson(await this.readBody(req), 'a JSON array: ["SET","k","v"]'), '');
+    const refused = notOverHttp(argv);
+    if (refused !== null) throw new HttpError(400, refused);
+    this.answerOne(res, await this.run(session, argv), format);
+  }
+
+  /**
+   * The path form, `/<command>/<arg>/…`: each segment percent-decoded to bytes is an argument (an empty
+   * segment an empty string); for POST and PUT a non-empty body, as it is, is one more; then the query's
+   * parameters (`NAME=VALUE` two arguments, a bare `FLAG` one; `_token` aside). A path whose first segment
+   * names no command answers 404; bad percent-encoding 400; otherwise as POST /.
+   */
+  private async pathCommand(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = pathOf(req);
+    const segments = path.slice(1).split('/');
+    const name = percentDecode(segments[0], false);
+    const table = this.engine.table;
+    if (name === null || name === '' || !(table.has(name) || table.has(name.toLowerCase()))) {
+      throw new HttpError(404, `ERR no such endpoint: ${req.method} ${path}`);
+    }
+    const argv: string[] = [name];
+    for (let i = 1; i < segments.length; i++) {
+      const a = percentDecode(segments[i], false);
+      if (a === null) throw badRequest(`path segment ${i + 1} is not valid percent-encoding`);
+      argv.push(a);
+    }
+    const [session, format, query] = await this.begin(req, res);
+    if (req.method === 'POST' || req.method === 'PUT') {
+      const body = await this.readBody(req);
+      if (body.length > 0) argv.push(body.toString('latin1'));
+    } else {
+      req.resume(); // a GET or HEAD body, if any, is read and dropped
+    }
+    argv.push(...query.args);
+    const refused = notOverHttp(argv);
+    if (refused !== null) throw new HttpError(400, refused);
+    this.answerOne(res, await this.run(session, argv), format);
+  }
+
+  /** POST /pipeline: the commands in order on one session (not atomic) → 200 `[envelope…]` (or RESP2 replies). */
   private async pipeline(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const enc: Encoding = 'utf8';
-    const [session, body] = await this.begin(req, res, 'a JSON array of commands: [["SET","k","v"],["GET","k"]]');
-    const argvs = parseCommands(body, '/pipeline', enc);
-    const out: Envelope[] = new Array(argvs.length);
+    const [session, format] = await this.begin(req, res);
+    const body = parseJson(await this.readBody(req), 'a JSON array of commands: [["SET","k","v"],["GET","k"]]');
+    const argvs = parseCommands(body, '/pipeline');
+    const replies: Reply[] = new Array(argvs.length);
     for (let i = 0; i < argvs.length; i++) {
       const refused = notOverHttp(argvs[i]);
-      out[i] = refused !== null ? { error: refused } : toEnvelope(await this.run(session, argvs[i]), enc);
+      replies[i] = refused !== null ? new ErrorReply(refused) : await this.run(session, argvs[i]);
     }
-    this.send(res, 200, out);
+    if (format.resp2) this.answer(res, 200, null, resp2Bytes(replies));
+    else
+      this.answer(
+        res,
+        200,
+        replies.map((r) => envelope(r, format.base64)),
+      );
   }
 
   /**
    * POST /multi-exec: MULTI, the commands, EXEC on one session → 200 `[envelope…]`, or 400 `{error}` when
-   * the transaction is discarded (`EXECABORT …`, naming the first command refused while queueing).
+   * the transaction is discarded (`EXECABORT …`, naming the first command refused while queueing). Always
+   * JSON (as Upstash: `Upstash-Response-Format: resp2` does not apply here).
    */
   private async multiExec(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const enc: Encoding = 'utf8';
-    const [session, body] = await this.begin(req, res, 'a JSON array of commands: [["SET","k","v"],["GET","k"]]');
-    const argvs = parseCommands(body, '/multi-exec', enc);
+    const [session, format] = await this.begin(req, res);
+    const body = parseJson(await this.readBody(req), 'a JSON array of commands: [["SET","k","v"],["GET","k"]]');
+    const argvs = parseCommands(body, '/multi-exec');
     for (let i = 0; i < argvs.length; i++) {
       const refused = notOverHttp(argvs[i]);
       if (refused !== null) throw new HttpError(400, refused.replace(/^ERR /, `ERR [${i}]: `));
@@ -499,53 +911,61 @@ export class HttpApi {
     }
     const r = await this.run(session, ['EXEC']);
     if (Array.isArray(r)) {
-      this.send(
+      this.answer(
         res,
         200,
-        r.map((x) => toEnvelope(x, enc)),
+        r.map((x) => envelope(x, format.base64)),
       );
       return;
     }
-    const envelope = toEnvelope(r, enc);
-    if ('error' in envelope) {
-      const detail = firstError !== null && envelope.error.startsWith('EXECABORT') ? ` (${firstError})` : '';
-      this.send(res, 400, { error: `${envelope.error}${detail}` });
+    if (r instanceof ErrorReply) {
+      const detail = firstError !== null && r.message.startsWith('EXECABORT') ? ` (${firstError})` : '';
+      this.answer(res, 400, { error: `${r.message}${detail}` });
     } else {
-      this.send(res, 200, envelope);
+      this.answer(res, 200, envelope(r, format.base64));
     }
   }
 
   /**
-   * POST (or GET) /subscribe/<channel> and /psubscribe/<pattern>: server-sent events in Upstash's format.
+   * POST (or GET) /subscribe/<channel>, /psubscribe/<pattern> and /monitor: server-sent events in
+   * Upstash's format. /monitor (MONITOR: @admin, so admins only) sends `OK`, then one event per command any
+   * client runs, in Redis's MONITOR line format (`<sec>.<usec> [<db> <addr>] "cmd" "arg" …`).
    * The path's last part, percent-decoded (UTF-8), names one channel or glob pattern; a body is ignored.
-   * The session (authenticated like POST /'s) runs SUBSCRIBE or PSUBSCRIBE through `engine.execute`, so
-   * ACLs and the keyspace-notification filter apply as on the other front doors. Then → 200
-   * `text/event-stream`, `Cache-Control: no-store`, and events whose data is
+   * The session (authenticated like POST /'s, `?_token=` included: EventSource cannot send headers) runs
+   * SUBSCRIBE or PSUBSCRIBE through `engine.execute`, so ACLs and the keyspace-notification filter apply as
+   * on the other front doors. Then → 200 `text/event-stream`, `Cache-Control: no-store`, and events whose
+   * data is
    *
    *   subscribe,<channel>,1                    (psubscribe,<pattern>,1): the subscription is active
    *   message,<channel>,<message>              each message on the channel
    *   pmessage,<pattern>,<channel>,<message>   each message on a matching channel
    *
    * (a message with line breaks spans several `data:` lines; the comma-joined fields are not escaped, as in
-   * Upstash), with `: keepalive` comment lines every SSE_KEEPALIVE_MS. The stream lasts until the peer goes
-   * away, the session is killed (CLIENT KILL, user turned off, channel rights revoked, token expired: a
-   * comment line says why, then the stream ends), or the peer stops reading: with more than `wsMaxBuffer`
-   * bytes unsent (the WebSocket gateway's limit, 0 = none) the connection is closed. Errors before the
-   * stream starts are JSON: 400 (a bad path, or the command's error reply, e.g. NOPERM), 401, 503.
+   * Upstash; Upstash-Encoding does not apply), with `: keepalive` comment lines every SSE_KEEPALIVE_MS. The
+   * stream lasts until the peer goes away, the session is killed (CLIENT KILL, user turned off, channel
+   * rights revoked, token expired: a comment line says why, then the stream ends), or the peer stops
+   * reading: with more than `wsMaxBuffer` bytes unsent (the WebSocket gateway's limit, 0 = none) the
+   * connection is closed. Errors before the stream starts are JSON: 400 (a bad path, or the command's error
+   * reply, e.g. NOPERM), 401, 503.
    */
-  private async stream(kind: 'channel' | 'pattern', req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const command = kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE';
+  private async stream(
+    kind: 'channel' | 'pattern' | 'monitor',
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const command = kind === 'channel' ? 'SUBSCRIBE' : kind === 'pattern' ? 'PSUBSCRIBE' : 'MONITOR';
     const route = kind === 'channel' ? '/subscribe/' : '/psubscribe/';
-    let name: string;
-    try {
-      name = decodeURIComponent(pathOf(req).slice(route.length));
-    } catch {
-      throw badRequest(`the ${kind} in the path is not valid percent-encoded UTF-8`);
+    let name = '';
+    if (kind !== 'monitor') {
+      try {
+        name = decodeURIComponent(pathOf(req).slice(route.length));
+      } catch {
+        throw badRequest(`the ${kind} in the path is not valid percent-encoded UTF-8`);
+      }
+      if (name === '') throw badRequest(`name the ${kind} in the path: ${route}<${kind}>`);
     }
-    if (name === '') throw badRequest(`name the ${kind} in the path: ${route}<${kind}>`);
     req.resume(); // a body, if any, is read and dropped
-    const session = this.openSession(req, res);
-    await this.authenticate(req, session);
+    const [session] = await this.begin(req, res);
     const client = session.client;
     const engine = this.engine;
     // Deliveries before the response head is written wait here (none are expected: SUBSCRIBE is synchronous).
@@ -565,6 +985,10 @@ export class HttpApi {
       res.write(chunk);
     };
     client.push = (reply) => {
+      if (reply instanceof MonitorLine) {
+        write(sseEvent(reply.value));
+        return;
+      }
       if (!(reply instanceof PushReply)) return;
       const [type] = reply.items;
       if (type === 'message' || type === 'pmessage') write(sseEvent(reply.items.join(',')));
@@ -575,7 +999,7 @@ export class HttpApi {
       if (queued === null && !res.writableEnded && !res.destroyed) res.end(`: closed (${reason})\n\n`);
     };
     if (client.closed) return;
-    const r = await this.run(session, [command, fromJsonArg(name, 'utf8')]);
+    const r = await this.run(session, kind === 'monitor' ? [command] : [command, fromJsonArg(name, 'utf8')]);
     if (r instanceof ErrorReply) throw new HttpError(400, r.message);
     const confirm = r instanceof MultiReply && r.replies[0] instanceof PushReply ? r.replies[0].items : null;
     const count = confirm?.[2] ?? client.subscriptionCount;
@@ -586,12 +1010,15 @@ export class HttpApi {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
+      'upstash-sync-token': String(this.writes),
       // Tells nginx-style proxies not to buffer the stream.
       'x-accel-buffering': 'no',
     });
     const before = queued;
     queued = null;
-    write(sseEvent(`${command.toLowerCase()},${fromJsonArg(name, 'utf8')},${String(count)}`));
+    write(
+      sseEvent(kind === 'monitor' ? 'OK' : `${command.toLowerCase()},${fromJsonArg(name, 'utf8')},${String(count)}`),
+    );
     for (const chunk of before) write(chunk);
     const keepalive = setInterval(() => write(Buffer.from(': keepalive\n\n')), SSE_KEEPALIVE_MS);
     keepalive.unref();
@@ -604,8 +1031,8 @@ export class HttpApi {
 
   /**
    * POST /auth/token. Body `{"username","password","ttl"?,"acl"?}`: a password login, then a kvws
-   * token for that user. Or, with `Authorization: Bearer <token>` and no username/password: a narrower
-   * token for the same user (see `narrow`). → 200 `{"token","expiresAt","tokenType":"Bearer","user"}`;
+   * token for that user. Or, with a kvws or external JWT in `Authorization: Bearer` (or `?_token=`) and no
+   * username/password: a narrower token for the same user (see `narrow`; static API tokens get none). → 200 `{"token","expiresAt","tokenType":"Bearer","user"}`;
    * 400 for a bad body, 401 for refused credentials, 503 when token issuing is off.
    */
   private async issueToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -618,7 +1045,7 @@ export class HttpApi {
       'a JSON object: {"username": "…", "password": "…", "ttl": 900, "acl": "~app:* +@read"}',
     );
     const want = this.parseTokenRequest(body);
-    const presented = bearerToken(req);
+    const presented = this.presentedToken(req, parseQuery(req));
     const withPassword = want.username !== undefined || want.password !== undefined;
     if (withPassword && presented !== null) {
       throw badRequest('give either "username" and "password" or an Authorization: Bearer token, not both');

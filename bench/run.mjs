@@ -4,8 +4,8 @@
 //   node bench/run.mjs [--quick] [--write]        (npm run bench -- [--quick] [--write])
 //
 //   --quick  smoke run: redis-benchmark -n 20000 (not 200000), 100,000 keys for memory (not 1,000,000),
-//            20,000 keys for expiry (not 200,000), 20,000 WebSocket requests (not 200,000). Figures are
-//            noisier; never --write them.
+//            20,000 keys for expiry (not 200,000), 20,000 WebSocket requests (not 200,000), 2 s HTTP runs
+//            after a 1 s warm-up (not 5 s after 2 s). Figures are noisier; never --write them.
 //   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
 //            (creating the file if missing). Refused if any section failed.
 //
@@ -39,6 +39,17 @@
 //               then 3 interleaved rounds, median rps reported with that run's p50/p99. Ratios: kvws/echo
 //               (target >= 0.6x, TLS off) and kvws-TLS/echo. Client and servers share the machine's CPUs.
 //               Skipped (not failed) when KVWS_BENCH_CMD is set: the gateway is kvws's own.
+//   http        HTTP API commands/s and p99: autocannon (node_modules, run as its own process) with 50 keep-alive
+//               connections, HTTP_DURATION_S-second runs (--quick: shorter), against (a) bench/http-ceiling-server.mjs,
+//               a bare node:http server answering {"result":"OK"} to every request (the Node ceiling; it gets the
+//               same POSTs as kvws), (b) kvws's HTTP API (`serve --port P --no-tls --resp-port 0`, default user
+//               open on loopback, no token): POST / with ["SET","key","xxx"] and ["GET","key"], and (c) Webdis
+//               (`webdis`, 2 threads) in front of a redis-server: GET /SET/key/xxx and GET /GET/key. One fixed
+//               key, `key`, everywhere. Each target's first reply is checked (and every run must get only 2xx),
+//               one unrecorded warm-up run per target and test, then 3 interleaved rounds, median rps with that
+//               run's p50/p99. Ratios kvws/ceiling (target >= 0.8x) and kvws/Webdis (target >= 0.75x).
+//               webdis is installed with apt-get when missing (scripts/test-deps.mjs); without it, the Webdis
+//               column is empty and the section fails. Skipped (not failed) when KVWS_BENCH_CMD is set.
 // Output: a Markdown report on stdout and bench/results/latest.json.
 // Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
 //
@@ -52,7 +63,8 @@
 //                         --data-dir {dataDir}     (--port 0: no HTTPS/WebSocket listener)
 //
 // Requires redis-server, redis-cli and redis-benchmark on PATH (node scripts/test-deps.mjs installs them),
-// and ioredis from node_modules. Every wait is bounded; every child process is killed on exit.
+// webdis for the HTTP section (installed on demand, see above), and ioredis and autocannon from node_modules.
+// Every wait is bounded; every child process is killed on exit.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +75,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import Redis from 'ioredis';
+import { BENCH_NEEDS, ensureInstalled, locate } from '../scripts/test-deps.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = join(ROOT, 'bench', 'results', 'latest.json');
@@ -100,6 +113,16 @@ const WS_CLIENT_THREADS = 1;
 const WS_LOAD = join(ROOT, 'bench', 'ws-load.mjs');
 const WS_ECHO = join(ROOT, 'bench', 'ws-echo-server.mjs');
 const LISTEN_TIMEOUT_MS = 15_000;
+// HTTP section.
+const HTTP_TESTS = ['set', 'get'];
+const HTTP_DURATION_S = 5; // per recorded run (--quick: HTTP_QUICK_DURATION_S)
+const HTTP_WARMUP_S = 2; // the unrecorded run per target and test (--quick: HTTP_QUICK_WARMUP_S)
+const HTTP_QUICK_DURATION_S = 2;
+const HTTP_QUICK_WARMUP_S = 1;
+const HTTP_KEY = 'key';
+const HTTP_VALUE = 'xxx';
+const HTTP_CEILING = join(ROOT, 'bench', 'http-ceiling-server.mjs');
+const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared by the main thread and the expiry loader worker.
@@ -195,6 +218,11 @@ async function mainThread() {
     wsConnections: BENCH_CLIENTS,
     wsInflight: WS_INFLIGHT,
     wsClientThreads: WS_CLIENT_THREADS,
+    httpTests: HTTP_TESTS,
+    httpConnections: BENCH_CLIENTS,
+    httpDurationS: quick ? HTTP_QUICK_DURATION_S : HTTP_DURATION_S,
+    httpWarmupS: quick ? HTTP_QUICK_WARMUP_S : HTTP_WARMUP_S,
+    httpKey: HTTP_KEY,
   };
 
   installExitHandlers();
@@ -224,6 +252,7 @@ async function mainThread() {
   await section('memory', () => memorySection(params));
   await section('expiry', () => expirySection(params));
   await section('websocket', () => websocketSection(params, kvwsCmd));
+  await section('http', () => httpSection(params, kvwsCmd));
 
   const markdown = renderMarkdown(results);
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });
@@ -879,12 +908,13 @@ async function waitForLine(srv, re) {
   }
 }
 
-/** Starts bench/ws-echo-server.mjs (over TLS when tlsFiles is given); returns the server with its url. */
-async function startEcho(label, tlsFiles) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-echo-'));
-  const args = [WS_ECHO, '--port', '0', '--host', '127.0.0.1'];
-  if (tlsFiles) args.push('--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key);
-  const child = spawn(process.execPath, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns a server process in dataDir (a temporary directory, removed when the server is stopped) and tracks
+ * it like startServer's (killed on exit, last LOG_TAIL_LINES lines of output kept). Returns
+ * { label, port: null, pid, child, dataDir, log } without waiting for anything.
+ */
+function spawnTracked(label, cmd, args, dataDir) {
+  const child = spawn(cmd, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   const srv = { label, port: null, pid: child.pid, child, dataDir, log: [] };
   live.add(child);
   servers.add(srv);
@@ -896,6 +926,15 @@ async function startEcho(label, tlsFiles) {
   child.stderr.on('data', onData);
   child.on('error', (err) => onData(`spawn failed: ${err.message}`));
   child.on('exit', () => live.delete(child));
+  return srv;
+}
+
+/** Starts bench/ws-echo-server.mjs (over TLS when tlsFiles is given); returns the server with its url. */
+async function startEcho(label, tlsFiles) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-echo-'));
+  const args = [WS_ECHO, '--port', '0', '--host', '127.0.0.1'];
+  if (tlsFiles) args.push('--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key);
+  const srv = spawnTracked(label, process.execPath, args, dataDir);
   srv.url = await waitForLine(srv, /ws-echo: listening on (wss?:\/\/\S+)/);
   return srv;
 }
@@ -1024,6 +1063,260 @@ async function websocketSection(params, kvwsCmd) {
     await stopAll();
     rmSync(tlsFiles.dir, { recursive: true, force: true });
     tempDirs.delete(tlsFiles.dir);
+  }
+}
+
+// HTTP section.
+
+/** The HTTP targets, in the order they run in each round: result key and label. */
+const HTTP_TARGETS = [
+  { key: 'ceiling', label: 'node-http' },
+  { key: 'kvws', label: 'kvws-http' },
+  { key: 'webdis', label: 'webdis' },
+];
+
+/**
+ * The request target ('ceiling', 'kvws' or 'webdis') gets for test ('set' or 'get'), and the JSON its reply
+ * must hold: { method, path, body (a string, or null), expect }. The ceiling gets kvws's request.
+ */
+function httpRequest(target, test) {
+  const argv = test === 'set' ? ['SET', HTTP_KEY, HTTP_VALUE] : ['GET', HTTP_KEY];
+  if (target === 'webdis') {
+    const expect = test === 'set' ? { SET: [true, 'OK'] } : { GET: HTTP_VALUE };
+    return { method: 'GET', path: `/${argv.join('/')}`, body: null, expect };
+  }
+  const expect = { result: target === 'kvws' && test === 'get' ? HTTP_VALUE : 'OK' };
+  return { method: 'POST', path: '/', body: JSON.stringify(argv), expect };
+}
+
+/**
+ * Sends target's request for test once (bounded by 5 s). Returns null when the reply is 200 with the expected
+ * JSON, else what was wrong.
+ */
+async function httpPreflight(srv, target, test) {
+  const req = httpRequest(target, test);
+  try {
+    const res = await fetch(new URL(req.path, srv.url), {
+      method: req.method,
+      headers: req.body === null ? {} : { 'content-type': 'application/json' },
+      body: req.body ?? undefined,
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await res.text();
+    let same = false;
+    try {
+      same = JSON.stringify(JSON.parse(text)) === JSON.stringify(req.expect);
+    } catch {}
+    if (res.status === 200 && same) return null;
+    return `${req.method} ${req.path} answered ${res.status} ${text.slice(0, 200)} (expected 200 ${JSON.stringify(req.expect)})`;
+  } catch (err) {
+    return `${req.method} ${req.path} failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Starts bench/http-ceiling-server.mjs; returns the server with its url. */
+async function startHttpCeiling() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-http-ceiling-'));
+  const srv = spawnTracked(
+    'node-http',
+    process.execPath,
+    [HTTP_CEILING, '--port', '0', '--host', '127.0.0.1'],
+    dataDir,
+  );
+  srv.url = await waitForLine(srv, /http-ceiling: listening on (http:\/\/\S+)/);
+  return srv;
+}
+
+/**
+ * Starts kvws with only its HTTP port, plain HTTP (`--no-tls --resp-port 0`, the default user open on loopback).
+ * Returns the server with the url from its start-up line (`kvws: HTTP API … on http://HOST:PORT/ …`).
+ */
+async function startHttpKvws() {
+  const bin = join(ROOT, 'server', 'bin', 'kvws.js');
+  if (!existsSync(bin)) throw new Error(`${bin} not found (build kvws)`);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-kvws-http-'));
+    const args = [bin, 'serve', '--port', String(port), '--no-tls', '--resp-port', '0', '--host', '127.0.0.1'];
+    args.push('--data-dir', dataDir);
+    const srv = spawnTracked('kvws-http', process.execPath, args, dataDir);
+    try {
+      srv.url = await waitForLine(srv, /HTTP API\b.*? on (http:\/\/\S+)/);
+      return srv;
+    } catch (err) {
+      await stopServer(srv);
+      if (!/address already in use|EADDRINUSE/i.test(String(err?.message)) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * Starts Webdis (the program at path) in front of the redis-server `redis`, from a configuration file in a new
+ * temporary directory (foreground, 2 threads, log there at the lowest verbosity), on a free loopback port.
+ * Waits (at most LISTEN_TIMEOUT_MS per attempt) until GET /PING answers PONG; returns the server with its url.
+ * Throws, with the end of Webdis's log, if it does not after 3 attempts.
+ */
+async function startWebdis(path, redis) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'kvws-bench-webdis-'));
+    const logfile = join(dir, 'webdis.log');
+    const config = {
+      redis_host: '127.0.0.1',
+      redis_port: redis.port,
+      redis_auth: null,
+      http_host: '127.0.0.1',
+      http_port: port,
+      threads: 2,
+      daemonize: false,
+      database: 0,
+      verbosity: 0,
+      logfile,
+    };
+    writeFileSync(join(dir, 'webdis.json'), `${JSON.stringify(config, null, 2)}\n`);
+    const srv = spawnTracked('webdis', path, [join(dir, 'webdis.json')], dir);
+    srv.port = port;
+    srv.url = `http://127.0.0.1:${port}/`;
+    const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+    let last = '';
+    for (;;) {
+      const exited = srv.child.exitCode !== null || srv.child.signalCode !== null;
+      if (!exited) {
+        try {
+          const res = await fetch(`${srv.url}PING`, { signal: AbortSignal.timeout(2_000) });
+          last = `${res.status} ${await res.text()}`;
+          if (res.status === 200 && /PONG/.test(last)) return srv;
+        } catch (err) {
+          last = err instanceof Error ? (err.cause?.message ?? err.message) : String(err);
+        }
+      }
+      if (exited || Date.now() > deadline) {
+        let log = '';
+        try {
+          log = readFileSync(logfile, 'utf8').split('\n').slice(-LOG_TAIL_LINES).join('\n');
+        } catch {}
+        await stopServer(srv);
+        if (attempt >= 3) {
+          const why = exited ? 'exited' : `did not answer GET /PING within ${LISTEN_TIMEOUT_MS} ms (last: ${last})`;
+          throw new Error(`webdis on port ${port} ${why}\n--- webdis output ---\n${[...srv.log, log].join('\n')}`);
+        }
+        break;
+      }
+      await sleep(100);
+    }
+  }
+}
+
+/**
+ * Runs autocannon (its own process) for durationS seconds with BENCH_CLIENTS keep-alive connections, sending
+ * target's request for test. Returns { row: { rps, p50Ms, p99Ms, requests } | null, problem }: a run with
+ * connection errors, timeouts or a non-2xx reply is a problem, not a figure. Throws only if a server died.
+ */
+async function autocannonRun(t, test, durationS) {
+  const req = httpRequest(t.key, test);
+  const args = [AUTOCANNON, '-c', String(BENCH_CLIENTS), '-d', String(durationS), '-j', '-n', '-m', req.method];
+  if (req.body !== null) args.push('-H', 'content-type=application/json', '-b', req.body);
+  args.push(new URL(req.path, t.srv.url).href);
+  const timeoutMs = durationS * 1000 + 30_000;
+  console.error(`[bench]   autocannon ${t.srv.label} ${test.toUpperCase()} ${durationS} s`);
+  const r = await runProcess(process.execPath, args, timeoutMs);
+  assertAlive(t.srv);
+  if (t.redis) assertAlive(t.redis);
+  let res = null;
+  try {
+    res = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {}
+  let problem = null;
+  if (r.timedOut) problem = `timed out after ${timeoutMs} ms`;
+  else if (!res?.requests)
+    problem = `failed (${r.signal ?? `exit ${r.code}`}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`;
+  else if (res.errors > 0 || res.timeouts > 0) problem = `${res.errors} errors, ${res.timeouts} timeouts`;
+  else if (res.non2xx > 0) problem = `${res.non2xx} non-2xx replies`;
+  else if (!(res['2xx'] > 0)) problem = 'no replies';
+  if (problem) return { row: null, problem: `autocannon ${test.toUpperCase()} against ${t.srv.label}: ${problem}` };
+  const row = {
+    rps: res.requests.total / res.duration,
+    p50Ms: res.latency.p50,
+    p99Ms: res.latency.p99,
+    requests: res.requests.total,
+  };
+  return { row, problem: null };
+}
+
+async function httpSection(params, kvwsCmd) {
+  if (kvwsCmd.overridden) return { skipped: 'KVWS_BENCH_CMD is set, and the HTTP API is kvws’s own' };
+  if (!existsSync(AUTOCANNON)) throw new Error(`${AUTOCANNON} not found (npm install)`);
+  const problems = new Set();
+  const stillMissing = ensureInstalled(
+    BENCH_NEEDS.filter((n) => n.name === 'webdis'),
+    { log: (line) => console.error(line), stdio: ['ignore', 2, 2] },
+  );
+  const webdisPath = stillMissing.length === 0 ? locate('webdis') : null;
+  try {
+    const targets = [
+      { key: 'ceiling', srv: await startHttpCeiling() },
+      { key: 'kvws', srv: await startHttpKvws() },
+    ];
+    let webdisVersion = null;
+    if (webdisPath === null) {
+      problems.add('webdis is missing and could not be installed (apt-get install webdis): no Webdis figures');
+    } else {
+      const redis = await startServer('redis');
+      targets.push({ key: 'webdis', srv: await startWebdis(webdisPath, redis), redis });
+      // `dpkg-query -W webdis` prints "webdis<TAB>version" (nothing useful where webdis did not come from dpkg).
+      const v = await runProcess('dpkg-query', ['-W', 'webdis'], 10_000);
+      webdisVersion = v.code === 0 ? (v.stdout.trim().split('\t')[1] ?? null) : null;
+    }
+    // Each target's replies are checked once (SET first, so GET finds the key); a failing test is not run there.
+    const failing = new Set();
+    for (const t of targets) {
+      for (const test of HTTP_TESTS) {
+        const p = await httpPreflight(t.srv, t.key, test);
+        if (p) {
+          problems.add(`${t.srv.label} ${test.toUpperCase()}: ${p}`);
+          failing.add(`${t.key}:${test}`);
+        }
+      }
+    }
+    const runnable = (t, test) => !failing.has(`${t.key}:${test}`);
+    // Warm-up run per target and test, not recorded (the Node servers run on a JIT).
+    for (const test of HTTP_TESTS) {
+      for (const t of targets) {
+        if (!runnable(t, test)) continue;
+        const w = await autocannonRun(t, test, params.httpWarmupS);
+        if (w.problem) problems.add(`warm-up: ${w.problem}`);
+      }
+    }
+    // ROUNDS rounds; in each, the targets run one after the other per test, so compared figures are close in
+    // time on a shared machine. The run with the median rps per target and test is reported.
+    const runs = Object.fromEntries(
+      HTTP_TARGETS.map((t) => [t.key, Object.fromEntries(HTTP_TESTS.map((x) => [x, []]))]),
+    );
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const test of HTTP_TESTS) {
+        for (const t of targets) {
+          if (!runnable(t, test)) continue;
+          const r = await autocannonRun(t, test, params.httpDurationS);
+          if (r.problem) problems.add(r.problem);
+          else runs[t.key][test].push(r.row);
+        }
+      }
+    }
+    const median = (rows) => {
+      const sorted = [...rows].sort((a, b) => a.rps - b.rps);
+      return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+    };
+    const ratio = (a, b) => (a?.rps != null && b?.rps ? a.rps / b.rps : null);
+    const out = {};
+    for (const test of HTTP_TESTS) {
+      const name = test.toUpperCase();
+      const v = Object.fromEntries(HTTP_TARGETS.map((t) => [t.key, median(runs[t.key][test])]));
+      out[name] = { ...v, ratioCeiling: ratio(v.kvws, v.ceiling), ratioWebdis: ratio(v.kvws, v.webdis) };
+      for (const t of targets) if (v[t.key] === null) problems.add(`no ${t.key} result for ${name}`);
+    }
+    return { ...out, webdisVersion, problems: [...problems] };
+  } finally {
+    await stopAll();
   }
 }
 
@@ -1213,6 +1506,47 @@ function renderMarkdown(res) {
     );
     if (ws.problems?.length) lines.push('', ...ws.problems.map((x) => `- ${x}`));
   }
+  lines.push('');
+  lines.push(
+    `#### HTTP API (autocannon, requests/s, ${p.httpConnections} keep-alive connections, ${p.httpDurationS} s runs, median of 3 runs after a ${p.httpWarmupS} s warm-up run)`,
+    '',
+  );
+  const http = res.http;
+  if (http?.error) lines.push(`Failed: ${http.error.split('\n')[0]}`);
+  else if (http?.skipped) lines.push(`Skipped: ${http.skipped}.`);
+  else if (http) {
+    const fmtLat = (v) => (v?.p99Ms == null ? '—' : `${v.p50Ms} / ${v.p99Ms}`);
+    const tests = (p.httpTests ?? []).map((x) => x.toUpperCase());
+    lines.push(
+      '| Test | node:http ceiling | kvws | Webdis | kvws/ceiling | kvws/Webdis |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const t of tests) {
+      const v = http[t];
+      lines.push(
+        `| ${t} | ${fmtInt(v?.ceiling?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtInt(v?.webdis?.rps)} | ${fmtRatio(v?.ratioCeiling)} | ${fmtRatio(v?.ratioWebdis)} |`,
+      );
+    }
+    lines.push('', 'Latency p50 / p99 (ms, autocannon’s whole-millisecond resolution):', '');
+    lines.push('| Test | node:http ceiling | kvws | Webdis |', '| --- | ---: | ---: | ---: |');
+    for (const t of tests) {
+      const v = http[t];
+      lines.push(`| ${t} | ${fmtLat(v?.ceiling)} | ${fmtLat(v?.kvws)} | ${fmtLat(v?.webdis)} |`);
+    }
+    const met = (key, target) => {
+      const xs = tests.map((t) => http[t]?.[key]).filter((x) => x != null);
+      return `met in ${xs.filter((x) => x >= target).length} of ${xs.length}`;
+    };
+    lines.push(
+      '',
+      `The ceiling is bench/http-ceiling-server.mjs, a bare \`node:http\` server that reads each request's body and answers \`{"result":"OK"}\` with kvws's content headers; it gets kvws's requests. ` +
+        `kvws: \`POST /\` with \`["SET","${p.httpKey}","xxx"]\` or \`["GET","${p.httpKey}"]\`, plain HTTP (--no-tls), as the open default user on loopback (no token). ` +
+        `Webdis${http.webdisVersion ? ` ${http.webdisVersion}` : ''} (2 threads) in front of redis-server: \`GET /SET/${p.httpKey}/xxx\` and \`GET /GET/${p.httpKey}\`. One fixed key everywhere. ` +
+        `Targets: kvws/ceiling ≥ 0.80×, ${met('ratioCeiling', 0.8)}; kvws/Webdis ≥ 0.75×, ${met('ratioWebdis', 0.75)}. ` +
+        `autocannon (one Node process, one thread) shares the machine's ${m.cpus} CPUs with the server under test (and Webdis with redis-server).`,
+    );
+    if (http.problems?.length) lines.push('', ...http.problems.map((x) => `- ${x}`));
+  }
   return lines.join('\n');
 }
 
@@ -1257,6 +1591,8 @@ What is measured (see the comment at the top of \`bench/run.mjs\` for details):
   subscriber.
 - **WebSocket**: JSON SET/GET round trips over 50 connections with 1 and 16 requests in flight, against a bare
   \`ws\` echo server (the Node ceiling), kvws without and with TLS, and redis-benchmark on \`redis-server\`.
+- **HTTP API**: SET/GET requests/s and p99 with autocannon (50 keep-alive connections), against a bare
+  \`node:http\` server (the Node ceiling), kvws's HTTP API and Webdis in front of \`redis-server\`.
 `;
 
 // Entry point, last so that every module-level constant above is initialised first.

@@ -2,8 +2,8 @@
 // Writes client/src/generated/readonly.ts from the command table (shared/dist, so build first): the commands
 // flagged `readonly`, which the HTTP transport may retry. `--check` exits 1 when the file is out of date
 // instead of writing it; test/client/http.kvws.test.ts runs that check.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { COMMANDS } from '@kvws/shared/commands';
+import { writeOrCheck } from './lib/generated.mjs';
 
 /** The file's text: lower-case full names (`object|encoding` for subcommands), sorted, one per line. */
 export function render() {
@@ -29,16 +29,4 @@ export function render() {
 }
 
 const target = new URL('../client/src/generated/readonly.ts', import.meta.url);
-const text = render();
-if (process.argv.includes('--check')) {
-  let current = '';
-  try {
-    current = readFileSync(target, 'utf8');
-  } catch {}
-  if (current !== text) {
-    console.error('client/src/generated/readonly.ts is out of date: run node scripts/gen-client-table.mjs');
-    process.exit(1);
-  }
-} else {
-  writeFileSync(target, text);
-}
+writeOrCheck(target, render(), 'node scripts/gen-client-table.mjs');

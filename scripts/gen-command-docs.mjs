@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Writes docs/commands.md from the command table (shared/dist, so build first). `--check` exits 1 when the
 // file is out of date instead of writing it; the test suite runs that check.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { COMMANDS } from '@kvws/shared/commands';
+import { writeOrCheck } from './lib/generated.mjs';
 
 const GROUPS = [
   'generic',
@@ -57,17 +57,4 @@ export function render() {
 }
 
 const target = new URL('../docs/commands.md', import.meta.url);
-const text = render();
-if (process.argv.includes('--check')) {
-  let current = '';
-  try {
-    current = readFileSync(target, 'utf8');
-  } catch {}
-  if (current !== text) {
-    console.error('docs/commands.md is out of date: run node scripts/gen-command-docs.mjs');
-    process.exit(1);
-  }
-} else {
-  writeFileSync(target, text);
-  console.log(`wrote docs/commands.md`);
-}
+writeOrCheck(target, render(), 'node scripts/gen-command-docs.mjs');

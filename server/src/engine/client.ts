@@ -52,23 +52,29 @@ export class Client {
    */
   monitor = false;
   /** Front-door hooks, set by whoever owns the connection. */
-  push: (reply: Reply) => void = () => {};
+  push(_reply: Reply): void {}
   /**
    * Delivers `reply` after the reply to the command this client is running: a monitor's line about its own
    * command, which Redis writes after that command's reply. Called only while the client's command runs
    * (inside `engine.execute`). The RESP port writes it right after the reply; the default pushes it once
    * the current synchronous work is done (after the reply of a command that answers at once).
    */
-  pushAfterReply: (reply: Reply) => void = (reply) => queueMicrotask(() => this.push(reply));
+  pushAfterReply(reply: Reply): void {
+    queueMicrotask(() => this.push(reply));
+  }
   /** Closes the connection (CLIENT KILL, QUIT after reply, output-buffer overflow). */
-  kill: (reason: string) => void = () => {};
+  kill(_reason: string): void {}
   /** Bytes waiting in the output buffer (CLIENT LIST omem). */
-  outputBytes: () => number = () => 0;
+  outputBytes(): number {
+    return 0;
+  }
   /**
    * The session's token expired (auth/acl.ts has already dropped its rights and subscriptions). The front
    * door tells the peer; the default closes the connection.
    */
-  onAuthExpired: () => void = () => this.kill('token expired');
+  onAuthExpired(): void {
+    this.kill('token expired');
+  }
 
   // Authentication state, owned by auth/acl.ts.
   /** The ACL user this session acts as (live: ACL SETUSER applies at once). */

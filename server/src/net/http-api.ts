@@ -121,8 +121,24 @@ interface Endpoint {
   /** The route also serves every path under it (see HttpsServer.route). */
   prefix?: boolean;
   methods: readonly string[];
-  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Answers the request, now or later; may throw (or reject with) an HttpError, answered by `serve`. */
+  handle: (req: IncomingMessage, res: ServerResponse) => undefined | Promise<void>;
 }
+
+/** A command request's start (see `HttpApi.start`): its session, reply format and query, and a login still under way. */
+interface Started {
+  session: Session;
+  format: ReplyFormat;
+  query: Query;
+  /** The JWT check still running (resolves when logged in, rejects with HttpError 401); null when done. */
+  pending: Promise<void> | null;
+}
+
+/** Receives a request body: an HttpError (413, or 400 for a body cut short) or the body's bytes. */
+type BodyCallback = (err: HttpError | null, body: Buffer) => void;
+
+const NO_BODY = Buffer.alloc(0);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** How a request wants its results: `Upstash-Encoding` and `Upstash-Response-Format`. */
 interface ReplyFormat {
@@ -192,7 +208,7 @@ const NOT_OVER_HTTP: ReadonlyMap<string, string> = new Map([
   ['SUBSCRIBE', SUBSCRIPTIONS],
   ['PSUBSCRIBE', SUBSCRIPTIONS],
   ['SSUBSCRIBE', SUBSCRIPTIONS],
-  ['MONITOR', 'it streams to a connection: use the RESP port'],
+  ['MONITOR', 'it streams: use POST /monitor (server-sent events), the WebSocket or the RESP port'],
   ['MULTI', TRANSACTIONS],
   ['EXEC', TRANSACTIONS],
   ['DISCARD', TRANSACTIONS],
@@ -357,6 +373,11 @@ function internalError(e: unknown): ErrorReply {
   return new ErrorReply(/^[A-Z]+ /.test(msg) ? msg : `ERR ${msg}`);
 }
 
+/** An engine binary string as UTF-8 text (see `text`). */
+const toUtf8Text = (s: string): string => toText(s, 'utf8');
+/** An engine binary string as base64 (see `text`). */
+const toBase64Text = (s: string): string => toText(s, 'base64');
+
 /**
  * A reply as JSON in RESP2's shapes, as Upstash's REST API answers: maps are flat `[k1, v1, …]` arrays,
  * sets and pushes arrays, doubles their decimal text (`"1.5"`, `"inf"`), booleans 1 or 0, verbatim strings
@@ -366,7 +387,7 @@ function internalError(e: unknown): ErrorReply {
  * error (there is none outside EXEC, whose entries are envelopes) becomes `{error}`.
  */
 export function resp2Json(reply: Reply, base64: boolean, top = true): Value {
-  const str = (s: string): string => toText(s, base64 ? 'base64' : 'utf8');
+  const str = base64 ? toBase64Text : toUtf8Text;
   if (typeof reply === 'string') return str(reply);
   if (typeof reply === 'number') {
     return Number.isSafeInteger(reply) || !Number.isInteger(reply) ? reply : str(String(reply));
@@ -405,6 +426,71 @@ function resp2Bytes(replies: Reply[]): Buffer {
   for (const r of replies) w.write(r, 2);
   // take() may point into a slab that later writes reuse: copy.
   return Buffer.from(w.take());
+}
+
+/** A request body being read (see `HttpApi.readBodyThen`), kept on its request under kBody. */
+class BodyRead {
+  first: Buffer | null = null;
+  chunks: Buffer[] | null = null;
+  size = 0;
+  constructor(
+    readonly max: number,
+    /** Content-Length (NaN without one). */
+    readonly length: number,
+    readonly done: BodyCallback,
+  ) {}
+}
+
+const kBody = Symbol('kvws.httpBody');
+type BodyRequest = IncomingMessage & { [kBody]?: BodyRead | null };
+
+/** Ends a body read: removes the listeners, then calls its callback (once). */
+function finishBody(req: BodyRequest, err: HttpError | null, body: Buffer): void {
+  const b = req[kBody];
+  if (!b) return;
+  req[kBody] = null;
+  req.off('data', onBodyData);
+  req.off('end', onBodyEnd);
+  req.off('error', onBodyAbort);
+  req.off('close', onBodyAbort);
+  b.done(err, body);
+}
+
+function onBodyData(this: BodyRequest, d: Buffer): void {
+  const b = this[kBody];
+  if (!b) return;
+  b.size += d.length;
+  if (b.size > b.max) {
+    this.pause();
+    finishBody(this, new HttpError(413, `ERR request body larger than ${b.max} bytes`), NO_BODY);
+    return;
+  }
+  if (b.first === null) {
+    b.first = d;
+    if (b.size === b.length) finishBody(this, null, d); // all of it: the stream ends by itself
+  } else {
+    b.chunks ??= [b.first];
+    b.chunks.push(d);
+  }
+}
+
+function onBodyEnd(this: BodyRequest): void {
+  const b = this[kBody];
+  if (!b) return;
+  finishBody(this, null, b.chunks !== null ? Buffer.concat(b.chunks, b.size) : (b.first ?? NO_BODY));
+}
+
+function onBodyAbort(this: BodyRequest): void {
+  finishBody(this, new HttpError(400, 'ERR the request body was not received completely'), NO_BODY);
+}
+
+const kSession = Symbol('kvws.httpSession');
+type SessionResponse = ServerResponse & { [kSession]?: Client };
+
+/** A session's response closed: its client leaves `engine.clients`. */
+function onSessionClose(this: SessionResponse): void {
+  const client = this[kSession];
+  if (client !== undefined) client.engine.clients.remove(client);
 }
 
 /**
@@ -515,7 +601,6 @@ export class HttpApi {
   private serve(ep: Endpoint, req: IncomingMessage, res: ServerResponse): void {
     this.stats.requests++;
     const method = req.method ?? '';
-    res.setHeader('vary', 'Origin');
     try {
       this.checkOrigin(req, res);
     } catch (e) {
@@ -532,10 +617,20 @@ export class HttpApi {
       this.fail(req, res, new HttpError(405, `ERR method ${method} not allowed: use ${allow}`, { allow }));
       return;
     }
-    ep.handle(req, res).catch((e: unknown) => {
-      if (e instanceof HttpError) this.fail(req, res, e);
-      else this.fail(req, res, new HttpError(500, internalError(e).message));
-    });
+    let p: undefined | Promise<void>;
+    try {
+      p = ep.handle(req, res);
+    } catch (e) {
+      this.failWith(req, res, e);
+      return;
+    }
+    if (p !== undefined) p.catch((e: unknown) => this.failWith(req, res, e));
+  }
+
+  /** Answers a thrown value: an HttpError with its status, anything else as a 500. */
+  private failWith(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+    if (e instanceof HttpError) this.fail(req, res, e);
+    else this.fail(req, res, new HttpError(500, internalError(e).message));
   }
 
   /**
@@ -574,7 +669,11 @@ export class HttpApi {
     if (res.headersSent || res.destroyed) return;
     req.resume();
     this.stats.responses2xx++;
-    const headers: Record<string, string> = { allow: [...ep.methods, 'OPTIONS'].join(', '), 'content-length': '0' };
+    const headers: Record<string, string> = {
+      vary: 'Origin',
+      allow: [...ep.methods, 'OPTIONS'].join(', '),
+      'content-length': '0',
+    };
     if (req.headers.origin !== undefined) {
       headers['access-control-allow-methods'] = CORS_ALLOW_METHODS;
       headers['access-control-allow-headers'] = CORS_ALLOW_HEADERS;
@@ -586,34 +685,46 @@ export class HttpApi {
 
   /**
    * Sends a body with the API's headers (and counts it): JSON, or with `raw` those bytes as
-   * application/octet-stream (Upstash-Response-Format: resp2). Does nothing once the response is sent or gone.
+   * application/octet-stream (Upstash-Response-Format: resp2); `headers` are added, and with `syncToken`
+   * the `upstash-sync-token`. Does nothing once the response is sent or gone.
    */
   private send(
     res: ServerResponse,
     status: number,
     body: unknown,
-    headers: Record<string, string> = {},
+    headers: Readonly<Record<string, string>> = NO_HEADERS,
     cacheControl = 'no-store',
     raw?: Buffer,
+    syncToken = false,
   ): void {
     if (res.headersSent || res.destroyed) return;
     if (status < 300) this.stats.responses2xx++;
     else if (status < 500) this.stats.responses4xx++;
     else this.stats.responses5xx++;
-    const data = raw ?? Buffer.from(JSON.stringify(body));
-    res.writeHead(status, {
-      ...headers,
-      'content-type': raw ? 'application/octet-stream' : 'application/json',
-      'content-length': data.length,
-      'cache-control': cacheControl,
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(data);
+    const text = raw === undefined ? JSON.stringify(body) : '';
+    // One writeHead with a flat [name, value, …] array and no setHeader keeps Node on its fast path.
+    const h: string[] = [
+      'vary',
+      'Origin',
+      'content-type',
+      raw === undefined ? 'application/json' : 'application/octet-stream',
+      'content-length',
+      String(raw === undefined ? Buffer.byteLength(text) : raw.length),
+      'cache-control',
+      cacheControl,
+      'x-content-type-options',
+      'nosniff',
+    ];
+    if (syncToken) h.push('upstash-sync-token', String(this.writes));
+    for (const k in headers) h.push(k, headers[k]);
+    res.writeHead(status, h);
+    if (raw === undefined) res.end(text);
+    else res.end(raw);
   }
 
   /** Sends a command endpoint's answer: with the `upstash-sync-token` header, JSON or raw RESP2 bytes. */
   private answer(res: ServerResponse, status: number, body: unknown, raw?: Buffer): void {
-    this.send(res, status, body, { 'upstash-sync-token': String(this.writes) }, 'no-store', raw);
+    this.send(res, status, body, NO_HEADERS, 'no-store', raw, true);
   }
 
   /** Answers `{error}` with the HttpError's status and headers; a 413 also drops the rest of the body. */
@@ -632,41 +743,31 @@ export class HttpApi {
    * 400 when the peer stops sending midway.
    */
   private readBody(req: IncomingMessage): Promise<Buffer> {
-    const max = this.options.maxBody;
-    const tooLarge = () => new HttpError(413, `ERR request body larger than ${max} bytes`);
-    if (Number(req.headers['content-length']) > max) return Promise.reject(tooLarge());
     return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const done = () => {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        req.off('error', onAbort);
-        req.off('close', onAbort);
-      };
-      const onData = (d: Buffer) => {
-        size += d.length;
-        if (size > max) {
-          done();
-          req.pause();
-          reject(tooLarge());
-          return;
-        }
-        chunks.push(d);
-      };
-      const onEnd = () => {
-        done();
-        resolve(Buffer.concat(chunks, size));
-      };
-      const onAbort = () => {
-        done();
-        reject(new HttpError(400, 'ERR the request body was not received completely'));
-      };
-      req.on('data', onData);
-      req.on('end', onEnd);
-      req.on('error', onAbort);
-      req.on('close', onAbort);
+      this.readBodyThen(req, (err, body) => {
+        if (err !== null) reject(err);
+        else resolve(body);
+      });
     });
+  }
+
+  /**
+   * `readBody` with a callback, called exactly once: `done(null, body)` or `done(HttpError)`. A body that
+   * arrives whole in one chunk (its Content-Length) is passed on at once, without waiting for 'end'.
+   */
+  private readBodyThen(req: IncomingMessage, done: BodyCallback): void {
+    const max = this.options.maxBody;
+    const length = Number(req.headers['content-length']);
+    if (length > max) {
+      done(new HttpError(413, `ERR request body larger than ${max} bytes`), NO_BODY);
+      return;
+    }
+    // Shared listeners with their state on the request: no closures per request.
+    (req as BodyRequest)[kBody] = new BodyRead(max, length, done);
+    req.on('data', onBodyData);
+    req.on('end', onBodyEnd);
+    req.on('error', onBodyAbort);
+    req.on('close', onBodyAbort);
   }
 
   /**
@@ -704,7 +805,8 @@ export class HttpApi {
       engine.clients.remove(client);
     };
     engine.clients.add(client);
-    res.once('close', () => engine.clients.remove(client));
+    (res as SessionResponse)[kSession] = client;
+    res.on('close', onSessionClose);
     return session;
   }
 
@@ -755,9 +857,10 @@ export class HttpApi {
    * READONLY_TOKEN_RULES for a read-only one); another token must be a JWT (kvws's or the external
    * provider's); without a token the session stays the default user only when that needs no password and
    * the peer is on loopback. Throws HttpError 401 (NOAUTH, or the WRONGPASS text of a refused token, also
-   * for a static token whose user is gone or off).
+   * for a static token whose user is gone or off). Returns undefined when done, or the JWT check still
+   * under way (which rejects with the 401).
    */
-  private async authenticate(req: IncomingMessage, session: Session, token: string | null): Promise<void> {
+  private authenticate(req: IncomingMessage, session: Session, token: string | null): undefined | Promise<void> {
     const acl = this.engine.acl;
     if (token === null) {
       if (!acl.authRequired && (!this.options.protectedMode || isLoopback(req.socket.remoteAddress))) return;
@@ -780,10 +883,11 @@ export class HttpApi {
       acl.login(session.client, user, null, rules, 0);
       return;
     }
-    const r = await acl.authToken(session.client, token, null);
-    if (r instanceof ErrorReply) {
-      throw new HttpError(401, r.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
-    }
+    return acl.authToken(session.client, token, null).then((r) => {
+      if (r instanceof ErrorReply) {
+        throw new HttpError(401, r.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      }
+    });
   }
 
   /**
@@ -791,23 +895,77 @@ export class HttpApi {
    * logged in (see authenticate). Throws HttpError 400, 401 or 503.
    */
   private async begin(req: IncomingMessage, res: ServerResponse): Promise<[Session, ReplyFormat, Query]> {
+    const s = this.start(req, res);
+    if (s.pending !== null) await s.pending;
+    return [s.session, s.format, s.query];
+  }
+
+  /**
+   * `begin` without waiting: the same checks (throws the same HttpErrors synchronously), with a JWT check
+   * still running in `pending` (which rejects with its 401).
+   */
+  private start(req: IncomingMessage, res: ServerResponse): Started {
     const format = replyFormat(req);
     const query = parseQuery(req);
     const token = this.presentedToken(req, query);
     const session = this.openSession(req, res);
-    await this.authenticate(req, session, token);
-    return [session, format, query];
+    const pending = this.authenticate(req, session, token) ?? null;
+    return { session, format, query, pending };
   }
 
   /** engine.execute, awaited (blocking commands, password hashing); internal errors become error replies. */
   private async run(session: Session, argv: string[]): Promise<Reply> {
+    return this.runNow(session, argv);
+  }
+
+  /**
+   * engine.execute: the reply, or a promise of it when the command is still running (blocking commands,
+   * password hashing); never throws or rejects (internal errors become error replies).
+   */
+  private runNow(session: Session, argv: string[]): Reply | Promise<Reply> {
     if (session.killed !== null) return new ErrorReply(`ERR not run: the session was closed (${session.killed})`);
     if (session.client.closed) return new ErrorReply('ERR not run: the request was aborted');
     try {
-      return await this.engine.execute(session.client, argv);
+      const r = this.engine.execute(session.client, argv);
+      return r instanceof Promise ? r.catch(internalError) : r;
     } catch (e) {
       return internalError(e);
     }
+  }
+
+  /** Answers one command's reply, now or once it is there (see answerOne); a failure answers 500. */
+  private answerSoon(
+    req: IncomingMessage,
+    res: ServerResponse,
+    reply: Reply | Promise<Reply>,
+    format: ReplyFormat,
+  ): void {
+    if (reply instanceof Promise) {
+      reply.then((r) => this.answerOne(res, r, format)).catch((e: unknown) => this.failWith(req, res, e));
+    } else {
+      this.answerOne(res, reply, format);
+    }
+  }
+
+  /**
+   * Calls `then` with the request's body once it is read and the login done (`s.pending`); an HttpError
+   * from either, or thrown by `then`, is answered (see failWith).
+   */
+  private withBody(req: IncomingMessage, res: ServerResponse, s: Started, then: (body: Buffer) => void): void {
+    const go = () =>
+      this.readBodyThen(req, (err, body) => {
+        if (err !== null) {
+          this.fail(req, res, err);
+          return;
+        }
+        try {
+          then(body);
+        } catch (e) {
+          this.failWith(req, res, e);
+        }
+      });
+    if (s.pending === null) go();
+    else s.pending.then(go, (e: unknown) => this.failWith(req, res, e));
   }
 
   /** Answers one command's reply: 200 `{result}`, or 400 `{error}` for an error reply (as Upstash); or RESP2. */
@@ -818,16 +976,19 @@ export class HttpApi {
   }
 
   /** `/` and every path no other route takes: POST / runs the JSON body; any other path is the path form. */
-  private async root(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (pathOf(req) !== '/') return this.pathCommand(req, res);
+  private root(req: IncomingMessage, res: ServerResponse): undefined {
+    const url = req.url;
+    if (url !== '/' && pathOf(req) !== '/') return this.pathCommand(req, res);
     if (req.method !== 'POST') {
       throw new HttpError(405, `ERR method ${req.method} not allowed: use POST`, { allow: 'POST' });
     }
-    const [session, format] = await this.begin(req, res);
-    const argv = parseCommand(parseJson(await this.readBody(req), 'a JSON array: ["SET","k","v"]'), '');
-    const refused = notOverHttp(argv);
-    if (refused !== null) throw new HttpError(400, refused);
-    this.answerOne(res, await this.run(session, argv), format);
+    const s = this.start(req, res);
+    this.withBody(req, res, s, (body) => {
+      const argv = parseCommand(parseJson(body, 'a JSON array: ["SET","k","v"]'), '');
+      const refused = notOverHttp(argv);
+      if (refused !== null) throw new HttpError(400, refused);
+      this.answerSoon(req, res, this.runNow(s.session, argv), s.format);
+    });
   }
 
   /**
@@ -836,7 +997,7 @@ export class HttpApi {
    * parameters (`NAME=VALUE` two arguments, a bare `FLAG` one; `_token` aside). A path whose first segment
    * names no command answers 404; bad percent-encoding 400; otherwise as POST /.
    */
-  private async pathCommand(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private pathCommand(req: IncomingMessage, res: ServerResponse): undefined {
     const path = pathOf(req);
     const segments = path.slice(1).split('/');
     const name = percentDecode(segments[0], false);
@@ -850,36 +1011,71 @@ export class HttpApi {
       if (a === null) throw badRequest(`path segment ${i + 1} is not valid percent-encoding`);
       argv.push(a);
     }
-    const [session, format, query] = await this.begin(req, res);
-    if (req.method === 'POST' || req.method === 'PUT') {
-      const body = await this.readBody(req);
+    const s = this.start(req, res);
+    const run = (body: Buffer) => {
       if (body.length > 0) argv.push(body.toString('latin1'));
-    } else {
-      req.resume(); // a GET or HEAD body, if any, is read and dropped
+      for (const a of s.query.args) argv.push(a);
+      const refused = notOverHttp(argv);
+      if (refused !== null) throw new HttpError(400, refused);
+      this.answerSoon(req, res, this.runNow(s.session, argv), s.format);
+    };
+    if (req.method === 'POST' || req.method === 'PUT') {
+      this.withBody(req, res, s, run);
+      return;
     }
-    argv.push(...query.args);
-    const refused = notOverHttp(argv);
-    if (refused !== null) throw new HttpError(400, refused);
-    this.answerOne(res, await this.run(session, argv), format);
+    req.resume(); // a GET or HEAD body, if any, is read and dropped
+    if (s.pending === null) run(NO_BODY);
+    else s.pending.then(() => run(NO_BODY)).catch((e: unknown) => this.failWith(req, res, e));
   }
 
   /** POST /pipeline: the commands in order on one session (not atomic) → 200 `[envelope…]` (or RESP2 replies). */
-  private async pipeline(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const [session, format] = await this.begin(req, res);
-    const body = parseJson(await this.readBody(req), 'a JSON array of commands: [["SET","k","v"],["GET","k"]]');
-    const argvs = parseCommands(body, '/pipeline');
-    const replies: Reply[] = new Array(argvs.length);
-    for (let i = 0; i < argvs.length; i++) {
-      const refused = notOverHttp(argvs[i]);
-      replies[i] = refused !== null ? new ErrorReply(refused) : await this.run(session, argvs[i]);
-    }
-    if (format.resp2) this.answer(res, 200, null, resp2Bytes(replies));
-    else
-      this.answer(
-        res,
-        200,
-        replies.map((r) => envelope(r, format.base64)),
+  private pipeline(req: IncomingMessage, res: ServerResponse): undefined {
+    const s = this.start(req, res);
+    this.withBody(req, res, s, (body) => {
+      const argvs = parseCommands(
+        parseJson(body, 'a JSON array of commands: [["SET","k","v"],["GET","k"]]'),
+        '/pipeline',
       );
+      const replies: Reply[] = new Array(argvs.length);
+      const answer = () => {
+        const format = s.format;
+        if (format.resp2) this.answer(res, 200, null, resp2Bytes(replies));
+        else
+          this.answer(
+            res,
+            200,
+            replies.map((r) => envelope(r, format.base64)),
+          );
+      };
+      // Synchronously while the replies are there; from the first pending one on, one at a time.
+      for (let i = 0; i < argvs.length; i++) {
+        const refused = notOverHttp(argvs[i]);
+        const r = refused !== null ? new ErrorReply(refused) : this.runNow(s.session, argvs[i]);
+        if (r instanceof Promise) {
+          this.pipelineRest(s.session, argvs, replies, i, r)
+            .then(answer)
+            .catch((e: unknown) => this.failWith(req, res, e));
+          return;
+        }
+        replies[i] = r;
+      }
+      answer();
+    });
+  }
+
+  /** The rest of a pipeline from command `i` (whose reply `first` is pending), in order, into `replies`. */
+  private async pipelineRest(
+    session: Session,
+    argvs: string[][],
+    replies: Reply[],
+    i: number,
+    first: Promise<Reply>,
+  ): Promise<void> {
+    replies[i] = await first;
+    for (let j = i + 1; j < argvs.length; j++) {
+      const refused = notOverHttp(argvs[j]);
+      replies[j] = refused !== null ? new ErrorReply(refused) : await this.runNow(session, argvs[j]);
+    }
   }
 
   /**
@@ -1007,6 +1203,7 @@ export class HttpApi {
     this.stats.responses2xx++;
     this.stats.streams++;
     res.writeHead(200, {
+      vary: 'Origin',
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',

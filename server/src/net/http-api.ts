@@ -1,28 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Envelope, Value } from '@kvws/shared/protocol';
+import type { Envelope } from '@kvws/shared/protocol';
 import { NOAUTH } from '../auth/acl.js';
 import type { User } from '../auth/acl-user.js';
 import { RESERVED_CLAIMS, TokenError } from '../auth/jwt.js';
-import { formatDouble } from '../commands/args.js';
 import type { ApiToken } from '../config.js';
 import type { Client } from '../engine/client.js';
 import { type Engine, MonitorLine } from '../engine/engine.js';
-import { fromJsonArg, text as toText } from '../protocol/json.js';
-import {
-  BooleanReply,
-  DoubleReply,
-  ErrorReply,
-  MapReply,
-  MultiReply,
-  NullArray,
-  PushReply,
-  type Reply,
-  SetReply,
-  SimpleString,
-  VerbatimReply,
-} from '../protocol/reply.js';
+import { fromJsonArg, resp2Json } from '../protocol/json.js';
+import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
 import { RespWriter } from '../protocol/resp.js';
 import { type HttpsServer, pathOf } from './https-server.js';
 import { clientForSocket, isLoopback } from './resp-server.js';
@@ -374,47 +361,6 @@ function internalError(e: unknown): ErrorReply {
 }
 
 /** An engine binary string as UTF-8 text (see `text`). */
-const toUtf8Text = (s: string): string => toText(s, 'utf8');
-/** An engine binary string as base64 (see `text`). */
-const toBase64Text = (s: string): string => toText(s, 'base64');
-
-/**
- * A reply as JSON in RESP2's shapes, as Upstash's REST API answers: maps are flat `[k1, v1, …]` arrays,
- * sets and pushes arrays, doubles their decimal text (`"1.5"`, `"inf"`), booleans 1 or 0, verbatim strings
- * their text, null bulk strings and arrays null; integers beyond ±2^53 become their decimal text. Strings
- * are UTF-8 text (invalid sequences → U+FFFD) or, with `base64`, their bytes in base64 — every string
- * except the status reply `OK` at the top (`top`), as Upstash does and @upstash/redis expects. A nested
- * error (there is none outside EXEC, whose entries are envelopes) becomes `{error}`.
- */
-export function resp2Json(reply: Reply, base64: boolean, top = true): Value {
-  const str = base64 ? toBase64Text : toUtf8Text;
-  if (typeof reply === 'string') return str(reply);
-  if (typeof reply === 'number') {
-    return Number.isSafeInteger(reply) || !Number.isInteger(reply) ? reply : str(String(reply));
-  }
-  if (typeof reply === 'bigint') {
-    return reply <= BigInt(Number.MAX_SAFE_INTEGER) && reply >= BigInt(Number.MIN_SAFE_INTEGER)
-      ? Number(reply)
-      : str(reply.toString());
-  }
-  if (reply === null || reply instanceof NullArray) return null;
-  if (Array.isArray(reply)) return reply.map((r) => resp2Json(r, base64, false));
-  if (reply instanceof SimpleString) return top && reply.value === 'OK' ? 'OK' : str(reply.value);
-  if (reply instanceof ErrorReply) return { error: reply.message };
-  if (reply instanceof DoubleReply) return str(formatDouble(reply.value));
-  if (reply instanceof MapReply) {
-    const out: Value[] = [];
-    for (const [k, v] of reply.entries) out.push(resp2Json(k, base64, false), resp2Json(v, base64, false));
-    return out;
-  }
-  if (reply instanceof SetReply || reply instanceof PushReply)
-    return reply.items.map((r) => resp2Json(r, base64, false));
-  if (reply instanceof MultiReply) return reply.replies.map((r) => resp2Json(r, base64, false));
-  if (reply instanceof BooleanReply) return reply.value ? 1 : 0;
-  if (reply instanceof VerbatimReply) return str(reply.text);
-  throw new Error('unknown reply type');
-}
-
 /** A top-level reply as an envelope: errors become `{error}` (never base64), everything else `{result}`. */
 function envelope(reply: Reply, base64: boolean): Envelope {
   return reply instanceof ErrorReply ? { error: reply.message } : { result: resp2Json(reply, base64) };

@@ -1,4 +1,5 @@
 import type { Encoding, Value } from '@kvws/shared/protocol';
+import { formatDouble } from '../commands/args.js';
 import {
   BooleanReply,
   DoubleReply,
@@ -14,8 +15,8 @@ import {
 } from './reply.js';
 
 /**
- * The JSON encoder: typed replies → JSON values, as specified in docs/protocol.md. Used by the WebSocket
- * gateway (and the HTTP API). Binary strings become UTF-8 text (invalid sequences → U+FFFD) or base64.
+ * The JSON encoders: typed replies → JSON values. `toJson` (RESP3 shapes, docs/protocol.md) for the
+ * WebSocket gateway; `resp2Json` (RESP2 shapes, as Upstash answers) for the HTTP API. Binary strings become UTF-8 text (invalid sequences → U+FFFD) or base64.
  */
 export function toJson(reply: Reply, encoding: Encoding): Value {
   if (typeof reply === 'string') return text(reply, encoding);
@@ -79,4 +80,45 @@ export function fromJsonArg(a: string | number, encoding: Encoding): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the class is the full ASCII range.
   if (/^[\x00-\x7f]*$/.test(a)) return a;
   return Buffer.from(a, 'utf8').toString('latin1');
+}
+
+const toUtf8Text = (s: string): string => text(s, 'utf8');
+/** An engine binary string as base64 (see `text`). */
+const toBase64Text = (s: string): string => text(s, 'base64');
+
+/**
+ * A reply as JSON in RESP2's shapes, as Upstash's REST API answers: maps are flat `[k1, v1, …]` arrays,
+ * sets and pushes arrays, doubles their decimal text (`"1.5"`, `"inf"`), booleans 1 or 0, verbatim strings
+ * their text, null bulk strings and arrays null; integers beyond ±2^53 become their decimal text. Strings
+ * are UTF-8 text (invalid sequences → U+FFFD) or, with `base64`, their bytes in base64 — every string
+ * except the status reply `OK` at the top (`top`), as Upstash does and @upstash/redis expects. A nested
+ * error (there is none outside EXEC, whose entries are envelopes) becomes `{error}`.
+ */
+export function resp2Json(reply: Reply, base64: boolean, top = true): Value {
+  const str = base64 ? toBase64Text : toUtf8Text;
+  if (typeof reply === 'string') return str(reply);
+  if (typeof reply === 'number') {
+    return Number.isSafeInteger(reply) || !Number.isInteger(reply) ? reply : str(String(reply));
+  }
+  if (typeof reply === 'bigint') {
+    return reply <= BigInt(Number.MAX_SAFE_INTEGER) && reply >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(reply)
+      : str(reply.toString());
+  }
+  if (reply === null || reply instanceof NullArray) return null;
+  if (Array.isArray(reply)) return reply.map((r) => resp2Json(r, base64, false));
+  if (reply instanceof SimpleString) return top && reply.value === 'OK' ? 'OK' : str(reply.value);
+  if (reply instanceof ErrorReply) return { error: reply.message };
+  if (reply instanceof DoubleReply) return str(formatDouble(reply.value));
+  if (reply instanceof MapReply) {
+    const out: Value[] = [];
+    for (const [k, v] of reply.entries) out.push(resp2Json(k, base64, false), resp2Json(v, base64, false));
+    return out;
+  }
+  if (reply instanceof SetReply || reply instanceof PushReply)
+    return reply.items.map((r) => resp2Json(r, base64, false));
+  if (reply instanceof MultiReply) return reply.replies.map((r) => resp2Json(r, base64, false));
+  if (reply instanceof BooleanReply) return reply.value ? 1 : 0;
+  if (reply instanceof VerbatimReply) return str(reply.text);
+  throw new Error('unknown reply type');
 }

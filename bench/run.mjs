@@ -584,16 +584,24 @@ async function preflight(srv, tests = BENCH_TESTS, user = null) {
 
 const ROUNDS = 3;
 
+/** The row with the median rps among `rows`, or null when there is none. */
+function medianRow(rows) {
+  const sorted = rows.filter((row) => row?.rps != null).sort((a, b) => a.rps - b.rps);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+}
+
+/** a.rps / b.rps, or null when either figure is missing. */
+function rpsRatio(a, b) {
+  return a?.rps != null && b?.rps ? a.rps / b.rps : null;
+}
+
 /** Per test, the row with the median rps over several redisBenchmark results. */
 function medianRows(results) {
   const out = {};
   const names = new Set(results.flatMap((r) => Object.keys(r.rows)));
   for (const name of names) {
-    const rows = results
-      .map((r) => r.rows[name])
-      .filter((row) => row?.rps != null)
-      .sort((a, b) => a.rps - b.rps);
-    if (rows.length) out[name] = rows[Math.floor(rows.length / 2)];
+    const row = medianRow(results.map((r) => r.rows[name]));
+    if (row) out[name] = row;
   }
   return out;
 }
@@ -627,7 +635,7 @@ async function throughputSection(params) {
         const name = t.toUpperCase();
         const rr = r[name] ?? null;
         const kr = k[name] ?? null;
-        const ratio = rr?.rps && kr?.rps != null ? kr.rps / rr.rps : null;
+        const ratio = rpsRatio(kr, rr);
         return [name, { redis: rr, kvws: kr, ratio }];
       }),
     );
@@ -693,7 +701,6 @@ async function aclSection(params) {
     }
     for (const x of Object.values(runs).flat()) if (x.problem) problems.push(x.problem);
     const med = Object.fromEntries(Object.entries(runs).map(([key, rs]) => [key, medianRows(rs)]));
-    const ratio = (a, b) => (a?.rps != null && b?.rps ? a.rps / b.rps : null);
     out[`P${p}`] = Object.fromEntries(
       ACL_TESTS.map((t) => {
         const name = t.toUpperCase();
@@ -702,9 +709,9 @@ async function aclSection(params) {
           name,
           {
             ...v,
-            ratio: ratio(v.kvwsRestricted, v.redisRestricted),
-            redisCost: ratio(v.redisRestricted, v.redisDefault),
-            kvwsCost: ratio(v.kvwsRestricted, v.kvwsDefault),
+            ratio: rpsRatio(v.kvwsRestricted, v.redisRestricted),
+            redisCost: rpsRatio(v.redisRestricted, v.redisDefault),
+            kvwsCost: rpsRatio(v.kvwsRestricted, v.kvwsDefault),
           },
         ];
       }),
@@ -1038,7 +1045,6 @@ async function websocketSection(params, kvwsCmd) {
         for (const t of WS_TARGETS) runs[t.key].push({ rows: rows[t.key] });
       }
       const med = Object.fromEntries(Object.entries(runs).map(([key, rs]) => [key, medianRows(rs)]));
-      const ratio = (a, b) => (a?.rps != null && b?.rps ? a.rps / b.rps : null);
       out[`P${k}`] = Object.fromEntries(
         WS_TESTS.map((test) => {
           const name = test.toUpperCase();
@@ -1047,9 +1053,9 @@ async function websocketSection(params, kvwsCmd) {
             name,
             {
               ...v,
-              ratio: ratio(v.kvws, v.echo),
-              ratioTls: ratio(v.kvwsTls, v.echo),
-              ratioTlsToEchoTls: ratio(v.kvwsTls, v.echoTls),
+              ratio: rpsRatio(v.kvws, v.echo),
+              ratioTls: rpsRatio(v.kvwsTls, v.echo),
+              ratioTlsToEchoTls: rpsRatio(v.kvwsTls, v.echoTls),
             },
           ];
         }),
@@ -1302,16 +1308,11 @@ async function httpSection(params, kvwsCmd) {
         }
       }
     }
-    const median = (rows) => {
-      const sorted = [...rows].sort((a, b) => a.rps - b.rps);
-      return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
-    };
-    const ratio = (a, b) => (a?.rps != null && b?.rps ? a.rps / b.rps : null);
     const out = {};
     for (const test of HTTP_TESTS) {
       const name = test.toUpperCase();
-      const v = Object.fromEntries(HTTP_TARGETS.map((t) => [t.key, median(runs[t.key][test])]));
-      out[name] = { ...v, ratioCeiling: ratio(v.kvws, v.ceiling), ratioWebdis: ratio(v.kvws, v.webdis) };
+      const v = Object.fromEntries(HTTP_TARGETS.map((t) => [t.key, medianRow(runs[t.key][test])]));
+      out[name] = { ...v, ratioCeiling: rpsRatio(v.kvws, v.ceiling), ratioWebdis: rpsRatio(v.kvws, v.webdis) };
       for (const t of targets) if (v[t.key] === null) problems.add(`no ${t.key} result for ${name}`);
     }
     return { ...out, webdisVersion, problems: [...problems] };

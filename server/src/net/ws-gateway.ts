@@ -559,11 +559,7 @@ class WsConnection {
   }
 
   private hasBlocking(job: Job): boolean {
-    for (const argv of job.argvs) {
-      const cmd = lookupCommand(this.gateway.engine, argv);
-      if (!(cmd instanceof ErrorReply) && cmd.spec.flags.includes('blocking')) return true;
-    }
-    return false;
+    return job.argvs.some((argv) => this.isBlocking(argv));
   }
 
   /** engine.execute, with internal errors as replies and the session kept RESP3 (HELLO 2 and RESET aside). */
@@ -629,6 +625,7 @@ class WsConnection {
     while (!this.barrier && this.held.length > 0 && !this.closed) this.dispatch(this.held.shift() as Job);
   }
 
+  /** Whether `argv` names a command flagged `blocking` in the command table. */
   private isBlocking(argv: string[]): boolean {
     const cmd = lookupCommand(this.gateway.engine, argv);
     return !(cmd instanceof ErrorReply) && cmd.spec.flags.includes('blocking');

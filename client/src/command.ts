@@ -17,8 +17,11 @@ export function command<T = Value>(argv: Arg[], decode: (v: Value) => T = asIs):
   return { argv, decode };
 }
 
-/** Blocking commands and where their timeout (seconds) is: -1 = the last argument, else the argv index. */
-const BLOCKING: Record<string, number> = {
+/**
+ * Blocking commands and where their timeout (seconds) is: -1 = the last argument, else the argv index.
+ * test/client/commands.test.ts checks the names against the table's `blocking` flag.
+ */
+export const BLOCKING: Readonly<Record<string, number>> = {
   BLPOP: -1,
   BRPOP: -1,
   BRPOPLPUSH: -1,

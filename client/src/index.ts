@@ -12,7 +12,7 @@ export {
   Pipeline,
   type Settled,
 } from './client.js';
-export { type Command, command } from './command.js';
+export { BLOCKING, type Command, command } from './command.js';
 export type * from './commands/connection.js';
 export type * from './commands/hash.js';
 export { type Builders, builders } from './commands/index.js';

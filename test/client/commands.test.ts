@@ -1,4 +1,4 @@
-import { builders } from '@kvws/client';
+import { BLOCKING, builders } from '@kvws/client';
 import { COMMANDS } from '@kvws/shared/commands';
 import { describe, expect, it } from 'vitest';
 
@@ -131,5 +131,13 @@ describe('client command builders against the command table', () => {
     expect(builders.command().argv).toEqual(['COMMAND']);
     expect(builders.commandCount().argv).toEqual(['COMMAND', 'COUNT']);
     expect(builders.clientSetname('n').argv).toEqual(['CLIENT', 'SETNAME', 'n']);
+  });
+});
+
+describe('blocking commands', () => {
+  it("the client's list of blocking commands (for call timeouts) is the table's `blocking` flag", () => {
+    const flagged: string[] = [];
+    for (const spec of COMMANDS) if (spec.flags.includes('blocking')) flagged.push(spec.name);
+    expect(Object.keys(BLOCKING).sort()).toEqual(flagged.sort());
   });
 });

@@ -1,3 +1,4 @@
+import { CHECK_AOF_USAGE, checkAofMain } from './cli-aof.js';
 import { tokenMain, USERS_USAGE, userMain } from './cli-users.js';
 import { KVWS_VERSION } from './commands/connection.js';
 import { ConfigError, resolveOptions } from './config.js';
@@ -8,6 +9,7 @@ const HELP = `kvws ${KVWS_VERSION} — an in-memory Redis-compatible data store 
 Usage:
   kvws serve [flags]      run the server (npm start -- [flags] does the same)
 ${USERS_USAGE}
+${CHECK_AOF_USAGE}
   kvws --help | --version
 
 Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KVWS_RESP_PORT):
@@ -19,7 +21,7 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
                                 server.key when present); reloaded when the files change and on SIGHUP
   --no-tls                      plain HTTP and ws:// on --port (loopback hosts only)
   --allow-insecure-remote       with --no-tls, allow a non-loopback --host anyway
-  --data-dir DIR                directory for persistent state
+  --data-dir DIR                directory for persistent state: AOF, dumps, users, keys (none: memory only)
   --config FILE                 JSON config file (keys as in docs/configuration.md)
   --databases N                 number of databases (default 16)
   --notify-keyspace-events STR  keyspace notification classes, Redis syntax (default "" = off)
@@ -42,6 +44,16 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
                                 (better in --config or KVWS_API_TOKENS; see docs/http-api.md)
   --allowed-origins LIST        browser origins allowed besides the server's own, comma-separated
                                 (e.g. https://app.example.com; null; * = any)
+
+Persistence (docs/persistence.md; needs --data-dir):
+  --no-appendonly               no append-only file (default: on when there is a data directory)
+  --appendfsync POLICY          always (fsync before each reply), everysec (default) or no
+  --appendfilename NAME, --appenddirname NAME   AOF file base name and directory (appendonly.aof, appendonlydir)
+  --auto-aof-rewrite-percentage N   rewrite the AOF when it grew N% since the last rewrite (default 100; 0 = never)
+  --auto-aof-rewrite-min-size BYTES  … and is at least this big (default 67108864)
+  --no-aof-load-truncated       refuse to start on a truncated AOF tail (default: cut it off, logged)
+  --save "S N [S N …]"          dump after S seconds with N changes (default "3600 1 300 100 60 10000"; "" = never)
+  --dbfilename NAME             dump file for SAVE/BGSAVE (default dump.kvws)
 
 Users and tokens (docs/security.md):
   --acl-file FILE               users file, Redis ACL syntax with argon2id hashes (default DATA_DIR/users.acl)
@@ -78,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'user') return userMain(rest);
   if (cmd === 'token') return tokenMain(rest);
+  if (cmd === 'check-aof') return checkAofMain(rest);
   if (cmd !== 'serve') {
     process.stderr.write(`kvws: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
     return 1;

@@ -45,6 +45,39 @@ export const ServerOptionsSchema = z
     tlsKey: z.string().optional(),
     /** Directory for the append-only file and other state; unset = memory only. */
     dataDir: z.string().optional(),
+    /** Keep an append-only file in the data directory (Redis's `appendonly`); on by default when there is one. */
+    appendonly: z.boolean().default(true),
+    /** When the AOF is fsynced: `always` (before each reply), `everysec` (once a second) or `no` (left to the OS). */
+    appendfsync: z.enum(['always', 'everysec', 'no']).default('everysec'),
+    /** Base name of the AOF's files, and the directory (inside the data directory) that holds them. */
+    appendfilename: z
+      .string()
+      .regex(/^[^/\\\s]+$/, 'must be a file name without slashes or blanks')
+      .default('appendonly.aof'),
+    appenddirname: z
+      .string()
+      .regex(/^[^/\\\s]+$/, 'must be a directory name without slashes or blanks')
+      .default('appendonlydir'),
+    /** Rewrite the AOF automatically when it has grown by this percentage since the last rewrite (0 = never)… */
+    autoAofRewritePercentage: z.number().int().min(0).default(100),
+    /** …and is at least this many bytes. */
+    autoAofRewriteMinSize: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
+    /** At start, cut off an incomplete last record of the AOF (logged) instead of refusing to start. */
+    aofLoadTruncated: z.boolean().default(true),
+    /** File of SAVE/BGSAVE dumps inside the data directory. */
+    dbfilename: z
+      .string()
+      .regex(/^[^/\\\s]+$/, 'must be a file name without slashes or blanks')
+      .default('dump.kvws'),
+    /** Background dumps after `seconds changes` pairs, Redis's `save` syntax; "" = none. */
+    save: z
+      .string()
+      .refine((v) => /^\s*(\d+\s+\d+\s*)*$/.test(v), 'must be pairs of "seconds changes", e.g. "3600 1 300 100"')
+      .default('3600 1 300 100 60 10000'),
     /** Number of logical databases (SELECT 0..n-1). */
     databases: z.number().int().min(1).max(1024).default(16),
     /** Keyspace notification classes, Redis syntax (e.g. "Ex", "AKE"). Empty = off, as in Redis. */
@@ -211,6 +244,15 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'tls-cert': { key: 'tlsCert', kind: 'string' },
   'tls-key': { key: 'tlsKey', kind: 'string' },
   'data-dir': { key: 'dataDir', kind: 'string' },
+  appendonly: { key: 'appendonly', kind: 'boolean' },
+  appendfsync: { key: 'appendfsync', kind: 'string' },
+  appendfilename: { key: 'appendfilename', kind: 'string' },
+  appenddirname: { key: 'appenddirname', kind: 'string' },
+  'auto-aof-rewrite-percentage': { key: 'autoAofRewritePercentage', kind: 'number' },
+  'auto-aof-rewrite-min-size': { key: 'autoAofRewriteMinSize', kind: 'number' },
+  'aof-load-truncated': { key: 'aofLoadTruncated', kind: 'boolean' },
+  dbfilename: { key: 'dbfilename', kind: 'string' },
+  save: { key: 'save', kind: 'string' },
   databases: { key: 'databases', kind: 'number' },
   'notify-keyspace-events': { key: 'notifyKeyspaceEvents', kind: 'string' },
   timeout: { key: 'timeout', kind: 'number' },

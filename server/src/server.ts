@@ -6,6 +6,7 @@ import { HttpApi } from './net/http-api.js';
 import { findCertificate, HttpsServer, sendJsonError } from './net/https-server.js';
 import { RespServer } from './net/resp-server.js';
 import { WsGateway } from './net/ws-gateway.js';
+import { LoadError } from './persistence/persistence.js';
 
 export interface Listening {
   /** resp, resp+tls: the Redis protocol port; https, http (--no-tls): the WebSocket/HTTP port. */
@@ -32,11 +33,18 @@ export class KvwsServer {
     readonly log: (line: string) => void = () => {},
   ) {
     this.engine = new Engine(options);
+    this.engine.log = log;
   }
 
   async start(): Promise<Listening[]> {
     try {
       await this.startAuth();
+      try {
+        this.engine.persistence.load();
+      } catch (e) {
+        if (e instanceof LoadError) throw new StartError(e.message);
+        throw e;
+      }
       return await this.startListeners();
     } catch (e) {
       await this.stop();
@@ -222,12 +230,16 @@ export class KvwsServer {
     return this.https.reloadCertificate(why);
   }
 
-  /** Closes every front door (WebSocket clients get 1001) and stops the engine's timers. */
+  /**
+   * Graceful shutdown: closes every front door (pending replies are flushed; WebSocket clients get 1001),
+   * then makes everything durable (the AOF written and fsynced, or a final dump) and stops the timers.
+   */
   async stop(): Promise<void> {
     this.api?.close();
     await Promise.all([this.resp?.close(), this.ws?.close()]);
     await this.https?.close();
     this.engine.shutdown();
+    await this.engine.persistence.shutdown();
   }
 }
 

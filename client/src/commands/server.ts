@@ -130,6 +130,14 @@ export const serverCommands = {
    * `all`/`everything`: all of them.
    */
   info: (...sections: string[]) => command<string>(['INFO', ...sections]),
+  /** BGREWRITEAOF → the status text; rewrites the append-only file in the background (admin). */
+  bgrewriteaof: () => command<string>(['BGREWRITEAOF']),
+  /** BGSAVE [SCHEDULE] → the status text; writes a dump in the background (admin). */
+  bgsave: (opts?: { schedule?: boolean }) => command<string>(opts?.schedule ? ['BGSAVE', 'SCHEDULE'] : ['BGSAVE']),
+  /** SAVE → `OK` once the dump is on disk; the server waits meanwhile (admin). */
+  save: () => command<string>(['SAVE']),
+  /** LASTSAVE → Unix time (seconds) of the last successful dump (the start time before any). */
+  lastsave: () => command(['LASTSAVE'], toNumber),
   /** TIME → `[seconds, microseconds]` of the server's clock (Unix time). */
   time: () =>
     command(['TIME'], (v): [number, number] => (Array.isArray(v) ? [toNumber(v[0]), toNumber(v[1])] : [0, 0])),

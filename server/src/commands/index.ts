@@ -44,6 +44,8 @@ export interface RuntimeCommand {
   bareHandler: boolean;
   subcommands?: Map<string, RuntimeCommand>;
   stats: { calls: number; failed: number };
+  /** The table's `write` flag: the command may change the dataset (AOF propagation, MISCONF). */
+  write: boolean;
 }
 
 /** Lookup map: lower-case and upper-case names → entry. */
@@ -91,6 +93,7 @@ function makeEntry(
     handler: containerHandler,
     bareHandler: false,
     stats: { calls: 0, failed: 0 },
+    write: spec.flags.includes('write'),
   };
   if (spec.subcommands) {
     const own = all[key];

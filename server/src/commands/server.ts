@@ -204,11 +204,7 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
         ['mem_allocator', 'v8'],
       ];
     },
-    persistence: () => [
-      ['loading', 0],
-      ['rdb_changes_since_last_save', 0],
-      ['aof_enabled', 0],
-    ],
+    persistence: () => engine.persistence.info(),
     stats: () => [
       ['total_connections_received', engine.clients.totalConnections],
       ['total_commands_processed', engine.stats.commands],
@@ -286,7 +282,50 @@ function human(n: number): string {
   return i === 0 ? `${n}B` : `${v.toFixed(2)}${units[i]}`;
 }
 
+/** A persistence error (no data directory, one already running) as Redis's error reply. */
+function persistenceCall<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new CommandError(/^[A-Z]+ /.test(m) ? m : `ERR ${m}`);
+  }
+}
+
 export const handlers: Handlers = {
+  // BGREWRITEAOF
+  BGREWRITEAOF(client) {
+    const aof = client.engine.aof;
+    if (!aof)
+      throw new CommandError(
+        'ERR the append-only file is off: start kvws with --data-dir (and appendonly yes), or CONFIG SET appendonly yes',
+      );
+    if (aof.rewriteInProgress) throw new CommandError('ERR Background append only file rewriting already in progress');
+    aof.rewrite().catch(() => {});
+    return new SimpleString('Background append only file rewriting started');
+  },
+
+  // BGSAVE [SCHEDULE]
+  BGSAVE(client, argv) {
+    if (argv.length > 2 || (argv.length === 2 && argv[1].toUpperCase() !== 'SCHEDULE'))
+      throw new CommandError('ERR syntax error');
+    const p = client.engine.persistence;
+    if (argv.length === 2 && p.bgsaveInProgress) return new SimpleString('Background saving scheduled');
+    persistenceCall(() => p.startBgsave()).catch(() => {});
+    return new SimpleString('Background saving started');
+  },
+
+  // SAVE
+  SAVE(client) {
+    persistenceCall(() => client.engine.persistence.save());
+    return new SimpleString('OK');
+  },
+
+  // LASTSAVE
+  LASTSAVE(client) {
+    return client.engine.persistence.lastSave;
+  },
+
   // INFO [section [section ...]]
   INFO(client, argv) {
     const sections = infoSections(client);

@@ -4,6 +4,8 @@ import type { Db } from './db.js';
 
 interface Waiter {
   client: Client;
+  /** The blocked command's arguments (for the AOF record when it is served). */
+  argv: string[];
   db: Db;
   keys: string[];
   attempt: () => Reply | undefined;
@@ -30,6 +32,8 @@ export class Blocking {
   private readonly ready = new Map<string, { db: Db; key: string }>();
   /** Number of clients currently blocked (INFO blocked_clients). */
   count = 0;
+  /** Set by the engine: a blocked command was served (it has just changed the dataset). */
+  onServed: (client: Client, db: Db, argv: string[], reply: Reply) => void = () => {};
 
   /**
    * Blocks `client` on `keys` of `db` for `timeoutMs` (0 = forever). Resolves with attempt()'s reply once
@@ -46,7 +50,7 @@ export class Blocking {
   ): Reply | Promise<Reply> {
     if (client.inExec) return onTimeout;
     return new Promise<Reply>((resolve) => {
-      const w: Waiter = { client, db, keys, attempt, resolve, onTimeout, timer: null, done: false };
+      const w: Waiter = { client, argv: client.argv, db, keys, attempt, resolve, onTimeout, timer: null, done: false };
       for (const k of keys) {
         const s = slot(db.index, k);
         let q = this.byKey.get(s);
@@ -106,7 +110,10 @@ export class Blocking {
           if (!db.dict.has(key)) break;
           if (w.done) continue;
           const r = w.attempt();
-          if (r !== undefined) this.finish(w, r);
+          if (r !== undefined) {
+            this.onServed(w.client, w.db, w.argv, r);
+            this.finish(w, r);
+          }
         }
       }
     }

@@ -29,6 +29,8 @@ export class Client {
   db: Db;
   lastInteraction: number;
   lastCommand = 'NULL';
+  /** Arguments of the command running now (set by the dispatcher; a blocking command keeps them). */
+  argv: string[] = [];
   multi: MultiState | null = null;
   /** Keys this client WATCHes: "db\0key" → whether it held a live value with a deadline when watched. */
   readonly watched = new Map<string, { db: number; key: string; expiresAt: number | undefined }>();

@@ -1,3 +1,4 @@
+import { parseSaveRules } from '../persistence/persistence.js';
 import { CommandError } from '../protocol/reply.js';
 import type { Engine } from './engine.js';
 import { formatNotifyFlags, parseNotifyFlags } from './notify.js';
@@ -110,9 +111,54 @@ export class ConfigParams {
     p.set('port', { get: () => String(o.respPort) });
     p.set('bind', { get: () => o.host });
     p.set('dir', { get: () => o.dataDir ?? process.cwd() });
-    // Persistence arrives with the append-only file issue; until then kvws keeps nothing on disk.
-    p.set('save', { get: () => '' });
-    p.set('appendonly', { get: () => 'no' });
+    // Persistence (persistence/): AOF and dumps. Changing these needs a data directory to matter.
+    p.set('appendonly', {
+      get: () => (o.appendonly ? 'yes' : 'no'),
+      set: (v) => {
+        const on = parseYesNo(v);
+        if (on !== o.appendonly && !o.dataDir) throw new Error('kvws has no data directory (start it with --data-dir)');
+        if (on !== o.appendonly) void engine.persistence.setAppendonly(on);
+      },
+    });
+    p.set('appendfsync', {
+      get: () => o.appendfsync,
+      set: (v) => {
+        const s = v.toLowerCase();
+        if (s !== 'always' && s !== 'everysec' && s !== 'no')
+          throw new Error('argument(s) must be one of the following: always, everysec, no');
+        engine.persistence.setFsync(s);
+      },
+    });
+    p.set('appendfilename', { get: () => o.appendfilename });
+    p.set('appenddirname', { get: () => o.appenddirname });
+    p.set('dbfilename', { get: () => o.dbfilename });
+    p.set('auto-aof-rewrite-percentage', {
+      get: () => String(o.autoAofRewritePercentage),
+      set: (v) => {
+        o.autoAofRewritePercentage = parseIntParam(v, 0, 2 ** 31 - 1);
+        if (engine.aof) engine.aof.options.autoRewritePercentage = o.autoAofRewritePercentage;
+      },
+    });
+    p.set('auto-aof-rewrite-min-size', {
+      get: () => String(o.autoAofRewriteMinSize),
+      set: (v) => {
+        o.autoAofRewriteMinSize = parseMemory(v);
+        if (engine.aof) engine.aof.options.autoRewriteMinSize = o.autoAofRewriteMinSize;
+      },
+    });
+    p.set('aof-load-truncated', {
+      get: () => (o.aofLoadTruncated ? 'yes' : 'no'),
+      set: (v) => {
+        o.aofLoadTruncated = parseYesNo(v);
+      },
+    });
+    p.set('save', {
+      get: () => engine.persistence.saveRules.map(([s, n]) => `${s} ${n}`).join(' '),
+      set: (v) => {
+        engine.persistence.saveRules = parseSaveRules(v);
+        o.save = v;
+      },
+    });
     // No eviction yet: like a Redis with no memory limit.
     p.set('maxmemory', { get: () => '0' });
     p.set('maxmemory-policy', { get: () => 'noeviction' });

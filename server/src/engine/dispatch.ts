@@ -1,5 +1,6 @@
 import { NOAUTH } from '../auth/acl.js';
 import type { RuntimeCommand } from '../commands/index.js';
+import { recordsFor } from '../persistence/propagate.js';
 import { CommandError, ErrorReply, QUEUED, type Reply, wrongArity } from '../protocol/reply.js';
 import type { Client } from './client.js';
 import type { Engine } from './engine.js';
@@ -83,6 +84,9 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
       ),
     );
   }
+  if (engine.aof?.writeError && deniedByDiskError(engine, client, cmd)) {
+    return reject(engine, client, isExec, new ErrorReply(engine.aof.misconf() as string));
+  }
   if (client.monitor && KEYSPACE_FLAGS.some((f) => cmd.spec.flags.includes(f))) {
     return reject(engine, client, isExec, new ErrorReply("ERR Replica can't interact with the keyspace"));
   }
@@ -117,6 +121,19 @@ function reject(engine: Engine, client: Client, isExec: boolean, err: ErrorReply
 }
 
 /**
+ * While the AOF cannot be written, Redis refuses write commands (an EXEC holding one included) and PING,
+ * so that clients notice; reads go on.
+ */
+function deniedByDiskError(engine: Engine, client: Client, cmd: RuntimeCommand): boolean {
+  if (cmd.write || cmd.root === 'PING') return true;
+  if (cmd.root !== 'EXEC' || !client.multi) return false;
+  return client.multi.queue.some((argv) => {
+    const c = lookupCommand(engine, argv);
+    return !(c instanceof ErrorReply) && c.write;
+  });
+}
+
+/**
  * Redis's call(): runs a resolved command's handler, turns thrown CommandErrors into error replies, then
  * shows the command to monitors (unless it is admin or skip_monitor: whether it failed or not, a command
  * that blocks when it starts). Used by `execute` and by EXEC for queued commands (which must not serve
@@ -129,7 +146,27 @@ export function runCommand(
   argv: string[],
 ): Reply | Promise<Reply> {
   cmd.stats.calls++;
-  const reply = callHandler(engine, client, cmd, argv);
+  client.argv = argv;
+  const aof = engine.aof;
+  let reply: Reply | Promise<Reply>;
+  if (aof === null) reply = callHandler(engine, client, cmd, argv);
+  else {
+    // Propagation (Redis's propagateNow): a write command that changed the dataset is recorded, as its
+    // argv or as rewritten by persistence/propagate.ts; EXEC frames the records of its queue.
+    const dirty = engine.dirty;
+    const dbIndex = client.db.index;
+    const isExec = cmd.root === 'EXEC';
+    if (isExec) aof.beginTransaction();
+    try {
+      reply = callHandler(engine, client, cmd, argv);
+    } finally {
+      if (isExec) aof.endTransaction();
+    }
+    if (cmd.write && engine.dirty !== dirty && !(reply instanceof Promise)) {
+      const db = engine.dbs[dbIndex];
+      aof.feed(dbIndex, recordsFor(cmd.root, argv, reply, db));
+    }
+  }
   if (engine.monitors.size !== 0 && !HIDDEN_FROM_MONITORS.some((f) => cmd.spec.flags.includes(f))) {
     engine.feedMonitors(client, redactForMonitors(cmd, argv));
   }

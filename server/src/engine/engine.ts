@@ -1,6 +1,9 @@
 import { Acl } from '../auth/acl.js';
 import { buildCommandTable, type CommandTable } from '../commands/index.js';
 import type { ServerOptions } from '../config.js';
+import type { Aof } from '../persistence/aof.js';
+import { Persistence } from '../persistence/persistence.js';
+import { recordsFor } from '../persistence/propagate.js';
 import { type Reply, SimpleString } from '../protocol/reply.js';
 import { Blocking } from './blocking.js';
 import { Client } from './client.js';
@@ -83,6 +86,15 @@ export class Engine {
   notifyFlags: number;
   /** Key changes since start (Redis's server.dirty): every notify and notifyDb. The HTTP API's sync token. */
   dirty = 0;
+  /**
+   * True while the dataset is being loaded from disk: the clock stands still (`now()` is 0), so nothing
+   * expires and no deadline counts as past until loading is over, as Redis does while loading.
+   */
+  loading = false;
+  /** The append-only file when it is on (persistence/aof.ts): the dispatcher feeds it every write. */
+  aof: Aof | null = null;
+  /** The AOF and dumps: loading at start, SAVE/BGSAVE, INFO persistence, durable shutdown. */
+  readonly persistence: Persistence;
   readonly stats: EngineStats = {
     startedAt: Date.now(),
     commands: 0,
@@ -96,6 +108,8 @@ export class Engine {
   };
   /** Extra `INFO stats` fields from the front doors (rejected connections, buffer-limit disconnections…). */
   readonly infoStats: (() => [string, number][])[] = [];
+  /** One-line notices for the server log (set by the server; silent by default). */
+  log: (line: string) => void = () => {};
   /** Unique id of this run (INFO run_id). */
   readonly runId: string;
 
@@ -108,9 +122,16 @@ export class Engine {
     const flags = parseNotifyFlags(options.notifyKeyspaceEvents);
     if (flags < 0) throw new Error(`invalid notify-keyspace-events ${JSON.stringify(options.notifyKeyspaceEvents)}`);
     this.notifyFlags = flags;
+    this.persistence = new Persistence(this, options, (line) => this.log(line));
     this.params = new ConfigParams(this);
     this.runId = Array.from({ length: 40 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
     this.clients.onRemove = (c) => this.cleanupClient(c);
+    this.blocking.onServed = (client, db, argv, reply) => {
+      // A blocked command served later (BLPOP woken by an LPUSH) changed the dataset now: record it.
+      const cmd = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
+      if (this.aof !== null && cmd) this.aof.feed(db.index, recordsFor(cmd.root, argv, reply, db));
+      void client;
+    };
   }
 
   /** Runs one command for `client`. Blocking commands return a Promise; everything else replies at once. */
@@ -120,7 +141,7 @@ export class Engine {
 
   /** Current time in Unix ms. One place so tests and persistence can reason about time. */
   now(): number {
-    return Date.now();
+    return this.loading ? 0 : Date.now();
   }
 
   /** Creates an internal client (no connection), e.g. for loading or server-side tasks. */
@@ -144,6 +165,8 @@ export class Engine {
       if (flags & NOTIFY_KEYSPACE) this.pubsub.publish(`__keyspace@${db.index}__:${key}`, event, key);
       if (flags & NOTIFY_KEYEVENT) this.pubsub.publish(`__keyevent@${db.index}__:${event}`, key, key);
     }
+    // Expiry and eviction are not commands: the AOF gets a DEL for them here (Redis's propagateDeletion).
+    if ((cls === 'x' || cls === 'e') && this.aof !== null) this.aof.feed(db.index, [['DEL', key]]);
     if (this.listeners.length !== 0) {
       const e: KeyEvent = { db: db.index, key, event, cls };
       for (const l of this.listeners) l.onKeyEvent?.(e);

@@ -670,7 +670,19 @@ export class HttpApi {
 
   /** Sends a command endpoint's answer: with the `upstash-sync-token` header, JSON or raw RESP2 bytes. */
   private answer(res: ServerResponse, status: number, body: unknown, raw?: Buffer): void {
-    this.send(res, status, body, NO_HEADERS, 'no-store', raw, true);
+    // Nothing leaves before the AOF has what this answer acknowledges (written; with always, fsynced).
+    const durable = this.engine.aof?.beforeReply() ?? null;
+    if (durable === null) {
+      this.send(res, status, body, NO_HEADERS, 'no-store', raw, true);
+      return;
+    }
+    durable.then(
+      () => this.send(res, status, body, NO_HEADERS, 'no-store', raw, true),
+      (e: Error) =>
+        this.send(res, 500, {
+          error: `ERR not acknowledged: the append-only file could not keep the write (${e.message})`,
+        }),
+    );
   }
 
   /** Answers `{error}` with the HttpError's status and headers; a 413 also drops the rest of the body. */

@@ -70,6 +70,8 @@ export interface RespServerStats {
   rejectedConnections: number;
   /** Connections closed after a protocol error reply. */
   protocolErrors: number;
+  /** Connections closed because the AOF could not keep their writes (their replies were never sent). */
+  persistenceDisconnections: number;
   /** Socket-level errors (ECONNRESET, EPIPE, TLS handshake failures…); the socket is just closed. */
   socketErrors: number;
   /** Clients closed for exceeding an output buffer limit (client_output_buffer_limit_disconnections). */
@@ -135,6 +137,7 @@ export class RespServer {
     connectionsReceived: 0,
     rejectedConnections: 0,
     protocolErrors: 0,
+    persistenceDisconnections: 0,
     socketErrors: 0,
     outputBufferLimitDisconnections: 0,
     queryBufferLimitDisconnections: 0,
@@ -307,6 +310,11 @@ class RespConnection {
   private ending = false;
   private closed = false;
   private flushScheduled = false;
+  /**
+   * Replies waiting for the AOF to have this batch's writes on disk (appendfsync always), in order; later
+   * replies queue behind them. null = none held.
+   */
+  private held: Buffer[] | null = null;
   /** Waiting for 'drain': socket paused and buffered commands not run. */
   private paused = false;
   /** Since when pending output has been at or above the pub/sub soft limit (0 = not). */
@@ -439,8 +447,39 @@ class RespConnection {
    */
   private flush(): void {
     if (this.closed || this.writer.length === 0) return;
+    if (this.held !== null) {
+      this.held.push(this.writer.take());
+      this.checkOutputLimits();
+      return;
+    }
+    // Nothing leaves before the AOF has what these replies acknowledge (written; with always, fsynced).
+    const durable = this.server.engine.aof?.beforeReply() ?? null;
+    if (durable !== null) {
+      this.held = [this.writer.take()];
+      durable.then(
+        () => this.releaseHeld(),
+        () => {
+          // Not durable: the replies are never sent; the client sees the connection close (no acknowledgement).
+          this.server.stats.persistenceDisconnections++;
+          this.destroy();
+        },
+      );
+      return;
+    }
+    this.send(this.writer.take());
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    if (this.closed || held === null) return;
+    this.send(held.length === 1 ? held[0] : Buffer.concat(held));
+    if (this.ending) this.end();
+  }
+
+  private send(bytes: Buffer): void {
     this.active = true;
-    const ok = this.socket.write(this.writer.take());
+    const ok = this.socket.write(bytes);
     if (!ok && !this.paused && this.client.subscriptionCount === 0 && !this.ending) {
       this.paused = true;
       this.socket.pause();
@@ -454,7 +493,8 @@ class RespConnection {
    */
   private checkOutputLimits(): boolean {
     const o = this.server.options;
-    const pending = this.socket.writableLength + this.writer.length;
+    let pending = this.socket.writableLength + this.writer.length;
+    if (this.held !== null) for (const b of this.held) pending += b.length;
     if (this.client.subscriptionCount > 0) {
       let over = o.pubsubHardLimit > 0 && pending >= o.pubsubHardLimit;
       if (!over && o.pubsubSoftLimit > 0 && pending >= o.pubsubSoftLimit) {
@@ -508,6 +548,7 @@ class RespConnection {
     this.ending = true;
     this.flush();
     if (this.closed) return;
+    if (this.held !== null) return; // releaseHeld() ends the connection once the held replies are out
     this.closed = true;
     const socket = this.socket;
     if (this.paused) socket.resume();

@@ -443,9 +443,30 @@ class WsConnection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  /** Frames wait for the AOF to have this tick's writes on disk (appendfsync always). */
+  private durableWait = false;
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.durableWait) return;
+    // Nothing leaves before the AOF has what these replies acknowledge (written; with always, fsynced).
+    const durable = this.gateway.engine.aof?.beforeReply() ?? null;
+    if (durable !== null) {
+      this.durableWait = true;
+      durable.then(
+        () => {
+          this.durableWait = false;
+          this.flush();
+        },
+        () => {
+          // Not durable: the replies are never sent (no acknowledgement); the client reconnects.
+          this.durableWait = false;
+          this.pending = [];
+          this.pendingBytes = 0;
+          this.close(CloseCode.internalError, 'the append-only file could not keep the writes (disk error)');
+        },
+      );
+      return;
+    }
     // One buffer, one write: header and payload in the same TLS record, one syscall per tick.
     const out = Buffer.concat(this.pending);
     this.pending = [];

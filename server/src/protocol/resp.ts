@@ -22,7 +22,8 @@ import {
  */
 
 /** Node's undocumented but stable fast paths (no argument normalisation). */
-interface Latin1Buffer extends Buffer {
+/** Node's undocumented fast latin1 codecs (one char per byte), typed. */
+export interface Latin1Buffer extends Buffer {
   latin1Slice(start: number, end: number): string;
   latin1Write(s: string, offset: number, length: number): number;
 }

@@ -1,0 +1,429 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { type Db, typeOf, type Value } from '../engine/db.js';
+import { List } from '../engine/list.js';
+import { SortedSet } from '../engine/sorted-set.js';
+import type { Latin1Buffer } from '../protocol/resp.js';
+
+/**
+ * kvws's snapshot format: the AOF's base file (as Redis's RDB preamble) and the SAVE/BGSAVE dump.
+ *
+ *   file   = MAGIC op* EOF crc32
+ *   MAGIC  = "KVWSSNAP" u16le(version = 1)
+ *   op     = SELECT varint(db)
+ *          | DEADLINE f64le(unix ms)        applies to the next key record only
+ *          | type key value                  type: STRING LIST SET HASH ZSET; sets the key (replacing it)
+ *          | DELETE key                      removes the key (a key deleted while a snapshot was being taken)
+ *   EOF    = 0xff, then u32le CRC-32 of every byte before it (EOF included)
+ *   key, string = varint(length) bytes
+ *   value  = STRING: string | LIST, SET: varint(n) string*n | HASH: varint(n) (string string)*n
+ *          | ZSET: varint(n) (string f64le)*n, in score order
+ *   varint = unsigned LEB128, up to 2^53
+ *
+ * Records are applied in order, a later record for a key replacing an earlier one: that is what lets a
+ * snapshot be taken in slices while clients keep writing (see snapshot-job.ts).
+ */
+export const SNAPSHOT_MAGIC = 'KVWSSNAP';
+export const SNAPSHOT_VERSION = 1;
+export enum Op {
+  STRING = 0,
+  LIST = 1,
+  SET = 2,
+  HASH = 3,
+  ZSET = 4,
+  DELETE = 0xfb,
+  DEADLINE = 0xfc,
+  SELECT = 0xfe,
+  EOF = 0xff,
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * Builds snapshot bytes in 64 KiB chunks. `take()` hands over the finished chunks (to be written while
+ * encoding goes on); `finish()` appends EOF and the checksum over everything taken so far.
+ */
+export class SnapshotEncoder {
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+  private done: Buffer[] = [];
+  private crc = 0;
+  /** Bytes produced so far (taken or not). */
+  size = 0;
+
+  constructor() {
+    this.buf.write(SNAPSHOT_MAGIC, 0, 'latin1');
+    this.buf.writeUInt16LE(SNAPSHOT_VERSION, SNAPSHOT_MAGIC.length);
+    this.pos = SNAPSHOT_MAGIC.length + 2;
+    this.size = this.pos;
+  }
+
+  select(db: number): void {
+    this.byte(Op.SELECT);
+    this.varint(db);
+  }
+
+  /** One key with its value and deadline (absolute Unix ms, or undefined). */
+  key(key: string, value: Value, deadline: number | undefined): void {
+    if (deadline !== undefined) {
+      this.byte(Op.DEADLINE);
+      this.f64(deadline);
+    }
+    const t = typeOf(value);
+    if (t === 'string') {
+      this.byte(Op.STRING);
+      this.str(key);
+      this.str(value as string);
+    } else if (t === 'list') {
+      const l = value as List;
+      this.byte(Op.LIST);
+      this.str(key);
+      this.varint(l.length);
+      for (const v of l) this.str(v);
+    } else if (t === 'set') {
+      const s = value as Set<string>;
+      this.byte(Op.SET);
+      this.str(key);
+      this.varint(s.size);
+      for (const v of s) this.str(v);
+    } else if (t === 'hash') {
+      const h = value as Map<string, string>;
+      this.byte(Op.HASH);
+      this.str(key);
+      this.varint(h.size);
+      for (const [f, v] of h) {
+        this.str(f);
+        this.str(v);
+      }
+    } else {
+      const z = value as SortedSet;
+      this.byte(Op.ZSET);
+      this.str(key);
+      this.varint(z.size);
+      for (const [m, s] of z) {
+        this.str(m);
+        this.f64(s);
+      }
+    }
+  }
+
+  delete(key: string): void {
+    this.byte(Op.DELETE);
+    this.str(key);
+  }
+
+  /** Completed chunks so far; the caller writes them out in order. */
+  take(): Buffer[] {
+    if (this.pos > 0) this.seal();
+    const out = this.done;
+    this.done = [];
+    return out;
+  }
+
+  /** EOF and checksum; returns the remaining chunks. The encoder must not be used afterwards. */
+  finish(): Buffer[] {
+    this.byte(Op.EOF);
+    this.seal();
+    const tail = Buffer.allocUnsafe(4);
+    tail.writeUInt32LE(this.crc >>> 0, 0);
+    this.done.push(tail);
+    this.size += 4;
+    return this.take();
+  }
+
+  private seal(): void {
+    const b = this.buf.subarray(0, this.pos);
+    this.crc = crc32(b, this.crc);
+    this.done.push(b);
+    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.pos = 0;
+  }
+
+  private room(n: number): void {
+    if (this.pos + n > this.buf.length) {
+      this.seal();
+      if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+    }
+  }
+
+  private byte(b: number): void {
+    this.room(1);
+    this.buf[this.pos++] = b;
+    this.size++;
+  }
+
+  private varint(n: number): void {
+    this.room(8);
+    const start = this.pos;
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.pos++] = n;
+    this.size += this.pos - start;
+  }
+
+  private f64(x: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(x, this.pos);
+    this.pos += 8;
+    this.size += 8;
+  }
+
+  private str(s: string): void {
+    this.varint(s.length);
+    if (s.length > CHUNK) {
+      // A big value goes out as its own buffer rather than through a chunk.
+      this.seal();
+      const b = Buffer.from(s, 'latin1');
+      this.crc = crc32(b, this.crc);
+      this.done.push(b);
+      this.size += b.length;
+      return;
+    }
+    this.room(s.length);
+    this.pos += (this.buf as Latin1Buffer).latin1Write(s, this.pos, s.length);
+    this.size += s.length;
+  }
+}
+
+/** A snapshot file that cannot be read: names the file and the byte offset where reading stopped. */
+export class SnapshotFormatError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${reason} at offset ${offset}`);
+  }
+}
+
+/** What loading a snapshot did. */
+export interface SnapshotLoadResult {
+  keys: number;
+  bytes: number;
+}
+
+/**
+ * Reads a snapshot file into `dbs` (replacing keys it names, applying DELETE records), without events or
+ * deadlines in the past being acted on: expiry of keys whose deadline has passed happens after loading.
+ * `progress(bytesRead)` is called every few MB. Throws SnapshotFormatError on anything malformed,
+ * including a missing EOF or a checksum mismatch: a snapshot is written whole and renamed into place, so a
+ * damaged one is never "just truncated".
+ */
+export function loadSnapshotFile(
+  file: string,
+  dbs: Db[],
+  progress: (bytes: number) => void = () => {},
+): SnapshotLoadResult {
+  const r = new FileReader(file);
+  try {
+    const magic = r.bytes(SNAPSHOT_MAGIC.length + 2);
+    if ((magic as Latin1Buffer).latin1Slice(0, SNAPSHOT_MAGIC.length) !== SNAPSHOT_MAGIC)
+      throw r.error('not a kvws snapshot (bad magic)', 0);
+    const version = magic.readUInt16LE(SNAPSHOT_MAGIC.length);
+    if (version !== SNAPSHOT_VERSION) throw r.error(`unsupported snapshot version ${version}`, SNAPSHOT_MAGIC.length);
+    let db = dbs[0];
+    let deadline: number | undefined;
+    let keys = 0;
+    let nextProgress = 8 << 20;
+    for (;;) {
+      const at = r.offset;
+      if (at >= nextProgress) {
+        progress(at);
+        nextProgress = at + (8 << 20);
+      }
+      const op = r.byte();
+      if (op === Op.EOF) {
+        const expected = r.crcSoFar();
+        const stored = r.bytes(4).readUInt32LE(0);
+        if (stored !== expected) throw r.error('checksum mismatch', at + 1);
+        if (!r.atEnd()) throw r.error('data after the end marker', r.offset);
+        return { keys, bytes: r.offset };
+      }
+      if (op === Op.SELECT) {
+        const i = r.varint();
+        if (i >= dbs.length) throw r.error(`database ${i} does not exist (databases is ${dbs.length})`, at);
+        db = dbs[i];
+        continue;
+      }
+      if (op === Op.DEADLINE) {
+        deadline = r.f64();
+        if (!Number.isFinite(deadline)) throw r.error('bad deadline', at);
+        continue;
+      }
+      if (op === Op.DELETE) {
+        const key = r.str();
+        db.dict.delete(key);
+        db.expires.delete(key);
+        deadline = undefined;
+        continue;
+      }
+      const key = r.str();
+      let value: Value;
+      switch (op) {
+        case Op.STRING:
+          value = r.str();
+          break;
+        case Op.LIST: {
+          const n = r.count();
+          const items = new Array<string>(n);
+          for (let i = 0; i < n; i++) items[i] = r.str();
+          value = List.from(items);
+          break;
+        }
+        case Op.SET: {
+          const n = r.count();
+          const s = new Set<string>();
+          for (let i = 0; i < n; i++) s.add(r.str());
+          value = s;
+          break;
+        }
+        case Op.HASH: {
+          const n = r.count();
+          const h = new Map<string, string>();
+          for (let i = 0; i < n; i++) h.set(r.str(), r.str());
+          value = h;
+          break;
+        }
+        case Op.ZSET: {
+          const n = r.count();
+          const z = new SortedSet();
+          for (let i = 0; i < n; i++) {
+            const m = r.str();
+            const s = r.f64();
+            if (Number.isNaN(s)) throw r.error('NaN score', r.offset - 8);
+            z.add(m, s);
+          }
+          value = z;
+          break;
+        }
+        default:
+          throw r.error(`unknown record type 0x${op.toString(16)}`, at);
+      }
+      if (!db.dict.has(key)) keys++;
+      db.dict.set(key, value);
+      if (deadline === undefined) db.expires.delete(key);
+      else db.expires.set(key, deadline);
+      deadline = undefined;
+    }
+  } finally {
+    r.close();
+  }
+}
+
+const READ = 4 << 20;
+
+/** Sequential reads over a file through a window buffer, with the absolute offset and a running CRC-32. */
+class FileReader {
+  private readonly fd: number;
+  private buf = Buffer.alloc(0);
+  /** Window: buf[pos, end) unread; buf[0, pos) read but not yet folded into `crc`. base = file offset of buf[0]. */
+  private pos = 0;
+  private end = 0;
+  private base = 0;
+  private crc = 0;
+  private eof = false;
+
+  constructor(readonly file: string) {
+    this.fd = openSync(file, 'r');
+  }
+
+  get offset(): number {
+    return this.base + this.pos;
+  }
+
+  error(reason: string, offset: number): SnapshotFormatError {
+    return new SnapshotFormatError(this.file, offset, reason);
+  }
+
+  /** Makes n bytes available at pos, or throws (truncated file). */
+  private need(n: number): void {
+    if (this.end - this.pos >= n) return;
+    // Fold the consumed part into the CRC, move the rest to the front (or to a bigger buffer) and read on.
+    this.crc = crc32(this.buf.subarray(0, this.pos), this.crc);
+    const rest = this.end - this.pos;
+    const size = Math.max(READ, n + READ);
+    const next = size > this.buf.length ? Buffer.allocUnsafe(size) : this.buf;
+    this.buf.copy(next, 0, this.pos, this.end);
+    this.base += this.pos;
+    this.buf = next;
+    this.pos = 0;
+    this.end = rest;
+    while (this.end < n && !this.eof) {
+      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+      if (got === 0) this.eof = true;
+      this.end += got;
+    }
+    if (this.end < n) throw this.error('unexpected end of file (truncated snapshot)', this.base + this.end);
+  }
+
+  atEnd(): boolean {
+    if (this.pos < this.end) return false;
+    if (this.eof) return true;
+    try {
+      this.need(1);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** CRC of every byte read so far. */
+  crcSoFar(): number {
+    return crc32(this.buf.subarray(0, this.pos), this.crc) >>> 0;
+  }
+
+  byte(): number {
+    this.need(1);
+    return this.buf[this.pos++];
+  }
+
+  bytes(n: number): Buffer {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  varint(): number {
+    const at = this.offset;
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.byte();
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 0x80;
+    }
+    throw this.error('bad length', at);
+  }
+
+  /** A collection size: at most what could possibly follow in a sane file (guards against huge allocations). */
+  count(): number {
+    const at = this.offset;
+    const n = this.varint();
+    if (n > 2 ** 32) throw this.error(`implausible element count ${n}`, at);
+    return n;
+  }
+
+  f64(): number {
+    this.need(8);
+    const x = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return x;
+  }
+
+  str(): string {
+    const n = this.varint();
+    if (n > 2 ** 31) throw this.error(`implausible string length ${n}`, this.offset);
+    this.need(n);
+    const s = (this.buf as Latin1Buffer).latin1Slice(this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}

@@ -32,6 +32,8 @@ export class Blocking {
   private readonly ready = new Map<string, { db: Db; key: string }>();
   /** Number of clients currently blocked (INFO blocked_clients). */
   count = 0;
+  /** Set by the engine: called before a blocked command is offered a key (it may change it in place). */
+  beforeServe: (db: Db, argv: string[]) => void = () => {};
   /** Set by the engine: a blocked command was served (it has just changed the dataset). */
   onServed: (client: Client, db: Db, argv: string[], reply: Reply) => void = () => {};
 
@@ -109,6 +111,7 @@ export class Blocking {
         for (const w of [...q]) {
           if (!db.dict.has(key)) break;
           if (w.done) continue;
+          this.beforeServe(w.db, w.argv);
           const r = w.attempt();
           if (r !== undefined) {
             this.onServed(w.client, w.db, w.argv, r);

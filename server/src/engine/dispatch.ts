@@ -3,7 +3,7 @@ import type { RuntimeCommand } from '../commands/index.js';
 import { recordsFor } from '../persistence/propagate.js';
 import { CommandError, ErrorReply, QUEUED, type Reply, wrongArity } from '../protocol/reply.js';
 import type { Client } from './client.js';
-import type { Engine } from './engine.js';
+import { commandKeys, type Engine } from './engine.js';
 
 /** Commands a RESP2 client in subscribed mode may still run. */
 const PUBSUB_ALLOWED = new Set([
@@ -147,6 +147,7 @@ export function runCommand(
 ): Reply | Promise<Reply> {
   cmd.stats.calls++;
   client.argv = argv;
+  if (engine.writeGuard !== null && cmd.write) engine.writeGuard(client.db, commandKeys(cmd, argv));
   const aof = engine.aof;
   let reply: Reply | Promise<Reply>;
   if (aof === null) reply = callHandler(engine, client, cmd, argv);

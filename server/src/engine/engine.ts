@@ -1,5 +1,6 @@
+import { getKeyPositions } from '@kvws/shared/commands';
 import { Acl } from '../auth/acl.js';
-import { buildCommandTable, type CommandTable } from '../commands/index.js';
+import { buildCommandTable, type CommandTable, type RuntimeCommand } from '../commands/index.js';
 import type { ServerOptions } from '../config.js';
 import type { Aof } from '../persistence/aof.js';
 import { Persistence } from '../persistence/persistence.js';
@@ -93,6 +94,12 @@ export class Engine {
   loading = false;
   /** The append-only file when it is on (persistence/aof.ts): the dispatcher feeds it every write. */
   aof: Aof | null = null;
+  /**
+   * Set while a snapshot is encoding values it froze at its cut (persistence/snapshot-job.ts): called
+   * before a write command (or a served blocked command) runs, with its keys from the command table, so a
+   * frozen value is copied before it is changed in place. null otherwise (the dispatcher's fast path).
+   */
+  writeGuard: ((db: Db, keys: string[]) => void) | null = null;
   /** The AOF and dumps: loading at start, SAVE/BGSAVE, INFO persistence, durable shutdown. */
   readonly persistence: Persistence;
   readonly stats: EngineStats = {
@@ -126,6 +133,10 @@ export class Engine {
     this.params = new ConfigParams(this);
     this.runId = Array.from({ length: 40 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
     this.clients.onRemove = (c) => this.cleanupClient(c);
+    this.blocking.beforeServe = (db, argv) => {
+      const cmd = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
+      if (this.writeGuard !== null && cmd) this.writeGuard(db, commandKeys(cmd, argv));
+    };
     this.blocking.onServed = (client, db, argv, reply) => {
       // A blocked command served later (BLPOP woken by an LPUSH) changed the dataset now: record it.
       const cmd = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
@@ -277,6 +288,11 @@ export class Engine {
   shutdown(): void {
     this.expiry.stop();
   }
+}
+
+/** The key names a command's arguments name (the table's key specs). */
+export function commandKeys(cmd: RuntimeCommand, argv: string[]): string[] {
+  return getKeyPositions(cmd.spec.keys, argv).map((r) => argv[r.index]);
 }
 
 /**

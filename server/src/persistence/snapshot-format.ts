@@ -14,6 +14,8 @@ import type { Latin1Buffer } from '../protocol/resp.js';
  *          | DEADLINE f64le(unix ms)        applies to the next key record only
  *          | type key value                  type: STRING LIST SET HASH ZSET; sets the key (replacing it)
  *          | DELETE key                      removes the key (a key deleted while a snapshot was being taken)
+ *          | MORE+type key value             adds elements to the key's value, of that type (a big collection is
+ *                                            written in pieces, so a snapshot never stalls clients for long)
  *   EOF    = 0xff, then u32le CRC-32 of every byte before it (EOF included)
  *   key, string = varint(length) bytes
  *   value  = STRING: string | LIST, SET: varint(n) string*n | HASH: varint(n) (string string)*n
@@ -31,6 +33,8 @@ export enum Op {
   SET = 2,
   HASH = 3,
   ZSET = 4,
+  /** MORE + LIST/SET/HASH/ZSET: elements added to the key's existing value. */
+  MORE = 0x10,
   DELETE = 0xfb,
   DEADLINE = 0xfc,
   SELECT = 0xfe,
@@ -65,46 +69,62 @@ export class SnapshotEncoder {
 
   /** One key with its value and deadline (absolute Unix ms, or undefined). */
   key(key: string, value: Value, deadline: number | undefined): void {
-    if (deadline !== undefined) {
-      this.byte(Op.DEADLINE);
-      this.f64(deadline);
-    }
-    const t = typeOf(value);
-    if (t === 'string') {
+    if (typeof value === 'string') {
+      this.deadline(deadline);
       this.byte(Op.STRING);
       this.str(key);
-      this.str(value as string);
-    } else if (t === 'list') {
-      const l = value as List;
-      this.byte(Op.LIST);
-      this.str(key);
-      this.varint(l.length);
-      for (const v of l) this.str(v);
-    } else if (t === 'set') {
-      const s = value as Set<string>;
-      this.byte(Op.SET);
-      this.str(key);
-      this.varint(s.size);
-      for (const v of s) this.str(v);
-    } else if (t === 'hash') {
-      const h = value as Map<string, string>;
-      this.byte(Op.HASH);
-      this.str(key);
-      this.varint(h.size);
-      for (const [f, v] of h) {
-        this.str(f);
-        this.str(v);
-      }
-    } else {
-      const z = value as SortedSet;
-      this.byte(Op.ZSET);
-      this.str(key);
-      this.varint(z.size);
-      for (const [m, s] of z) {
-        this.str(m);
-        this.f64(s);
-      }
+      this.str(value);
+      return;
     }
+    const items = valueItems(value);
+    this.part(key, value, deadline, items, sizeOf(value), false);
+  }
+
+  /**
+   * `count` elements of a collection from `items` (see valueItems): as its first record (type, key,
+   * deadline) or, with `more`, as a MORE record adding to it. Returns false when `items` ran out first (the
+   * count written is then wrong: only possible if the value changed meanwhile, and the caller re-dumps it).
+   */
+  part(
+    key: string,
+    value: Exclude<Value, string>,
+    deadline: number | undefined,
+    items: Iterator<string | [string, string] | [string, number]>,
+    count: number,
+    more: boolean,
+  ): boolean {
+    const type = TYPE_OP[typeOf(value)];
+    if (!more) this.deadline(deadline);
+    this.byte(more ? Op.MORE + type : type);
+    this.str(key);
+    this.varint(count);
+    for (let i = 0; i < count; i++) {
+      const r = items.next();
+      if (r.done) {
+        // Keep the file well-formed: pad with empty elements; the key is re-dumped whole later.
+        for (; i < count; i++) this.element(type, type === Op.HASH ? ['', ''] : type === Op.ZSET ? ['', 0] : '');
+        return false;
+      }
+      this.element(type, r.value);
+    }
+    return true;
+  }
+
+  private element(type: Op, e: string | [string, string] | [string, number]): void {
+    if (type === Op.LIST || type === Op.SET) this.str(e as string);
+    else if (type === Op.HASH) {
+      this.str((e as [string, string])[0]);
+      this.str((e as [string, string])[1]);
+    } else {
+      this.str((e as [string, number])[0]);
+      this.f64((e as [string, number])[1]);
+    }
+  }
+
+  private deadline(at: number | undefined): void {
+    if (at === undefined) return;
+    this.byte(Op.DEADLINE);
+    this.f64(at);
   }
 
   delete(key: string): void {
@@ -187,6 +207,40 @@ export class SnapshotEncoder {
   }
 }
 
+const TYPE_OP = { list: Op.LIST, set: Op.SET, hash: Op.HASH, zset: Op.ZSET, string: Op.STRING } as const;
+
+/** Number of elements of a collection. */
+export function sizeOf(v: Exclude<Value, string>): number {
+  if (v instanceof Map || v instanceof Set) return v.size;
+  return v.kind === 'list' ? v.length : v.size;
+}
+
+/**
+ * The elements of a collection as an iterator that stays safe while the value changes between pieces
+ * (Map and Set iterators are live; lists and sorted sets are read by position, a page at a time). After a
+ * change the elements read may be stale or skipped: the snapshot job re-dumps a changed key whole.
+ */
+export function valueItems(v: Exclude<Value, string>): Iterator<string | [string, string] | [string, number]> {
+  if (v instanceof Map) return v.entries();
+  if (v instanceof Set) return v.values();
+  const PAGE = 256;
+  let next = 0;
+  let page: (string | [string, number])[] = [];
+  let i = 0;
+  return {
+    next(): IteratorResult<string | [string, number]> {
+      if (i === page.length) {
+        page =
+          v.kind === 'list' ? (v as List).range(next, next + PAGE - 1) : (v as SortedSet).byRank(next, next + PAGE - 1);
+        next += page.length;
+        i = 0;
+        if (page.length === 0) return { done: true, value: undefined };
+      }
+      return { done: false, value: page[i++] };
+    },
+  };
+}
+
 /** A snapshot file that cannot be read: names the file and the byte offset where reading stopped. */
 export class SnapshotFormatError extends Error {
   constructor(
@@ -250,6 +304,25 @@ export function loadSnapshotFile(
       if (op === Op.DEADLINE) {
         deadline = r.f64();
         if (!Number.isFinite(deadline)) throw r.error('bad deadline', at);
+        continue;
+      }
+      if (op > Op.MORE && op <= Op.MORE + Op.ZSET) {
+        const key = r.str();
+        const v = db.dict.get(key);
+        const type = op - Op.MORE;
+        if (v === undefined || typeof v === 'string' || TYPE_OP[typeOf(v)] !== type)
+          throw r.error(`continuation record for ${JSON.stringify(key.slice(0, 64))} without its value`, at);
+        const n = r.count();
+        if (type === Op.LIST) for (let i = 0; i < n; i++) (v as List).pushTail(r.str());
+        else if (type === Op.SET) for (let i = 0; i < n; i++) (v as Set<string>).add(r.str());
+        else if (type === Op.HASH) for (let i = 0; i < n; i++) (v as Map<string, string>).set(r.str(), r.str());
+        else
+          for (let i = 0; i < n; i++) {
+            const m = r.str();
+            const s = r.f64();
+            if (Number.isNaN(s)) throw r.error('NaN score', r.offset - 8);
+            (v as SortedSet).add(m, s);
+          }
         continue;
       }
       if (op === Op.DELETE) {

@@ -1,7 +1,11 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import { cloneValue, type Db, type Value } from '../engine/db.js';
 import type { Engine } from '../engine/engine.js';
 import type { DbEvent, KeyEvent, KeyspaceListener } from '../engine/notify.js';
-import { SnapshotEncoder } from './snapshot-format.js';
+import { SnapshotEncoder, sizeOf, valueItems } from './snapshot-format.js';
+
+/** Elements of a big collection encoded between two chances for clients to run. */
+const PIECE = 1024;
 
 /** Tuning of a background snapshot (defaults suit real use; tests shrink them). */
 export interface SnapshotJobOptions {
@@ -60,6 +64,9 @@ export class SnapshotJob implements KeyspaceListener {
   private keys = 0;
   private longest = 0;
   private rounds = 0;
+  private sliceStart = 0;
+  /** Values frozen at the cut (see run). */
+  private readonly frozen = new Set<object>();
 
   constructor(
     private readonly engine: Engine,
@@ -102,14 +109,27 @@ export class SnapshotJob implements KeyspaceListener {
         this.rounds++;
         await this.redumpChanged();
       }
-      // The final step: synchronous, so nothing changes between it and atCut.
+      // The final step: synchronous, so nothing changes between it and atCut. Big collections changed
+      // meanwhile are not encoded here (that could take long): they are frozen and encoded after the cut,
+      // and a write to one of them first gives the key a copy (engine.writeGuard).
       this.check();
       const t0 = performance.now();
-      this.drainChangedSync();
-      this.queue(this.enc.finish());
+      const tail = this.drainChangedSync();
       listeners.splice(listeners.indexOf(this), 1);
+      if (tail.length !== 0) this.engine.writeGuard = this.guard;
       atCut();
       this.longest = Math.max(this.longest, performance.now() - t0);
+      try {
+        this.sliceStart = performance.now();
+        for (const t of tail) {
+          this.enc.select(t.db);
+          await this.dump(t.key, t.value, t.deadline, true);
+        }
+      } finally {
+        if (this.engine.writeGuard === this.guard) this.engine.writeGuard = null;
+        this.frozen.clear();
+      }
+      this.queue(this.enc.finish());
       await this.writing;
       await this.fh.sync();
       return { bytes: this.enc.size, keys: this.keys, longestSliceMs: this.longest, rounds: this.rounds };
@@ -134,30 +154,18 @@ export class SnapshotJob implements KeyspaceListener {
   /** Pass 1: every key of every database, in slices. */
   private async scan(): Promise<void> {
     const dbs = this.engine.dbs;
+    this.sliceStart = performance.now();
     for (let i = 0; i < dbs.length; i++) {
       const db = dbs[i];
       if (db.dict.size === 0) continue;
       this.enc.select(i);
-      const it = db.dict.entries();
-      let sliceStart = performance.now();
-      for (;;) {
-        const r = it.next();
-        if (r.done) break;
-        const [key, value] = r.value;
-        this.enc.key(key, value, db.expires.get(key));
+      for (const [key, value] of db.dict) {
         this.keys++;
-        if ((this.keys & 31) === 0) {
-          const now = performance.now();
-          if (now - sliceStart >= this.options.sliceMs) {
-            this.longest = Math.max(this.longest, now - sliceStart);
-            await this.yieldSlice();
-            sliceStart = performance.now();
-          }
-        }
+        await this.dump(key, value, db.expires.get(key));
+        if ((this.keys & 31) === 0) await this.maybeYield();
       }
-      this.longest = Math.max(this.longest, performance.now() - sliceStart);
     }
-    await this.yieldSlice();
+    await this.maybeYield(true);
   }
 
   /** One re-dump round over the keys changed so far (those changing meanwhile wait for the next). */
@@ -165,44 +173,98 @@ export class SnapshotJob implements KeyspaceListener {
     const dbs = this.engine.dbs;
     const round = this.changed;
     this.changed = dbs.map(() => new Set());
+    this.sliceStart = performance.now();
     for (let i = 0; i < dbs.length; i++) {
       if (round[i].size === 0) continue;
+      const db = dbs[i];
       this.enc.select(i);
-      let sliceStart = performance.now();
       let n = 0;
       for (const key of round[i]) {
-        this.dumpKey(i, key);
-        if ((++n & 31) === 0 && performance.now() - sliceStart >= this.options.sliceMs) {
-          this.longest = Math.max(this.longest, performance.now() - sliceStart);
-          await this.yieldSlice();
-          sliceStart = performance.now();
-        }
+        await this.dump(key, db.dict.get(key), db.expires.get(key));
+        if ((++n & 31) === 0) await this.maybeYield();
       }
     }
-    await this.yieldSlice();
+    await this.maybeYield(true);
   }
 
-  private drainChangedSync(): void {
+  /**
+   * Encodes what changed since the last round, except big collections, which are frozen and returned (the
+   * tail, encoded after the cut).
+   */
+  private drainChangedSync(): { db: number; key: string; value: Value; deadline: number | undefined }[] {
+    const tail: { db: number; key: string; value: Value; deadline: number | undefined }[] = [];
     for (let i = 0; i < this.changed.length; i++) {
       if (this.changed[i].size === 0) continue;
+      const db = this.engine.dbs[i];
       this.enc.select(i);
-      for (const key of this.changed[i]) this.dumpKey(i, key);
+      for (const key of this.changed[i]) {
+        const v = db.dict.get(key);
+        if (v === undefined) this.enc.delete(key);
+        else if (typeof v !== 'string' && sizeOf(v) > PIECE) {
+          this.frozen.add(v);
+          tail.push({ db: i, key, value: v, deadline: db.expires.get(key) });
+        } else this.enc.key(key, v, db.expires.get(key));
+      }
+    }
+    return tail;
+  }
+
+  /** engine.writeGuard while frozen values are encoded: a key about to be written gets its own copy. */
+  private readonly guard = (db: Db, keys: string[]): void => {
+    for (const key of keys) {
+      const v = db.dict.get(key);
+      if (v !== undefined && typeof v !== 'string' && this.frozen.has(v)) db.dict.set(key, cloneValue(v));
+    }
+  };
+
+  /**
+   * Encodes one key (or its deletion). A collection of more than PIECE elements goes out in pieces with a
+   * chance for clients to run between them; if it changes meanwhile, it is in `changed` and is encoded
+   * again whole later, replacing what the pieces built.
+   */
+  private async dump(
+    key: string,
+    value: Value | undefined,
+    deadline: number | undefined,
+    frozen = false,
+  ): Promise<void> {
+    if (value === undefined) {
+      this.enc.delete(key);
+      return;
+    }
+    if (typeof value === 'string' || sizeOf(value) <= PIECE) {
+      this.enc.key(key, value, deadline);
+      return;
+    }
+    const items = valueItems(value);
+    let left = sizeOf(value);
+    let more = false;
+    while (left > 0) {
+      const n = Math.min(PIECE, left);
+      if (!this.enc.part(key, value, deadline, items, n, more)) return;
+      more = true;
+      left -= n;
+      // A frozen value cannot change, so the job need not notice changes (and must not abort) here.
+      if (frozen) await this.maybeYield(false, false);
+      else await this.maybeYield();
     }
   }
 
-  private dumpKey(dbIndex: number, key: string): void {
-    const db = this.engine.dbs[dbIndex];
-    const v = db.dict.get(key);
-    if (v === undefined) this.enc.delete(key);
-    else this.enc.key(key, v, db.expires.get(key));
+  /** Yields to clients when the current slice has used its time (or always, with `force`). */
+  private async maybeYield(force = false, check = true): Promise<void> {
+    const now = performance.now();
+    if (!force && now - this.sliceStart < this.options.sliceMs) return;
+    this.longest = Math.max(this.longest, now - this.sliceStart);
+    await this.yieldSlice(check);
+    this.sliceStart = performance.now();
   }
 
   /** Hands finished chunks to the disk, then lets clients run; waits for the disk when too far behind. */
-  private async yieldSlice(): Promise<void> {
+  private async yieldSlice(check = true): Promise<void> {
     this.queue(this.enc.take());
     await new Promise<void>((r) => setImmediate(r));
     if (this.pendingBytes > this.options.maxPendingBytes) await this.writing;
-    this.check();
+    if (check) this.check();
   }
 
   private queue(chunks: Buffer[]): void {

@@ -3,9 +3,11 @@ import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:f
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { httpJson } from '../helpers/http.js';
 import { digest, killHard, tempDataDir } from '../helpers/persistence.js';
-import { KVWS_BIN, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { freePort, KVWS_BIN, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { WsClient } from '../helpers/ws.js';
 
 // The append-only file through the RESP port: what is acknowledged survives SIGKILL, replays to the same
 // dataset (clock-dependent and random commands included), survives rewrites, and damage is handled as
@@ -410,6 +412,43 @@ describe('the append-only file', () => {
     await killHard(server);
     const second = await start(dir);
     expect(await second.c.mget('early', 'late')).toEqual(['1', '2']);
+  });
+});
+
+describe('every front door waits for the AOF before acknowledging', () => {
+  it('HTTP API and WebSocket writes with appendfsync always survive SIGKILL', async () => {
+    const dir = dataDir();
+    const server = await startKvws([
+      '--data-dir',
+      dir,
+      '--appendfsync',
+      'always',
+      '--port',
+      String(await freePort()),
+      '--no-tls',
+    ]);
+    cleanups.push(() => server.stop());
+    const target = { port: server.httpsPort, tls: false };
+    const a = await httpJson(target, 'POST', '/', ['SET', 'via-http', 'h', 'EX', '1000']);
+    expect(a.status).toBe(200);
+    expect(a.json).toEqual({ result: 'OK' });
+    const p = await httpJson(target, 'POST', '/pipeline', [
+      ['RPUSH', 'via-http-list', 'a', 'b'],
+      ['INCR', 'via-http-n'],
+    ]);
+    expect(p.json).toEqual([{ result: 2 }, { result: 1 }]);
+    const ws = await WsClient.open(wsUrl(server));
+    cleanups.push(() => ws.close());
+    expect((await ws.call('HSET', 'via-ws', 'f', 'v')).result).toBe(1);
+    expect((await ws.call('SADD', 'via-ws-set', 'm')).result).toBe(1);
+    await killHard(server);
+    const second = await start(dir);
+    expect(await second.c.get('via-http')).toBe('h');
+    expect(await second.c.ttl('via-http')).toBeGreaterThan(990);
+    expect(await second.c.lrange('via-http-list', 0, -1)).toEqual(['a', 'b']);
+    expect(await second.c.get('via-http-n')).toBe('1');
+    expect(await second.c.hget('via-ws', 'f')).toBe('v');
+    expect(await second.c.smembers('via-ws-set')).toEqual(['m']);
   });
 });
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 // Benchmark harness: kvws against a real redis-server, on this machine, in the same run.
 //
-//   node bench/run.mjs [--quick] [--write]        (npm run bench -- [--quick] [--write])
+//   node bench/run.mjs [--quick] [--write] [--only NAME[,NAME]]   (npm run bench -- [--quick] [--write] …)
 //
 //   --quick  smoke run: redis-benchmark -n 20000 (not 200000), 100,000 keys for memory (not 1,000,000),
 //            20,000 keys for expiry (not 200,000), 20,000 WebSocket requests (not 200,000), 2 s HTTP runs
 //            after a 1 s warm-up (not 5 s after 2 s). Figures are noisier; never --write them.
+//            persistence: 10,000 requests (not 50,000) per run, 100,000 keys for load time (not 1,000,000).
 //   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
-//            (creating the file if missing). Refused if any section failed.
+//            (creating the file if missing). Refused if any section failed, and with --quick or --only.
+//   --only   run only the named sections (comma-separated, e.g. --only persistence,acl), for development.
 //
-// Sections (each runs against freshly started servers; a failing section is reported and the others still run):
+// Sections (each runs against freshly started servers; a failing section is reported and the others still run).
+// Outside the persistence section both servers run without persistence: redis-server --appendonly no --save '',
+// kvws --no-appendonly --save ''.
 //   throughput  redis-benchmark -t set,get,incr,lpush,rpop,sadd,hset,zadd -c 50, pipeline 1 and 16, runs
 //               interleaved redis P1, kvws P1, redis P16, kvws P16; ratio = kvws rps / redis rps.
 //   acl         the cost of the ACL check: on fresh servers, both get the same restricted user
@@ -50,6 +54,22 @@
 //               run's p50/p99. Ratios kvws/ceiling (target >= 0.8x) and kvws/Webdis (target >= 0.75x).
 //               webdis is installed with apt-get when missing (scripts/test-deps.mjs); without it, the Webdis
 //               column is empty and the section fails. Skipped (not failed) when KVWS_BENCH_CMD is set.
+//   persistence the append-only file (issue 7). For each appendfsync policy (always, everysec, no), fresh
+//               servers with their AOF on in new temporary directories (redis-server --appendonly yes
+//               --appendfsync P --save '' --dir D, Redis 7's multi-part AOF; kvws --data-dir D --appendfsync P
+//               --save ''), default automatic rewrites on both: redis-benchmark -t set,incr,lpush -c 50,
+//               pipeline 1 and 16, one warm-up pass, then 3 interleaved rounds, median rps, ratio kvws/Redis.
+//               Then load time: new servers (appendfsync everysec, automatic rewrites off, new directories)
+//               are stopped gracefully (Redis: SHUTDOWN; kvws: SIGTERM; exit code 0 required) and started again
+//               on the same directory, timed from spawn to the first +PONG (a raw PING every 5 ms; Redis answers
+//               -LOADING meanwhile, kvws listens after loading), then DBSIZE must be right. 3 interleaved
+//               restarts, median: (0) with an empty AOF (process start-up alone), then after loading N keys
+//               `key:%010d` with 16-byte values through ioredis pipelines of 1000 SETs, (a) with the AOF as
+//               incremental records only, (b) after BGREWRITEAOF (waited for until aof_rewrite_in_progress and
+//               aof_rewrite_scheduled are 0 and aof_rewrites has grown, on both). The servers' own load times
+//               (Redis: "DB loaded from append only file: X seconds"; kvws: "AOF loaded: … in N ms") are
+//               shown for reference. Targets: everysec >= 0.7x Redis rps; load time <= 2x Redis.
+//               Skipped (not failed) when KVWS_BENCH_CMD is set: the persistence flags are kvws's own.
 // Output: a Markdown report on stdout and bench/results/latest.json.
 // Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
 //
@@ -60,15 +80,25 @@
 //                   Example (two Redis servers, to test the harness itself):
 //                   KVWS_BENCH_CMD="redis-server --port {port} --save '' --appendonly no --dir {dataDir}"
 //   Default kvws command: node server/bin/kvws.js serve --resp-port {port} --port 0 --host 127.0.0.1
-//                         --data-dir {dataDir}     (--port 0: no HTTPS/WebSocket listener)
+//                         --data-dir {dataDir} --no-appendonly --save ''   (--port 0: no HTTPS/WebSocket
+//                         listener; the persistence section replaces the last two flags with its own)
 //
 // Requires redis-server, redis-cli and redis-benchmark on PATH (node scripts/test-deps.mjs installs them),
 // webdis for the HTTP section (installed on demand, see above), and ioredis and autocannon from node_modules.
 // Every wait is bounded; every child process is killed on exit.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection as connectTcp, createServer } from 'node:net';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,6 +153,17 @@ const HTTP_KEY = 'key';
 const HTTP_VALUE = 'xxx';
 const HTTP_CEILING = join(ROOT, 'bench', 'http-ceiling-server.mjs');
 const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
+// Persistence section.
+const AOF_POLICIES = ['always', 'everysec', 'no'];
+const AOF_TESTS = ['set', 'incr', 'lpush'];
+const AOF_TARGET_EVERYSEC = 0.7; // kvws/Redis rps with appendfsync everysec, at least
+const AOF_TARGET_LOAD = 2; // kvws/Redis load time, at most
+const AOF_START_TIMEOUT_MS = 180_000; // a restart that loads the AOF
+const AOF_STOP_TIMEOUT_MS = 60_000; // a graceful stop (it writes and fsyncs the AOF)
+const AOF_REWRITE_TIMEOUT_MS = 300_000;
+const PROBE_INTERVAL_MS = 5;
+// Every section, in the order they run (--only picks among them).
+const SECTIONS = ['throughput', 'acl', 'memory', 'expiry', 'websocket', 'http', 'persistence'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared by the main thread and the expiry loader worker.
@@ -192,14 +233,24 @@ async function expiryLoader({ port, base, keys }) {
 // Main thread.
 
 async function mainThread() {
-  const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--quick' && a !== '--write');
-  if (unknown.length > 0 || args.includes('-h') || args.includes('--help')) {
-    console.error('usage: node bench/run.mjs [--quick] [--write]');
+  const usage = () => {
+    console.error(`usage: node bench/run.mjs [--quick] [--write] [--only NAME[,NAME]]  (NAME: ${SECTIONS.join(', ')})`);
     process.exit(2);
+  };
+  let quick = false;
+  let write = false;
+  let only = null;
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--write') write = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a === '--only' ? args[++i] : a.slice('--only='.length);
+      only = (v ?? '').split(',').filter(Boolean);
+      if (only.length === 0 || only.some((n) => !SECTIONS.includes(n))) usage();
+    } else usage();
   }
-  const quick = args.includes('--quick');
-  const write = args.includes('--write');
   const params = {
     mode: quick ? 'quick' : 'full',
     requests: quick ? 20_000 : 200_000,
@@ -223,6 +274,11 @@ async function mainThread() {
     httpDurationS: quick ? HTTP_QUICK_DURATION_S : HTTP_DURATION_S,
     httpWarmupS: quick ? HTTP_QUICK_WARMUP_S : HTTP_WARMUP_S,
     httpKey: HTTP_KEY,
+    aofPolicies: AOF_POLICIES,
+    aofTests: AOF_TESTS,
+    aofRequests: quick ? 10_000 : 50_000,
+    aofLoadKeys: quick ? 100_000 : 1_000_000,
+    only,
   };
 
   installExitHandlers();
@@ -247,12 +303,16 @@ async function mainThread() {
       await stopAll();
     }
   };
-  await section('throughput', () => throughputSection(params));
-  await section('acl', () => aclSection(params));
-  await section('memory', () => memorySection(params));
-  await section('expiry', () => expirySection(params));
-  await section('websocket', () => websocketSection(params, kvwsCmd));
-  await section('http', () => httpSection(params, kvwsCmd));
+  const run = {
+    throughput: () => throughputSection(params),
+    acl: () => aclSection(params),
+    memory: () => memorySection(params),
+    expiry: () => expirySection(params),
+    websocket: () => websocketSection(params, kvwsCmd),
+    http: () => httpSection(params, kvwsCmd),
+    persistence: () => persistenceSection(params, kvwsCmd),
+  };
+  for (const name of SECTIONS) if (!only || only.includes(name)) await section(name, run[name]);
 
   const markdown = renderMarkdown(results);
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });
@@ -262,6 +322,7 @@ async function mainThread() {
   if (write) {
     if (results.errors.length > 0) console.error('[bench] not updating BENCHMARKS.md: some sections failed');
     else if (quick) console.error('[bench] not updating BENCHMARKS.md from a --quick run');
+    else if (only) console.error('[bench] not updating BENCHMARKS.md from a run with --only');
     else {
       updateBenchmarksMd(markdown);
       console.error(`[bench] updated ${BENCHMARKS_MD}`);
@@ -288,7 +349,7 @@ function installExitHandlers() {
         else c.kill('SIGKILL');
       } catch {}
     }
-    for (const s of servers) rmSync(s.dataDir, { recursive: true, force: true });
+    for (const s of servers) if (!s.keepDir) rmSync(s.dataDir, { recursive: true, force: true });
     for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   });
   for (const [sig, code] of [
@@ -366,21 +427,28 @@ function kvwsCommandTemplate() {
   const override = process.env.KVWS_BENCH_CMD?.trim();
   if (override) return { template: override, overridden: true };
   return {
-    template: 'node server/bin/kvws.js serve --resp-port {port} --port 0 --host 127.0.0.1 --data-dir {dataDir}',
+    template:
+      "node server/bin/kvws.js serve --resp-port {port} --port 0 --host 127.0.0.1 --data-dir {dataDir} --no-appendonly --save ''",
     overridden: false,
   };
 }
 
 /**
  * Returns [cmd, args] to start the given server kind listening on port. gatewayArgs (kvws only) replaces
- * `--port 0` with the WebSocket gateway's flags.
+ * `--port 0` with the WebSocket gateway's flags. Without aof, neither server persists anything; with
+ * aof = { fsync, autoRewrite } both keep an append-only file in dataDir with appendfsync `fsync` and no
+ * `save` rules, and autoRewrite false turns automatic AOF rewrites off (auto-aof-rewrite-percentage 0).
+ * KVWS_BENCH_CMD ignores aof (the persistence section does not run with it).
  */
-function serverCommand(kind, port, dataDir, gatewayArgs = null) {
+function serverCommand(kind, port, dataDir, gatewayArgs = null, aof = null) {
+  const aofArgs = aof
+    ? ['--appendfsync', aof.fsync, ...(aof.autoRewrite ? [] : ['--auto-aof-rewrite-percentage', '0'])]
+    : [];
   if (kind === 'redis') {
-    return [
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-    ];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no'];
+    if (aof) args.push('--appendonly', 'yes', '--dir', dataDir, ...aofArgs);
+    else args.push('--appendonly', 'no');
+    return ['redis-server', args];
   }
   const { template, overridden } = kvwsCommandTemplate();
   if (overridden) {
@@ -390,22 +458,29 @@ function serverCommand(kind, port, dataDir, gatewayArgs = null) {
   const bin = join(ROOT, 'server', 'bin', 'kvws.js');
   if (!existsSync(bin)) throw new Error(`${bin} not found (build kvws, or set KVWS_BENCH_CMD)`);
   const flags = ['--resp-port', String(port), ...(gatewayArgs ?? ['--port', '0']), '--host', '127.0.0.1'];
-  flags.push('--data-dir', dataDir);
+  flags.push('--data-dir', dataDir, '--save', '');
+  if (aof) flags.push('--appendonly', ...aofArgs);
+  else flags.push('--no-appendonly');
   return [process.execPath, [bin, 'serve', ...flags]];
 }
 
 /**
  * Starts a server ('redis' or 'kvws') on a free loopback port and waits until it answers PING.
- * Returns { label, port, pid, child, dataDir, log }. Throws (with the server's last output) if it does not.
- * gatewayArgs: see serverCommand; label: the name used in messages (default kind).
+ * Returns { kind, label, port, pid, child, dataDir, keepDir, log, readyMs }. Throws (with the server's last output)
+ * if it does not. gatewayArgs: see serverCommand; label: the name used in messages (default kind).
+ * aof (persistence section): { fsync, autoRewrite, dataDir? }, see serverCommand. With aof.dataDir the server
+ * runs in that existing directory, which stopServer keeps (the caller removes it), and the start is timed:
+ * readyMs is the time from spawn to the first +PONG (waitForPong, up to AOF_START_TIMEOUT_MS).
  */
-async function startServer(kind, gatewayArgs = null, label = kind) {
+async function startServer(kind, gatewayArgs = null, label = kind, aof = null) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const dataDir = mkdtempSync(join(tmpdir(), `kvws-bench-${kind}-`));
-    const [cmd, args] = serverCommand(kind, port, dataDir, gatewayArgs);
+    const keepDir = Boolean(aof?.dataDir);
+    const dataDir = aof?.dataDir ?? mkdtempSync(join(tmpdir(), `kvws-bench-${kind}-`));
+    const [cmd, args] = serverCommand(kind, port, dataDir, gatewayArgs, aof);
+    const spawnedAt = performance.now();
     const child = spawn(cmd, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    const srv = { label, port, pid: child.pid, child, dataDir, log: [] };
+    const srv = { kind, label, port, pid: child.pid, child, dataDir, keepDir, log: [], readyMs: null };
     live.add(child);
     servers.add(srv);
     const onData = (d) => {
@@ -417,7 +492,10 @@ async function startServer(kind, gatewayArgs = null, label = kind) {
     child.on('error', (err) => onData(`spawn failed: ${err.message}`));
     child.on('exit', () => live.delete(child));
     try {
-      await waitForPing(srv);
+      if (keepDir) {
+        await waitForPong(srv, AOF_START_TIMEOUT_MS);
+        srv.readyMs = performance.now() - spawnedAt;
+      } else await waitForPing(srv);
       return srv;
     } catch (err) {
       await stopServer(srv);
@@ -445,7 +523,57 @@ async function waitForPing(srv) {
   throw new Error(`${srv.label} on port ${srv.port} ${why}\n--- ${srv.label} output ---\n${srv.log.join('\n')}`);
 }
 
-/** Stops a server: SIGTERM, then SIGKILL after STOP_GRACE_MS; removes its data directory. */
+/**
+ * Sends one RESP PING over a new loopback connection and returns the first line of the reply (`+PONG`,
+ * `-LOADING …`), or why there was none (`ECONNREFUSED`, `closed`, `timeout`). Never rejects.
+ */
+function pingOnce(port, timeoutMs) {
+  return new Promise((resolve) => {
+    const sock = connectTcp({ host: '127.0.0.1', port });
+    let buf = '';
+    let settled = false;
+    const done = (r) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    sock.setEncoding('latin1');
+    sock.on('connect', () => sock.write('*1\r\n$4\r\nPING\r\n'));
+    sock.on('data', (d) => {
+      buf += d;
+      const eol = buf.indexOf('\r\n');
+      if (eol >= 0) done(buf.slice(0, eol));
+    });
+    sock.on('error', (err) => done(err.code ?? err.message));
+    sock.on('close', () => done('closed'));
+  });
+}
+
+/**
+ * Waits (at most timeoutMs) until the server answers PING with +PONG, probing every PROBE_INTERVAL_MS with a
+ * raw socket (finer than waitForPing's redis-cli, for timing restarts); throws if it exits or never does.
+ */
+async function waitForPong(srv, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'none';
+  while (Date.now() < deadline) {
+    if (srv.child.exitCode !== null || srv.child.signalCode !== null) break;
+    const reply = await pingOnce(srv.port, 2_000);
+    if (reply === '+PONG') return;
+    last = reply;
+    await sleep(PROBE_INTERVAL_MS);
+  }
+  const exited = srv.child.exitCode !== null || srv.child.signalCode !== null;
+  const why = exited
+    ? `exited (${srv.child.signalCode ?? `code ${srv.child.exitCode}`})`
+    : `did not answer PING within ${timeoutMs} ms (last reply: ${last})`;
+  throw new Error(`${srv.label} on port ${srv.port} ${why}\n--- ${srv.label} output ---\n${srv.log.join('\n')}`);
+}
+
+/** Stops a server: SIGTERM, then SIGKILL after STOP_GRACE_MS; removes its data directory unless srv.keepDir. */
 async function stopServer(srv) {
   if (!(await waitExit(srv.child, 0))) {
     srv.child.kill('SIGTERM');
@@ -456,7 +584,7 @@ async function stopServer(srv) {
   }
   live.delete(srv.child);
   servers.delete(srv);
-  rmSync(srv.dataDir, { recursive: true, force: true });
+  if (!srv.keepDir) rmSync(srv.dataDir, { recursive: true, force: true });
 }
 
 async function stopAll() {
@@ -1144,7 +1272,7 @@ async function startHttpKvws() {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-kvws-http-'));
     const args = [bin, 'serve', '--port', String(port), '--no-tls', '--resp-port', '0', '--host', '127.0.0.1'];
-    args.push('--data-dir', dataDir);
+    args.push('--data-dir', dataDir, '--no-appendonly', '--save', '');
     const srv = spawnTracked('kvws-http', process.execPath, args, dataDir);
     try {
       srv.url = await waitForLine(srv, /HTTP API\b.*? on (http:\/\/\S+)/);
@@ -1321,6 +1449,306 @@ async function httpSection(params, kvwsCmd) {
   }
 }
 
+// Persistence section.
+
+/** Returns INFO persistence as { field: value } (strings). */
+async function infoPersistence(srv) {
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    const text = await client.info('persistence');
+    return Object.fromEntries(
+      text
+        .split(/\r?\n/)
+        .filter((l) => l.includes(':') && !l.startsWith('#'))
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
+    );
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Throws unless the server's CONFIG GET appendfsync is `policy` and INFO says its AOF is on. */
+async function checkAofConfig(srv, policy) {
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    const [, value] = await client.config('GET', 'appendfsync');
+    if (value !== policy) throw new Error(`${srv.label}: CONFIG GET appendfsync is ${value}, expected ${policy}`);
+  } finally {
+    client.disconnect();
+  }
+  const info = await infoPersistence(srv);
+  if (info.aof_enabled !== '1') throw new Error(`${srv.label}: INFO persistence says aof_enabled:${info.aof_enabled}`);
+}
+
+/** Total size in bytes of the files in <dataDir>/appendonlydir (both servers' AOF directory), or null. */
+function aofBytes(dataDir) {
+  const dir = join(dataDir, 'appendonlydir');
+  try {
+    return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  } catch {
+    return null;
+  }
+}
+
+/** The file system type of dir (`df --output=fstype`), or null. */
+async function fsType(dir) {
+  const r = await runProcess('df', ['--output=fstype', dir], 10_000);
+  return r.code === 0 ? (r.stdout.trim().split('\n').pop()?.trim() ?? null) : null;
+}
+
+/** Loads n keys `key:%010d` (values valueFor) with ioredis pipelines of BATCH SETs; returns the time in ms. */
+async function fillKeys(srv, n) {
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    const started = Date.now();
+    for (let i = 0; i < n; i += BATCH) {
+      if (Date.now() - started > LOAD_TIMEOUT_MS) throw new Error(`loading took over ${LOAD_TIMEOUT_MS} ms`);
+      const p = client.pipeline();
+      const end = Math.min(n, i + BATCH);
+      for (let j = i; j < end; j++) p.set(keyName(j), valueFor(j));
+      checkPipeline(await p.exec(), 'SET');
+    }
+    return Date.now() - started;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Throws unless the server holds exactly n keys and the first and last have their values. */
+async function checkKeys(srv, n) {
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    const dbsize = await client.dbsize();
+    if (dbsize !== n) throw new Error(`${srv.label}: DBSIZE is ${dbsize} after loading its AOF, expected ${n}`);
+    for (const i of n > 0 ? [0, n - 1] : []) {
+      const v = await client.get(keyName(i));
+      if (v !== valueFor(i)) throw new Error(`${srv.label}: ${keyName(i)} is ${JSON.stringify(v)} after loading`);
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Stops a server the way its user would, keeping its files: Redis with SHUTDOWN (no `save` rules, so it
+ * only flushes and fsyncs the AOF), kvws with SIGTERM. Returns the time until the process exited, in ms;
+ * throws unless it exited with code 0 within AOF_STOP_TIMEOUT_MS (then it is killed).
+ */
+async function gracefulStop(srv) {
+  const started = performance.now();
+  if (srv.kind === 'redis') {
+    // redis-cli's own status is not looked at: the server closes the connection without a reply.
+    await runProcess('redis-cli', ['-h', '127.0.0.1', '-p', String(srv.port), 'SHUTDOWN'], AOF_STOP_TIMEOUT_MS);
+  } else srv.child.kill('SIGTERM');
+  const exited = await waitExit(srv.child, AOF_STOP_TIMEOUT_MS);
+  const ms = performance.now() - started;
+  const code = srv.child.exitCode;
+  await stopServer(srv); // kills it if still running; keeps the directory
+  if (!exited) throw new Error(`${srv.label} did not exit within ${AOF_STOP_TIMEOUT_MS} ms of being stopped`);
+  if (code !== 0) {
+    const how = srv.child.signalCode ?? `code ${code}`;
+    throw new Error(`${srv.label} exited (${how}) when stopped\n--- ${srv.label} output ---\n${srv.log.join('\n')}`);
+  }
+  return ms;
+}
+
+/**
+ * Runs BGREWRITEAOF and waits (at most AOF_REWRITE_TIMEOUT_MS) until INFO persistence shows no rewrite in
+ * progress or scheduled and aof_rewrites has grown. Returns the time in ms; throws if the rewrite failed.
+ */
+async function rewriteAof(srv) {
+  const before = Number((await infoPersistence(srv)).aof_rewrites ?? 0);
+  const started = performance.now();
+  const client = connect(srv.port);
+  try {
+    await client.connect();
+    await client.call('BGREWRITEAOF');
+  } finally {
+    client.disconnect();
+  }
+  const deadline = Date.now() + AOF_REWRITE_TIMEOUT_MS;
+  for (;;) {
+    assertAlive(srv);
+    const info = await infoPersistence(srv);
+    const idle = info.aof_rewrite_in_progress === '0' && info.aof_rewrite_scheduled === '0';
+    if (idle && Number(info.aof_rewrites ?? before + 1) > before) {
+      if (info.aof_last_bgrewrite_status !== 'ok')
+        throw new Error(
+          `${srv.label}: BGREWRITEAOF failed (aof_last_bgrewrite_status:${info.aof_last_bgrewrite_status})`,
+        );
+      return performance.now() - started;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${srv.label}: BGREWRITEAOF not done after ${AOF_REWRITE_TIMEOUT_MS} ms`);
+    await sleep(20);
+  }
+}
+
+/**
+ * The load time the server itself logged at start-up, in ms, or null: Redis's "DB loaded from append only
+ * file: X seconds", kvws's "AOF loaded: … in N ms".
+ */
+function loggedLoadMs(srv) {
+  for (const line of srv.log) {
+    const r = /DB loaded from append only file: ([\d.]+) seconds/.exec(line);
+    if (r) return Number(r[1]) * 1000;
+    const k = /AOF loaded: .* in (\d+) ms/.exec(line);
+    if (k) return Number(k[1]);
+  }
+  return null;
+}
+
+/** Throughput of redis-benchmark AOF_TESTS with appendfsync `policy` on fresh servers; problems are appended. */
+async function aofThroughput(params, policy, problems) {
+  const aof = { fsync: policy, autoRewrite: true };
+  const srvs = {
+    redis: await startServer('redis', null, `redis-${policy}`, aof),
+    kvws: await startServer('kvws', null, `kvws-${policy}`, aof),
+  };
+  const failing = {};
+  for (const [label, srv] of Object.entries(srvs)) {
+    await checkAofConfig(srv, policy);
+    failing[label] = await preflight(srv, AOF_TESTS);
+    for (const [t, msg] of Object.entries(failing[label]))
+      problems.push(`${policy}: ${label} rejects the ${t} test's command: ${msg}`);
+  }
+  const testsFor = (label) => AOF_TESTS.filter((t) => !failing[label][t.toUpperCase()]);
+  const run = (label, p) => redisBenchmark(srvs[label], p, params.aofRequests, testsFor(label));
+  // Warm-up pass, not recorded (as in the throughput section).
+  for (const label of Object.keys(srvs)) await run(label, 16);
+  const out = {};
+  for (const p of PIPELINES) {
+    const runs = { redis: [], kvws: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const label of Object.keys(srvs)) runs[label].push(await run(label, p));
+    }
+    for (const x of [...runs.redis, ...runs.kvws]) if (x.problem) problems.push(`${policy}: ${x.problem}`);
+    const r = medianRows(runs.redis);
+    const k = medianRows(runs.kvws);
+    out[`P${p}`] = Object.fromEntries(
+      AOF_TESTS.map((t) => {
+        const name = t.toUpperCase();
+        const v = { redis: r[name] ?? null, kvws: k[name] ?? null };
+        if (v.redis === null || v.kvws === null) {
+          if (!failing.redis[name] && !failing.kvws[name]) problems.push(`${policy}: no result for ${name} P${p}`);
+        }
+        return [name, { ...v, ratio: rpsRatio(v.kvws, v.redis) }];
+      }),
+    );
+  }
+  // The AOF after the runs: automatic rewrites are on (Redis's defaults on both), and writes must have worked.
+  for (const [label, srv] of Object.entries(srvs)) {
+    const info = await infoPersistence(srv);
+    if (info.aof_last_write_status !== 'ok')
+      problems.push(`${policy}: ${label} aof_last_write_status:${info.aof_last_write_status}`);
+    out[label] = { aofRewrites: Number(info.aof_rewrites ?? 0), aofBytes: aofBytes(srv.dataDir) };
+  }
+  return out;
+}
+
+/** Median of rows by `key`, or null when there are none. */
+function medianBy(rows, key) {
+  const sorted = rows.filter((r) => r?.[key] != null).sort((a, b) => a[key] - b[key]);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+}
+
+/**
+ * Load time of an AOF of n keys (see the persistence section in the header): fill, then ROUNDS timed
+ * restarts on the incremental AOF, BGREWRITEAOF, ROUNDS timed restarts on the rewritten one.
+ */
+async function aofLoadTime(params, problems) {
+  const n = params.aofLoadKeys;
+  const kinds = ['redis', 'kvws'];
+  const dirs = {};
+  for (const kind of kinds) {
+    dirs[kind] = mkdtempSync(join(tmpdir(), `kvws-bench-aof-${kind}-`));
+    tempDirs.add(dirs[kind]);
+  }
+  const aof = (kind) => ({ fsync: 'everysec', autoRewrite: false, dataDir: dirs[kind] });
+  try {
+    const srvs = {};
+    for (const kind of kinds) srvs[kind] = await startServer(kind, null, kind, aof(kind));
+    const out = { keys: n, fillMs: {} };
+    // `empty`: the same restarts with an empty AOF, the cost of starting the process alone.
+    for (const phase of ['empty', 'incremental', 'rewritten']) {
+      const rewriteMs = {};
+      if (phase === 'incremental') {
+        for (const kind of kinds) {
+          console.error(`[bench]   filling ${kind} with ${n} keys`);
+          out.fillMs[kind] = await fillKeys(srvs[kind], n);
+          await checkKeys(srvs[kind], n);
+        }
+      }
+      if (phase === 'rewritten') {
+        for (const kind of kinds) {
+          console.error(`[bench]   BGREWRITEAOF ${kind}`);
+          rewriteMs[kind] = await rewriteAof(srvs[kind]);
+        }
+      }
+      const starts = { redis: [], kvws: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const kind of kinds) {
+          console.error(`[bench]   restart ${kind} (${phase} AOF)`);
+          const stopMs = await gracefulStop(srvs[kind]);
+          const bytes = aofBytes(dirs[kind]);
+          srvs[kind] = await startServer(kind, null, kind, aof(kind));
+          await checkKeys(srvs[kind], phase === 'empty' ? 0 : n);
+          starts[kind].push({
+            readyMs: srvs[kind].readyMs,
+            loggedMs: loggedLoadMs(srvs[kind]),
+            stopMs,
+            aofBytes: bytes,
+          });
+        }
+      }
+      const r = medianBy(starts.redis, 'readyMs');
+      const k = medianBy(starts.kvws, 'readyMs');
+      out[phase] = {
+        redis: { ...r, rewriteMs: rewriteMs.redis ?? null, runs: starts.redis.map((x) => x.readyMs) },
+        kvws: { ...k, rewriteMs: rewriteMs.kvws ?? null, runs: starts.kvws.map((x) => x.readyMs) },
+        ratio: r?.readyMs && k?.readyMs ? k.readyMs / r.readyMs : null,
+      };
+      if (out[phase].ratio === null) problems.push(`no load time for the ${phase} AOF`);
+    }
+    return out;
+  } finally {
+    await stopAll();
+    for (const dir of Object.values(dirs)) {
+      rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    }
+  }
+}
+
+async function persistenceSection(params, kvwsCmd) {
+  if (kvwsCmd.overridden) return { skipped: 'KVWS_BENCH_CMD is set, and the persistence flags are kvws’s own' };
+  const problems = [];
+  const filesystem = await fsType(tmpdir());
+  // A failing part is reported as { error } and as a problem (the section fails), and the others still run.
+  const attempt = async (what, fn) => {
+    try {
+      return await fn();
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      problems.push(`${what}: ${msg}`);
+      return { error: msg };
+    } finally {
+      await stopAll();
+    }
+  };
+  const policies = {};
+  for (const policy of AOF_POLICIES) {
+    console.error(`[bench]   appendfsync ${policy}`);
+    policies[policy] = await attempt(policy, () => aofThroughput(params, policy, problems));
+  }
+  const load = await attempt('load time', () => aofLoadTime(params, problems));
+  return { filesystem, tmpdir: tmpdir(), policies, load, problems };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Report.
 
@@ -1351,6 +1779,8 @@ async function machineInfo(kvwsCmd) {
 const fmtInt = (x) => (x === null || x === undefined ? '—' : Math.round(x).toLocaleString('en-US'));
 const fmtRatio = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`);
 const fmtMs = (x) => (x === null || x === undefined ? '—' : `${x}`);
+const fmtSec = (ms) => (ms === null || ms === undefined ? '—' : (ms / 1000).toFixed(2));
+const fmtMb = (b) => (b === null || b === undefined ? '—' : (b / 2 ** 20).toFixed(1));
 
 function renderMarkdown(res) {
   const m = res.machine;
@@ -1366,189 +1796,291 @@ function renderMarkdown(res) {
   if (m.kvwsCommand) lines.push(`| kvws command | \`${m.kvwsCommand.replaceAll('|', '\\|')}\` (KVWS_BENCH_CMD) |`);
   lines.push('');
 
-  lines.push(
-    `#### Throughput (redis-benchmark, requests/s, ${p.requests.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 runs after a warm-up run)`,
-    '',
-  );
-  if (res.throughput?.error) lines.push(`Failed: ${res.throughput.error.split('\n')[0]}`);
-  else if (res.throughput) {
-    const head = ['Test'];
-    for (const pl of p.pipelines) head.push(`Redis -P ${pl}`, `kvws -P ${pl}`, `kvws/Redis -P ${pl}`);
-    lines.push(`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
-    for (const t of p.tests.map((x) => x.toUpperCase())) {
-      const cells = [t];
-      for (const pl of p.pipelines) {
-        const v = res.throughput[`P${pl}`]?.[t];
-        cells.push(fmtInt(v?.redis?.rps), fmtInt(v?.kvws?.rps), fmtRatio(v?.ratio));
-      }
-      lines.push(`| ${cells.join(' | ')} |`);
-    }
-    if (res.throughput.problems?.length) lines.push('', ...res.throughput.problems.map((x) => `- ${x}`));
-  }
-  lines.push('');
-
-  lines.push(
-    `#### ACL check cost (redis-benchmark, requests/s, ${p.requests.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 runs after a warm-up run)`,
-    '',
-  );
-  const acl = res.acl;
-  if (acl?.error) lines.push(`Failed: ${acl.error.split('\n')[0]}`);
-  else if (acl) {
+  if (res.throughput !== undefined) {
     lines.push(
-      '| Test | Pipeline | Redis default | Redis restricted | Redis restricted/default | kvws default | kvws restricted | kvws restricted/default | kvws/Redis restricted |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `#### Throughput (redis-benchmark, requests/s, ${p.requests.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 runs after a warm-up run)`,
+      '',
     );
-    for (const pl of p.pipelines) {
-      for (const t of (p.aclTests ?? []).map((x) => x.toUpperCase())) {
-        const v = acl[`P${pl}`]?.[t];
+    if (res.throughput?.error) lines.push(`Failed: ${res.throughput.error.split('\n')[0]}`);
+    else if (res.throughput) {
+      const head = ['Test'];
+      for (const pl of p.pipelines) head.push(`Redis -P ${pl}`, `kvws -P ${pl}`, `kvws/Redis -P ${pl}`);
+      lines.push(`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+      for (const t of p.tests.map((x) => x.toUpperCase())) {
+        const cells = [t];
+        for (const pl of p.pipelines) {
+          const v = res.throughput[`P${pl}`]?.[t];
+          cells.push(fmtInt(v?.redis?.rps), fmtInt(v?.kvws?.rps), fmtRatio(v?.ratio));
+        }
+        lines.push(`| ${cells.join(' | ')} |`);
+      }
+      if (res.throughput.problems?.length) lines.push('', ...res.throughput.problems.map((x) => `- ${x}`));
+    }
+    lines.push('');
+  }
+
+  if (res.acl !== undefined) {
+    lines.push(
+      `#### ACL check cost (redis-benchmark, requests/s, ${p.requests.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 runs after a warm-up run)`,
+      '',
+    );
+    const acl = res.acl;
+    if (acl?.error) lines.push(`Failed: ${acl.error.split('\n')[0]}`);
+    else if (acl) {
+      lines.push(
+        '| Test | Pipeline | Redis default | Redis restricted | Redis restricted/default | kvws default | kvws restricted | kvws restricted/default | kvws/Redis restricted |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      );
+      for (const pl of p.pipelines) {
+        for (const t of (p.aclTests ?? []).map((x) => x.toUpperCase())) {
+          const v = acl[`P${pl}`]?.[t];
+          lines.push(
+            `| ${t} | ${pl} | ${fmtInt(v?.redisDefault?.rps)} | ${fmtInt(v?.redisRestricted?.rps)} | ${fmtRatio(v?.redisCost)} | ${fmtInt(v?.kvwsDefault?.rps)} | ${fmtInt(v?.kvwsRestricted?.rps)} | ${fmtRatio(v?.kvwsCost)} | ${fmtRatio(v?.ratio)} |`,
+          );
+        }
+      }
+      lines.push(
+        '',
+        `Restricted: redis-benchmark \`--user ${ACL_USER} -a ${ACL_PASSWORD}\` as \`ACL SETUSER ${p.aclUser}\`, the same on both servers; default: the unrestricted default user, in the same interleaved rounds. ` +
+          'kvws skips the check for a user allowed every command, key and channel, so kvws restricted/default is the cost of the check itself. ' +
+          'The user is nopass, so no password hashing is measured: redis-benchmark authenticates each of its clients, and kvws hashes passwords with argon2id where Redis uses SHA-256.',
+      );
+      if (acl.problems?.length) lines.push('', ...acl.problems.map((x) => `- ${x}`));
+    }
+    lines.push('');
+  }
+
+  if (res.memory !== undefined) {
+    lines.push(
+      `#### Memory per key (${p.memoryKeys.toLocaleString('en-US')} keys \`key:%010d\`, ${p.valueBytes}-byte values)`,
+      '',
+    );
+    if (res.memory?.error) lines.push(`Failed: ${res.memory.error.split('\n')[0]}`);
+    else if (res.memory) {
+      lines.push(
+        '| Keys | Redis RSS B/key | kvws RSS B/key | kvws/Redis (RSS) | Redis used_memory B/key | kvws used_memory B/key |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+      );
+      for (const [variant, label] of [
+        ['plain', 'SET k v'],
+        ['ttl', `SET k v EX ${p.ttlSeconds}`],
+      ]) {
+        const v = res.memory[variant];
+        if (!v) continue;
         lines.push(
-          `| ${t} | ${pl} | ${fmtInt(v?.redisDefault?.rps)} | ${fmtInt(v?.redisRestricted?.rps)} | ${fmtRatio(v?.redisCost)} | ${fmtInt(v?.kvwsDefault?.rps)} | ${fmtInt(v?.kvwsRestricted?.rps)} | ${fmtRatio(v?.kvwsCost)} | ${fmtRatio(v?.ratio)} |`,
+          `| ${label} | ${fmtInt(v.redis.rssBytesPerKey)} | ${fmtInt(v.kvws.rssBytesPerKey)} | ${fmtRatio(v.ratioRss)} | ${fmtInt(v.redis.usedMemoryBytesPerKey)} | ${fmtInt(v.kvws.usedMemoryBytesPerKey)} |`,
+        );
+      }
+      lines.push('', 'RSS growth of the server process is the comparison; used_memory is each server’s own count.');
+    }
+    lines.push('');
+  }
+
+  if (res.expiry !== undefined) {
+    lines.push(
+      `#### Expiry lateness (${p.expiryKeys.toLocaleString('en-US')} keys, PEXPIREAT deadlines spread over ${p.expirySpreadMs / 1000} s, \`expired\` keyspace events)`,
+      '',
+    );
+    if (res.expiry?.error) lines.push(`Failed: ${res.expiry.error.split('\n')[0]}`);
+    else if (res.expiry) {
+      lines.push(
+        '| Server | Events received | p50 ms late | p99 ms late | max ms late |',
+        '| --- | ---: | ---: | ---: | ---: |',
+      );
+      for (const [name, v] of [
+        ['Redis', res.expiry.redis],
+        ['kvws', res.expiry.kvws],
+      ]) {
+        lines.push(
+          `| ${name} | ${fmtInt(v.received)} / ${fmtInt(v.keys)} | ${fmtMs(v.p50Ms)} | ${fmtMs(v.p99Ms)} | ${fmtMs(v.maxMs)} |`,
+        );
+      }
+      const risky = [res.expiry.redis, res.expiry.kvws].some((v) => v.atRisk > 0);
+      if (risky) {
+        lines.push(
+          '',
+          `Loading was slower than the deadlines for some keys (Redis ${res.expiry.redis.atRisk}, kvws ${res.expiry.kvws.atRisk}); their events may be missing.`,
         );
       }
     }
+    lines.push('');
+  }
+  if (res.websocket !== undefined) {
     lines.push(
+      `#### WebSocket JSON round trips (bench/ws-load.mjs, requests/s, ${p.wsRequests?.toLocaleString('en-US')} requests, ${p.wsConnections} connections, median of 3 runs after a warm-up run)`,
       '',
-      `Restricted: redis-benchmark \`--user ${ACL_USER} -a ${ACL_PASSWORD}\` as \`ACL SETUSER ${p.aclUser}\`, the same on both servers; default: the unrestricted default user, in the same interleaved rounds. ` +
-        'kvws skips the check for a user allowed every command, key and channel, so kvws restricted/default is the cost of the check itself. ' +
-        'The user is nopass, so no password hashing is measured: redis-benchmark authenticates each of its clients, and kvws hashes passwords with argon2id where Redis uses SHA-256.',
     );
-    if (acl.problems?.length) lines.push('', ...acl.problems.map((x) => `- ${x}`));
-  }
-  lines.push('');
-
-  lines.push(
-    `#### Memory per key (${p.memoryKeys.toLocaleString('en-US')} keys \`key:%010d\`, ${p.valueBytes}-byte values)`,
-    '',
-  );
-  if (res.memory?.error) lines.push(`Failed: ${res.memory.error.split('\n')[0]}`);
-  else if (res.memory) {
-    lines.push(
-      '| Keys | Redis RSS B/key | kvws RSS B/key | kvws/Redis (RSS) | Redis used_memory B/key | kvws used_memory B/key |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-    );
-    for (const [variant, label] of [
-      ['plain', 'SET k v'],
-      ['ttl', `SET k v EX ${p.ttlSeconds}`],
-    ]) {
-      const v = res.memory[variant];
-      if (!v) continue;
+    const ws = res.websocket;
+    if (ws?.error) lines.push(`Failed: ${ws.error.split('\n')[0]}`);
+    else if (ws?.skipped) lines.push(`Skipped: ${ws.skipped}.`);
+    else if (ws) {
+      const fmtLat = (v) => (v?.p50Ms == null ? '—' : `${v.p50Ms.toFixed(2)} / ${v.p99Ms.toFixed(2)}`);
+      const rows = [];
+      for (const k of p.wsInflight) for (const t of ['SET', 'GET']) rows.push([t, k, ws[`P${k}`]?.[t]]);
       lines.push(
-        `| ${label} | ${fmtInt(v.redis.rssBytesPerKey)} | ${fmtInt(v.kvws.rssBytesPerKey)} | ${fmtRatio(v.ratioRss)} | ${fmtInt(v.redis.usedMemoryBytesPerKey)} | ${fmtInt(v.kvws.usedMemoryBytesPerKey)} |`,
+        '| Test | In flight | echo | kvws | kvws/echo | echo TLS | kvws TLS | kvws TLS/echo | kvws TLS/echo TLS | Redis (redis-benchmark -P) |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       );
-    }
-    lines.push('', 'RSS growth of the server process is the comparison; used_memory is each server’s own count.');
-  }
-  lines.push('');
-
-  lines.push(
-    `#### Expiry lateness (${p.expiryKeys.toLocaleString('en-US')} keys, PEXPIREAT deadlines spread over ${p.expirySpreadMs / 1000} s, \`expired\` keyspace events)`,
-    '',
-  );
-  if (res.expiry?.error) lines.push(`Failed: ${res.expiry.error.split('\n')[0]}`);
-  else if (res.expiry) {
-    lines.push(
-      '| Server | Events received | p50 ms late | p99 ms late | max ms late |',
-      '| --- | ---: | ---: | ---: | ---: |',
-    );
-    for (const [name, v] of [
-      ['Redis', res.expiry.redis],
-      ['kvws', res.expiry.kvws],
-    ]) {
+      for (const [t, k, v] of rows) {
+        lines.push(
+          `| ${t} | ${k} | ${fmtInt(v?.echo?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtRatio(v?.ratio)} | ${fmtInt(v?.echoTls?.rps)} | ${fmtInt(v?.kvwsTls?.rps)} | ${fmtRatio(v?.ratioTls)} | ${fmtRatio(v?.ratioTlsToEchoTls)} | ${fmtInt(v?.redis?.rps)} |`,
+        );
+      }
+      lines.push('', 'Round trip p50 / p99 (ms):', '');
       lines.push(
-        `| ${name} | ${fmtInt(v.received)} / ${fmtInt(v.keys)} | ${fmtMs(v.p50Ms)} | ${fmtMs(v.p99Ms)} | ${fmtMs(v.maxMs)} |`,
+        '| Test | In flight | echo | kvws | echo TLS | kvws TLS | Redis (redis-benchmark -P) |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       );
-    }
-    const risky = [res.expiry.redis, res.expiry.kvws].some((v) => v.atRisk > 0);
-    if (risky) {
+      for (const [t, k, v] of rows) {
+        lines.push(
+          `| ${t} | ${k} | ${fmtLat(v?.echo)} | ${fmtLat(v?.kvws)} | ${fmtLat(v?.echoTls)} | ${fmtLat(v?.kvwsTls)} | ${fmtLat(v?.redis)} |`,
+        );
+      }
+      const ratios = rows.map(([, , v]) => v?.ratio).filter((x) => x != null);
+      const met = ratios.filter((x) => x >= 0.6).length;
       lines.push(
         '',
-        `Loading was slower than the deadlines for some keys (Redis ${res.expiry.redis.atRisk}, kvws ${res.expiry.kvws.atRisk}); their events may be missing.`,
+        `echo is a bare \`ws\` server sending each frame back (the Node ceiling); kvws parses, runs and answers each request. Target kvws/echo ≥ 0.60× with TLS off: met in ${met} of ${ratios.length}. ` +
+          `The load generator (Node, \`ws\`, ${p.wsClientThreads} thread${p.wsClientThreads === 1 ? '' : 's'}) shares the machine's ${m.cpus} CPUs with the server under test. ` +
+          'redis-benchmark (-r 10000) is the engine anchor over RESP; its -P 16 sends batches of 16, while ws-load keeps 16 requests in flight on each connection.',
       );
+      if (ws.problems?.length) lines.push('', ...ws.problems.map((x) => `- ${x}`));
     }
+    lines.push('');
   }
-  lines.push('');
-  lines.push(
-    `#### WebSocket JSON round trips (bench/ws-load.mjs, requests/s, ${p.wsRequests?.toLocaleString('en-US')} requests, ${p.wsConnections} connections, median of 3 runs after a warm-up run)`,
-    '',
-  );
-  const ws = res.websocket;
-  if (ws?.error) lines.push(`Failed: ${ws.error.split('\n')[0]}`);
-  else if (ws?.skipped) lines.push(`Skipped: ${ws.skipped}.`);
-  else if (ws) {
-    const fmtLat = (v) => (v?.p50Ms == null ? '—' : `${v.p50Ms.toFixed(2)} / ${v.p99Ms.toFixed(2)}`);
-    const rows = [];
-    for (const k of p.wsInflight) for (const t of ['SET', 'GET']) rows.push([t, k, ws[`P${k}`]?.[t]]);
+  if (res.http !== undefined) {
     lines.push(
-      '| Test | In flight | echo | kvws | kvws/echo | echo TLS | kvws TLS | kvws TLS/echo | kvws TLS/echo TLS | Redis (redis-benchmark -P) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    );
-    for (const [t, k, v] of rows) {
-      lines.push(
-        `| ${t} | ${k} | ${fmtInt(v?.echo?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtRatio(v?.ratio)} | ${fmtInt(v?.echoTls?.rps)} | ${fmtInt(v?.kvwsTls?.rps)} | ${fmtRatio(v?.ratioTls)} | ${fmtRatio(v?.ratioTlsToEchoTls)} | ${fmtInt(v?.redis?.rps)} |`,
-      );
-    }
-    lines.push('', 'Round trip p50 / p99 (ms):', '');
-    lines.push(
-      '| Test | In flight | echo | kvws | echo TLS | kvws TLS | Redis (redis-benchmark -P) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    );
-    for (const [t, k, v] of rows) {
-      lines.push(
-        `| ${t} | ${k} | ${fmtLat(v?.echo)} | ${fmtLat(v?.kvws)} | ${fmtLat(v?.echoTls)} | ${fmtLat(v?.kvwsTls)} | ${fmtLat(v?.redis)} |`,
-      );
-    }
-    const ratios = rows.map(([, , v]) => v?.ratio).filter((x) => x != null);
-    const met = ratios.filter((x) => x >= 0.6).length;
-    lines.push(
+      `#### HTTP API (autocannon, requests/s, ${p.httpConnections} keep-alive connections, ${p.httpDurationS} s runs, median of 3 runs after a ${p.httpWarmupS} s warm-up run)`,
       '',
-      `echo is a bare \`ws\` server sending each frame back (the Node ceiling); kvws parses, runs and answers each request. Target kvws/echo ≥ 0.60× with TLS off: met in ${met} of ${ratios.length}. ` +
-        `The load generator (Node, \`ws\`, ${p.wsClientThreads} thread${p.wsClientThreads === 1 ? '' : 's'}) shares the machine's ${m.cpus} CPUs with the server under test. ` +
-        'redis-benchmark (-r 10000) is the engine anchor over RESP; its -P 16 sends batches of 16, while ws-load keeps 16 requests in flight on each connection.',
     );
-    if (ws.problems?.length) lines.push('', ...ws.problems.map((x) => `- ${x}`));
-  }
-  lines.push('');
-  lines.push(
-    `#### HTTP API (autocannon, requests/s, ${p.httpConnections} keep-alive connections, ${p.httpDurationS} s runs, median of 3 runs after a ${p.httpWarmupS} s warm-up run)`,
-    '',
-  );
-  const http = res.http;
-  if (http?.error) lines.push(`Failed: ${http.error.split('\n')[0]}`);
-  else if (http?.skipped) lines.push(`Skipped: ${http.skipped}.`);
-  else if (http) {
-    const fmtLat = (v) => (v?.p99Ms == null ? '—' : `${v.p50Ms} / ${v.p99Ms}`);
-    const tests = (p.httpTests ?? []).map((x) => x.toUpperCase());
-    lines.push(
-      '| Test | node:http ceiling | kvws | Webdis | kvws/ceiling | kvws/Webdis |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-    );
-    for (const t of tests) {
-      const v = http[t];
+    const http = res.http;
+    if (http?.error) lines.push(`Failed: ${http.error.split('\n')[0]}`);
+    else if (http?.skipped) lines.push(`Skipped: ${http.skipped}.`);
+    else if (http) {
+      const fmtLat = (v) => (v?.p99Ms == null ? '—' : `${v.p50Ms} / ${v.p99Ms}`);
+      const tests = (p.httpTests ?? []).map((x) => x.toUpperCase());
       lines.push(
-        `| ${t} | ${fmtInt(v?.ceiling?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtInt(v?.webdis?.rps)} | ${fmtRatio(v?.ratioCeiling)} | ${fmtRatio(v?.ratioWebdis)} |`,
+        '| Test | node:http ceiling | kvws | Webdis | kvws/ceiling | kvws/Webdis |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
       );
+      for (const t of tests) {
+        const v = http[t];
+        lines.push(
+          `| ${t} | ${fmtInt(v?.ceiling?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtInt(v?.webdis?.rps)} | ${fmtRatio(v?.ratioCeiling)} | ${fmtRatio(v?.ratioWebdis)} |`,
+        );
+      }
+      lines.push('', 'Latency p50 / p99 (ms, autocannon’s whole-millisecond resolution):', '');
+      lines.push('| Test | node:http ceiling | kvws | Webdis |', '| --- | ---: | ---: | ---: |');
+      for (const t of tests) {
+        const v = http[t];
+        lines.push(`| ${t} | ${fmtLat(v?.ceiling)} | ${fmtLat(v?.kvws)} | ${fmtLat(v?.webdis)} |`);
+      }
+      const met = (key, target) => {
+        const xs = tests.map((t) => http[t]?.[key]).filter((x) => x != null);
+        return `met in ${xs.filter((x) => x >= target).length} of ${xs.length}`;
+      };
+      lines.push(
+        '',
+        `The ceiling is bench/http-ceiling-server.mjs, a bare \`node:http\` server that reads each request's body and answers \`{"result":"OK"}\` with kvws's content headers; it gets kvws's requests. ` +
+          `kvws: \`POST /\` with \`["SET","${p.httpKey}","xxx"]\` or \`["GET","${p.httpKey}"]\`, plain HTTP (--no-tls), as the open default user on loopback (no token). ` +
+          `Webdis${http.webdisVersion ? ` ${http.webdisVersion}` : ''} (2 threads) in front of redis-server: \`GET /SET/${p.httpKey}/xxx\` and \`GET /GET/${p.httpKey}\`. One fixed key everywhere. ` +
+          `Targets: kvws/ceiling ≥ 0.80×, ${met('ratioCeiling', 0.8)}; kvws/Webdis ≥ 0.75×, ${met('ratioWebdis', 0.75)}. ` +
+          `autocannon (one Node process, one thread) shares the machine's ${m.cpus} CPUs with the server under test (and Webdis with redis-server).`,
+      );
+      if (http.problems?.length) lines.push('', ...http.problems.map((x) => `- ${x}`));
     }
-    lines.push('', 'Latency p50 / p99 (ms, autocannon’s whole-millisecond resolution):', '');
-    lines.push('| Test | node:http ceiling | kvws | Webdis |', '| --- | ---: | ---: | ---: |');
-    for (const t of tests) {
-      const v = http[t];
-      lines.push(`| ${t} | ${fmtLat(v?.ceiling)} | ${fmtLat(v?.kvws)} | ${fmtLat(v?.webdis)} |`);
-    }
-    const met = (key, target) => {
-      const xs = tests.map((t) => http[t]?.[key]).filter((x) => x != null);
-      return `met in ${xs.filter((x) => x >= target).length} of ${xs.length}`;
-    };
-    lines.push(
-      '',
-      `The ceiling is bench/http-ceiling-server.mjs, a bare \`node:http\` server that reads each request's body and answers \`{"result":"OK"}\` with kvws's content headers; it gets kvws's requests. ` +
-        `kvws: \`POST /\` with \`["SET","${p.httpKey}","xxx"]\` or \`["GET","${p.httpKey}"]\`, plain HTTP (--no-tls), as the open default user on loopback (no token). ` +
-        `Webdis${http.webdisVersion ? ` ${http.webdisVersion}` : ''} (2 threads) in front of redis-server: \`GET /SET/${p.httpKey}/xxx\` and \`GET /GET/${p.httpKey}\`. One fixed key everywhere. ` +
-        `Targets: kvws/ceiling ≥ 0.80×, ${met('ratioCeiling', 0.8)}; kvws/Webdis ≥ 0.75×, ${met('ratioWebdis', 0.75)}. ` +
-        `autocannon (one Node process, one thread) shares the machine's ${m.cpus} CPUs with the server under test (and Webdis with redis-server).`,
-    );
-    if (http.problems?.length) lines.push('', ...http.problems.map((x) => `- ${x}`));
+    lines.push('');
   }
+  if (res.persistence !== undefined) renderPersistence(res, lines);
+  while (lines.at(-1) === '') lines.pop();
   return lines.join('\n');
+}
+
+/** Appends the persistence section's tables to lines. */
+function renderPersistence(res, lines) {
+  const p = res.params;
+  const per = res.persistence;
+  lines.push(
+    `#### Persistence: append-only file (redis-benchmark, requests/s, ${p.aofRequests?.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 runs after a warm-up run)`,
+    '',
+  );
+  if (per.error) {
+    lines.push(`Failed: ${per.error.split('\n')[0]}`, '');
+    return;
+  }
+  if (per.skipped) {
+    lines.push(`Skipped: ${per.skipped}.`, '');
+    return;
+  }
+  const tests = (p.aofTests ?? []).map((x) => x.toUpperCase());
+  const everysec = [];
+  for (const policy of p.aofPolicies ?? []) {
+    const v = per.policies?.[policy];
+    lines.push(`\`appendfsync ${policy}\`:`, '');
+    if (!v || v.error) {
+      lines.push(`Failed: ${(v?.error ?? 'no result').split('\n')[0]}`, '');
+      continue;
+    }
+    const head = ['Test'];
+    for (const pl of p.pipelines) head.push(`Redis -P ${pl}`, `kvws -P ${pl}`, `kvws/Redis -P ${pl}`);
+    lines.push(`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+    for (const t of tests) {
+      const cells = [t];
+      for (const pl of p.pipelines) {
+        const x = v[`P${pl}`]?.[t];
+        cells.push(fmtInt(x?.redis?.rps), fmtInt(x?.kvws?.rps), fmtRatio(x?.ratio));
+        if (policy === 'everysec' && x?.ratio != null) everysec.push(x.ratio);
+      }
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    lines.push(
+      '',
+      `AOF after the runs: Redis ${fmtMb(v.redis?.aofBytes)} MB, ${v.redis?.aofRewrites ?? '—'} automatic rewrites; kvws ${fmtMb(v.kvws?.aofBytes)} MB, ${v.kvws?.aofRewrites ?? '—'} automatic rewrites.`,
+      '',
+    );
+  }
+  const load = per.load;
+  lines.push(
+    `Load time of ${p.aofLoadKeys?.toLocaleString('en-US')} keys \`key:%010d\` (${p.valueBytes}-byte values, written with \`appendfsync everysec\`), from spawn to the first PONG, median of 3 restarts:`,
+    '',
+  );
+  const loadRatios = [];
+  if (!load || load.error) lines.push(`Failed: ${(load?.error ?? 'no result').split('\n')[0]}`);
+  else {
+    lines.push(
+      '| AOF | Redis AOF MB | kvws AOF MB | Redis s | kvws s | kvws/Redis | Redis log s | kvws log s |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [phase, label] of [
+      ['empty', 'empty (process start-up alone)'],
+      ['incremental', 'incremental records only'],
+      ['rewritten', 'after BGREWRITEAOF'],
+    ]) {
+      const v = load[phase];
+      if (!v) continue;
+      if (v.ratio != null && phase !== 'empty') loadRatios.push(v.ratio);
+      lines.push(
+        `| ${label} | ${fmtMb(v.redis?.aofBytes)} | ${fmtMb(v.kvws?.aofBytes)} | ${fmtSec(v.redis?.readyMs)} | ${fmtSec(v.kvws?.readyMs)} | ${fmtRatio(v.ratio)} | ${fmtSec(v.redis?.loggedMs)} | ${fmtSec(v.kvws?.loggedMs)} |`,
+      );
+    }
+    const rw = load.rewritten;
+    lines.push(
+      '',
+      `Spawn to PONG includes starting the process (the empty row: for kvws, Node and its modules); "log s" is each server's own load time from its start-up log. ` +
+        `Redis's rewritten AOF has an RDB base (aof-use-rdb-preamble), kvws's a kvws snapshot base. ` +
+        `BGREWRITEAOF took ${fmtSec(rw?.redis?.rewriteMs)} s on Redis (forked child) and ${fmtSec(rw?.kvws?.rewriteMs)} s on kvws (in slices on its event loop); ` +
+        `filling took ${fmtSec(load.fillMs?.redis)} s and ${fmtSec(load.fillMs?.kvws)} s.`,
+    );
+  }
+  const met = (xs, ok) => `met in ${xs.filter(ok).length} of ${xs.length}`;
+  lines.push(
+    '',
+    `Targets (issue 7): kvws ≥ ${AOF_TARGET_EVERYSEC.toFixed(2)}× Redis's requests/s with \`appendfsync everysec\`, ${met(everysec, (x) => x >= AOF_TARGET_EVERYSEC)}; ` +
+      `load time ≤ ${AOF_TARGET_LOAD}× Redis's (incremental and rewritten AOF), ${met(loadRatios, (x) => x <= AOF_TARGET_LOAD)}. ` +
+      `Data directories on ${per.filesystem ?? 'an unknown file system'} (${per.tmpdir ?? 'the temporary directory'}); both servers share the machine with redis-benchmark.`,
+  );
+  if (per.problems?.length) lines.push('', ...per.problems.map((x) => `- ${x.split('\n')[0]}`));
+  lines.push('');
 }
 
 /** Replaces the text between the markers in BENCHMARKS.md (creating the file or the markers if absent). */
@@ -1573,10 +2105,12 @@ kvws measured against a real \`redis-server\` on the same machine, in the same r
 npm run bench                 # full run, prints Markdown, writes bench/results/latest.json
 npm run bench -- --write      # also replaces the figures below
 npm run bench -- --quick      # smoke run with smaller counts
+npm run bench -- --only persistence   # only the named sections (comma-separated); never --write
 \`\`\`
 
 It needs \`redis-server\`, \`redis-cli\` and \`redis-benchmark\` (\`node scripts/test-deps.mjs\` installs them).
-What is measured (see the comment at the top of \`bench/run.mjs\` for details):
+What is measured (see the comment at the top of \`bench/run.mjs\` for details); except in the persistence section,
+both servers run without persistence (\`redis-server --appendonly no --save ''\`, \`kvws --no-appendonly --save ''\`):
 
 - **Throughput**: \`redis-benchmark\` for SET, GET, INCR, LPUSH, RPOP, SADD, HSET, ZADD with 50 clients, without
   pipelining and with 16 commands per pipeline. Runs alternate between the servers. Client and server share the
@@ -1594,6 +2128,9 @@ What is measured (see the comment at the top of \`bench/run.mjs\` for details):
   \`ws\` echo server (the Node ceiling), kvws without and with TLS, and redis-benchmark on \`redis-server\`.
 - **HTTP API**: SET/GET requests/s and p99 with autocannon (50 keep-alive connections), against a bare
   \`node:http\` server (the Node ceiling), kvws's HTTP API and Webdis in front of \`redis-server\`.
+- **Persistence**: for each \`appendfsync\` policy, \`redis-benchmark\` SET, INCR and LPUSH against both servers with
+  their append-only file on; then the time to start again on an AOF of one million keys (incremental records
+  only, and after \`BGREWRITEAOF\`), from spawn to the first \`PONG\`.
 `;
 
 // Entry point, last so that every module-level constant above is initialised first.

@@ -374,11 +374,13 @@ export function loadSnapshotFile(
         default:
           throw r.error(`unknown record type 0x${op.toString(16)}`, at);
       }
-      if (!db.dict.has(key)) keys++;
+      const before = db.dict.size;
       db.dict.set(key, value);
-      if (deadline === undefined) db.expires.delete(key);
-      else db.expires.set(key, deadline);
-      deadline = undefined;
+      if (db.dict.size !== before) keys++;
+      if (deadline !== undefined) {
+        db.expires.set(key, deadline);
+        deadline = undefined;
+      } else if (db.expires.size !== 0) db.expires.delete(key);
     }
   } finally {
     r.close();

@@ -80,6 +80,17 @@ export const ServerOptionsSchema = z
       .default('3600 1 300 100 60 10000'),
     /** Number of logical databases (SELECT 0..n-1). */
     databases: z.number().int().min(1).max(1024).default(16),
+    /**
+     * The event stream's log behind resumes (issue 8): the most recent keyspace notifications and PUBLISH
+     * messages, at most this many bytes (0 = no log: no offsets, resumes never recover)…
+     */
+    eventLogMaxBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
+    /** …and none older than this many seconds. */
+    eventLogMaxAge: z.number().int().min(1).default(3600),
     /** Keyspace notification classes, Redis syntax (e.g. "Ex", "AKE"). Empty = off, as in Redis. */
     notifyKeyspaceEvents: z
       .string()
@@ -255,6 +266,8 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   save: { key: 'save', kind: 'string' },
   databases: { key: 'databases', kind: 'number' },
   'notify-keyspace-events': { key: 'notifyKeyspaceEvents', kind: 'string' },
+  'event-log-max-bytes': { key: 'eventLogMaxBytes', kind: 'number' },
+  'event-log-max-age': { key: 'eventLogMaxAge', kind: 'number' },
   timeout: { key: 'timeout', kind: 'number' },
   'max-clients': { key: 'maxClients', kind: 'number' },
   'proto-max-bulk-len': { key: 'protoMaxBulkLen', kind: 'number' },

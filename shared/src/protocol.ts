@@ -39,8 +39,19 @@ export const idAgrees: WireId extends Id ? (Id extends WireId ? true : never) : 
 
 const base = { id: IdSchema, encoding: EncodingSchema.optional() };
 
-/** `{"id": 1, "cmd": ["SET", "k", "v", "EX", 60]}` → `{"id": 1, "result": "OK"}` or `{"id": 1, "error": "…"}`. */
-export const CommandRequestSchema = z.object({ ...base, cmd: CommandSchema }).strict();
+/**
+ * Where a resumed subscription picks up: the `offset` of the last event the client received (or the
+ * `stream.offset` of its subscribe reply) and the stream's `epoch`. Only with SUBSCRIBE and PSUBSCRIBE.
+ */
+export const SinceSchema = z
+  .object({ offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), epoch: z.string().min(1).max(64) })
+  .strict();
+
+/**
+ * `{"id": 1, "cmd": ["SET", "k", "v", "EX", 60]}` → `{"id": 1, "result": "OK"}` or `{"id": 1, "error": "…"}`.
+ * SUBSCRIBE and PSUBSCRIBE may carry `since` (resume); their reply carries `stream` (StreamPosition).
+ */
+export const CommandRequestSchema = z.object({ ...base, cmd: CommandSchema, since: SinceSchema.optional() }).strict();
 /** `{"id": 2, "pipeline": [[…], […]]}` → `{"id": 2, "result": [{"result": …}, {"error": …}]}` (not atomic). */
 export const PipelineRequestSchema = z
   .object({

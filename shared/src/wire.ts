@@ -33,10 +33,25 @@ export type Envelope = { result: Value } | { error: string };
 /** The reply to a request. `id` is null only for a frame whose id could not be read. */
 export type ReplyFrame = { id: Id | null } & Envelope;
 
-/** Messages pushed without a request: pub/sub deliveries (keyspace events included). */
+/**
+ * A subscriber's place in the server's event stream, in the reply to SUBSCRIBE/PSUBSCRIBE: `offset` of the
+ * newest event so far in stream `epoch`; after a resume (`since`), whether every missed event follows.
+ */
+export interface StreamPosition {
+  epoch: string;
+  offset: number;
+  recovered?: boolean;
+}
+
+/**
+ * Messages pushed without a request: pub/sub deliveries (keyspace events included), each with its `offset`
+ * in the event stream (absent when the server's event log is off).
+ */
 export type PushFrame =
-  | { push: 'message'; channel: string; data: string }
-  | { push: 'pmessage'; pattern: string; channel: string; data: string }
+  | { push: 'message'; channel: string; data: string; offset?: number }
+  | { push: 'pmessage'; pattern: string; channel: string; data: string; offset?: number }
+  /** A resume could not be completed (the log lost events the client still needed): refetch state. */
+  | { push: 'stream'; recovered: false; epoch: string; offset: number }
   /** The session's token expired: its rights and subscriptions are gone; the server then closes with 4401. */
   | { push: 'auth'; event: 'expired' }
   /** After MONITOR: one line per command run by any client, in Redis's MONITOR format. */

@@ -65,7 +65,7 @@ export const handlers: Handlers = {
   // PUBLISH channel message
   PUBLISH(client, argv) {
     client.engine.stats.pubsubMessages++;
-    return client.engine.pubsub.publish(argv[1], argv[2]);
+    return client.engine.publishEvent(argv[1], argv[2], null);
   },
 
   // PUBSUB CHANNELS [pattern]

@@ -1,5 +1,6 @@
 import type { User } from '../auth/acl-user.js';
 import type { Permissions } from '../auth/permissions.js';
+import type { Catchup } from '../events/event-log.js';
 import type { Reply } from '../protocol/reply.js';
 import type { Db } from './db.js';
 import type { Engine } from './engine.js';
@@ -40,6 +41,8 @@ export class Client {
   inExec = false;
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();
+  /** A resume in progress (events/event-log.ts): live pub/sub deliveries wait until the log is replayed. */
+  catchup: Catchup | null = null;
   /** Pending blocking operation, if any (see blocking.ts). */
   blocked: { cancel(error: boolean): void; keys: string[]; db: number } | null = null;
   /** Set by a handler (QUIT) that wants the connection closed once its reply is written. */

@@ -2,6 +2,7 @@ import { getKeyPositions } from '@kvws/shared/commands';
 import { Acl } from '../auth/acl.js';
 import { buildCommandTable, type CommandTable, type RuntimeCommand } from '../commands/index.js';
 import type { ServerOptions } from '../config.js';
+import { EventLog } from '../events/event-log.js';
 import type { Aof } from '../persistence/aof.js';
 import { Persistence } from '../persistence/persistence.js';
 import { recordsFor } from '../persistence/propagate.js';
@@ -80,6 +81,8 @@ export class Engine {
   /** Users, authentication and the ACL check (auth/acl.ts). */
   readonly acl: Acl;
   readonly listeners: KeyspaceListener[] = [];
+  /** The event stream: offsets, epoch and the bounded log behind resumes (events/event-log.ts). */
+  readonly events: EventLog;
   /** WATCHed keys: "db\0key" → clients watching it. */
   readonly watchers = new Map<string, Set<Client>>();
   /** Clients in MONITOR mode, in the order they started (Redis's server.monitors). */
@@ -124,6 +127,7 @@ export class Engine {
     this.dbs = Array.from({ length: options.databases }, (_, i) => new Db(this, i));
     this.expiry = new ExpiryScheduler(this, options.databases);
     this.scans = new ScanCursors(options.scanCursorCache);
+    this.events = new EventLog(options.eventLogMaxBytes, options.eventLogMaxAge * 1000);
     this.table = buildCommandTable();
     this.acl = new Acl(this);
     const flags = parseNotifyFlags(options.notifyKeyspaceEvents);
@@ -171,10 +175,11 @@ export class Engine {
     if (this.watchers.size !== 0) this.touchWatched(db.index, key);
     this.blocking.signal(db, key);
     const flags = this.notifyFlags;
-    if (flags !== 0 && (flags & classBit(cls)) !== 0 && !this.pubsub.idle) {
-      // Delivered only to subscribers who may read the key (kvws: notifications do not leak key names).
-      if (flags & NOTIFY_KEYSPACE) this.pubsub.publish(`__keyspace@${db.index}__:${key}`, event, key);
-      if (flags & NOTIFY_KEYEVENT) this.pubsub.publish(`__keyevent@${db.index}__:${event}`, key, key);
+    if (flags !== 0 && (flags & classBit(cls)) !== 0 && (this.events.enabled || !this.pubsub.idle) && !this.loading) {
+      // Logged for resumes even with nobody subscribed; delivered only to subscribers who may read the key
+      // (kvws: notifications do not leak key names).
+      if (flags & NOTIFY_KEYSPACE) this.publishEvent(`__keyspace@${db.index}__:${key}`, event, key);
+      if (flags & NOTIFY_KEYEVENT) this.publishEvent(`__keyevent@${db.index}__:${event}`, key, key);
     }
     // Expiry and eviction are not commands: the AOF gets a DEL for them here (Redis's propagateDeletion).
     if ((cls === 'x' || cls === 'e') && this.aof !== null) this.aof.feed(db.index, [['DEL', key]]);
@@ -182,6 +187,15 @@ export class Engine {
       const e: KeyEvent = { db: db.index, key, event, cls };
       for (const l of this.listeners) l.onKeyEvent?.(e);
     }
+  }
+
+  /**
+   * One event of the stream (a keyspace notification, with its key, or a PUBLISH): logged with an offset
+   * for resumes (events/event-log.ts), then delivered. Returns the number of deliveries.
+   */
+  publishEvent(channel: string, message: string, key: string | null): number {
+    const offset = this.events.append(channel, message, key);
+    return this.pubsub.publish(channel, message, key, offset);
   }
 
   /** Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB): WATCH invalidation and listeners. */

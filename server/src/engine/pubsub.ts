@@ -20,6 +20,7 @@ export class PubSub {
       this.channels.set(channel, set);
     }
     set.add(client);
+    if (client.catchup !== null) client.engine.events.subscribed(client, channel, false);
     return true;
   }
 
@@ -42,6 +43,7 @@ export class PubSub {
       this.patterns.set(pattern, set);
     }
     set.add(client);
+    if (client.catchup !== null) client.engine.events.subscribed(client, pattern, true);
     return true;
   }
 
@@ -71,13 +73,18 @@ export class PubSub {
    * matches. Returns the number of deliveries (PUBLISH's reply). With `key` (keyspace notifications),
    * only subscribers whose ACL lets them read that key receive it.
    */
-  publish(channel: string, message: string, key?: string): number {
+  publish(channel: string, message: string, key: string | null = null, offset = 0): number {
     let n = 0;
     const set = this.channels.get(channel);
     if (set) {
-      const msg = new PushReply(['message', channel, message]);
+      const msg = new PushReply(['message', channel, message], offset);
       for (const c of set) {
-        if (key !== undefined && !c.engine.acl.canReadKey(c, key)) continue;
+        // A client replaying the log (resume) gets this event from the log, in order.
+        if (c.catchup !== null) {
+          n++;
+          continue;
+        }
+        if (key !== null && !c.engine.acl.canReadKey(c, key)) continue;
         c.push(msg);
         n++;
       }
@@ -85,9 +92,13 @@ export class PubSub {
     if (this.patterns.size !== 0) {
       for (const [pattern, clients] of this.patterns) {
         if (!globMatch(pattern, channel)) continue;
-        const msg = new PushReply(['pmessage', pattern, channel, message]);
+        const msg = new PushReply(['pmessage', pattern, channel, message], offset);
         for (const c of clients) {
-          if (key !== undefined && !c.engine.acl.canReadKey(c, key)) continue;
+          if (c.catchup !== null) {
+            n++;
+            continue;
+          }
+          if (key !== null && !c.engine.acl.canReadKey(c, key)) continue;
           c.push(msg);
           n++;
         }

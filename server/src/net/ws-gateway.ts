@@ -123,6 +123,8 @@ export function originAllowed(origin: string, host: string | undefined, secure: 
 interface Job {
   id: Id;
   kind: 'cmd' | 'pipeline' | 'multi' | 'auth';
+  /** A SUBSCRIBE/PSUBSCRIBE resuming after this stream position. */
+  since?: { offset: number; epoch: string };
   enc: Encoding;
   argvs: string[][];
   /** Index of the next command to run (cmd and pipeline jobs can stop at a blocking command). */
@@ -171,6 +173,20 @@ function isPlainCommandRequest(o: Record<string, unknown>): boolean {
     if (typeof a !== 'string' && !(typeof a === 'number' && Number.isFinite(a))) return false;
   }
   return true;
+}
+
+/** The push frame of a stream event (a `message` or `pmessage` PushReply with its offset). */
+function streamFrame(reply: PushReply, enc: Encoding): object {
+  const it = reply.items as string[];
+  if (it[0] === 'pmessage')
+    return {
+      push: 'pmessage',
+      pattern: toJson(it[1], enc),
+      channel: toJson(it[2], enc),
+      data: toJson(it[3], enc),
+      offset: reply.offset,
+    };
+  return { push: it[0], channel: toJson(it[1], enc), data: toJson(it[2], enc), offset: reply.offset };
 }
 
 /** Header of an unmasked, final text frame carrying `len` payload bytes. */
@@ -229,6 +245,7 @@ export function parseRequest(frame: unknown, connectionEncoding: Encoding): Pars
   }
   let argvs: (string | number)[][];
   let enc: Encoding;
+  let since: Job['since'];
   if (kind === 'cmd' && isPlainCommandRequest(o)) {
     // Fast path for the common frame; anything unusual goes through the schema for its error message.
     argvs = [o.cmd as (string | number)[]];
@@ -238,6 +255,12 @@ export function parseRequest(frame: unknown, connectionEncoding: Encoding): Pars
     if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
     argvs = [r.data.cmd];
     enc = r.data.encoding ?? connectionEncoding;
+    if (r.data.since !== undefined) {
+      const name = String(r.data.cmd[0]).toUpperCase();
+      if (name !== 'SUBSCRIBE' && name !== 'PSUBSCRIBE')
+        return { id, error: `${FrameError.shape} "since" goes only with SUBSCRIBE or PSUBSCRIBE` };
+      since = r.data.since;
+    }
   } else {
     const r = (kind === 'pipeline' ? PipelineRequestSchema : MultiRequestSchema).safeParse(o);
     if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
@@ -262,7 +285,7 @@ export function parseRequest(frame: unknown, connectionEncoding: Encoding): Pars
     }
     decoded[i] = argv;
   }
-  return { job: { id: id as Id, kind, enc, argvs: decoded, next: 0, results: [] } };
+  return { job: { id: id as Id, kind, enc, argvs: decoded, next: 0, results: [], since } };
 }
 
 /**
@@ -443,6 +466,8 @@ class WsConnection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  /** A resume's replay stopped at its window: go on at the next 'drain'. */
+  private pumpPending = false;
   /** Frames wait for the AOF to have this tick's writes on disk (appendfsync always). */
   private durableWait = false;
   private readonly flush = (): void => {
@@ -473,6 +498,11 @@ class WsConnection {
     this.pendingBytes = 0;
     if (this.socket.destroyed) return;
     this.socket.write(out);
+    if (this.pumpPending && !this.socket.writableNeedDrain) {
+      // The replay window went out without filling the socket: no 'drain' will come, so go on here.
+      this.pumpPending = false;
+      setImmediate(() => this.pumpEvents());
+    }
     // Paused while these frames were pending: if the socket took them without needing to drain, no
     // 'drain' will come, so resume here.
     if (this.paused && !this.socket.writableNeedDrain) {
@@ -496,7 +526,7 @@ class WsConnection {
     client.resp = 3;
     client.push = (reply) => this.push(reply);
     client.kill = (reason) => this.kill(reason);
-    client.outputBytes = () => ws.bufferedAmount;
+    client.outputBytes = () => ws.bufferedAmount + this.pendingBytes;
     client.onAuthExpired = () => {
       this.send(JSON.stringify({ push: 'auth', event: 'expired' }));
       this.close(CloseCode.unauthorized, 'token expired');
@@ -521,6 +551,10 @@ class WsConnection {
     });
     ws.on('close', () => this.onClose());
     s.on('drain', () => {
+      if (this.pumpPending) {
+        this.pumpPending = false;
+        this.pumpEvents();
+      }
       if (!this.paused) return;
       this.paused = false;
       this.ws.resume();
@@ -670,8 +704,19 @@ class WsConnection {
       if ('error' in r) this.reply(job.id, r);
       else this.reply(job.id, { result: { user: c.user.name, expiresAt: c.authExpiresAt || null } });
       if (!('error' in r)) this.clearAuthTimer();
-    } else if (job.kind === 'cmd') this.reply(job.id, job.results[0]);
-    else this.reply(job.id, { result: job.results });
+    } else if (job.kind === 'cmd') {
+      const r = job.results[0];
+      const name = job.argvs[0][0].toUpperCase();
+      if ((name === 'SUBSCRIBE' || name === 'PSUBSCRIBE') && !('error' in r)) {
+        // The stream position, and for a resume the replay: in this same tick, so no event falls between.
+        const events = this.gateway.engine.events;
+        const stream = job.since
+          ? events.resume(this.client, job.argvs[0].slice(1), name === 'PSUBSCRIBE', job.since)
+          : events.position();
+        this.send(JSON.stringify({ id: job.id, result: r.result, stream }));
+        this.pumpEvents();
+      } else this.reply(job.id, r);
+    } else this.reply(job.id, { result: job.results });
     if (this.ending) this.closeAfterReply();
   }
 
@@ -727,12 +772,40 @@ class WsConnection {
     }
   }
 
+  /**
+   * Replays the event log to this connection while it is resuming, a window at a time: more when the
+   * socket drains, then it is live again (events/event-log.ts).
+   */
+  private pumpEvents(): void {
+    if (this.closed || this.client.catchup === null) return;
+    const window = Math.max(64 * 1024, Math.min(1 << 20, (this.gateway.options.maxBuffer || 8 << 20) / 4));
+    if (!this.gateway.engine.events.pump(this.client, window)) this.pumpPending = true;
+  }
+
   /** Pub/sub delivery, MONITOR line (and any other out-of-band reply) as a push frame. */
   private push(reply: Reply): void {
     if (this.closed) return;
     let frame: object;
     const enc = this.encoding;
-    if (reply instanceof MonitorLine) {
+    if (reply instanceof PushReply && reply.offset !== 0) {
+      // A stream event: serialized once per encoding however many subscribers it goes to.
+      let cache = reply.encoded;
+      let bytes = cache?.get(enc);
+      if (bytes === undefined) {
+        bytes = Buffer.from(JSON.stringify(streamFrame(reply, enc)));
+        if (cache === null) {
+          cache = new Map();
+          reply.encoded = cache;
+        }
+        cache.set(enc, bytes);
+      }
+      this.sendBytes(bytes);
+      return;
+    }
+    if (reply instanceof PushReply && reply.items[0] === 'stream') {
+      const { epoch, lastOffset } = this.gateway.engine.events;
+      frame = { push: 'stream', recovered: false, epoch, offset: lastOffset };
+    } else if (reply instanceof MonitorLine) {
       // Printable ASCII (Redis's escaping), so plain text whatever the connection's encoding.
       frame = { push: 'monitor', data: reply.value };
     } else if (reply instanceof PushReply && reply.items[0] === 'message') {
@@ -764,6 +837,11 @@ class WsConnection {
    * leave in one socket write (and one TLS record stream) via cork/uncork.
    */
   private send(text: string): void {
+    this.sendBytes(Buffer.from(text));
+  }
+
+  /** `send` for a payload already encoded (UTF-8 JSON); the buffer may be shared with other connections. */
+  private sendBytes(payload: Buffer): void {
     if (this.closed) return;
     const ws = this.ws;
     const max = this.gateway.options.maxBuffer;
@@ -773,7 +851,6 @@ class WsConnection {
       return;
     }
     // Server frames are unmasked text frames (RFC 6455 §5.2); each tick's frames leave in one write.
-    const payload = Buffer.from(text);
     this.pending.push(textFrameHeader(payload.length), payload);
     this.pendingBytes += payload.length + 10;
     if (!this.flushScheduled) {

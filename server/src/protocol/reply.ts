@@ -61,7 +61,16 @@ export class SetReply {
 
 /** Out-of-band push (pub/sub messages, invalidations): RESP3 `>`; RESP2 array. */
 export class PushReply {
-  constructor(readonly items: Reply[]) {}
+  /**
+   * `offset`: the event's offset in the stream (events/event-log.ts), 0 for pushes that are not stream
+   * events. RESP leaves it out; the WebSocket and SSE carry it. `encoded` caches a front door's encoding of
+   * this push, so an event fanned out to many subscribers is serialized once per encoding.
+   */
+  constructor(
+    readonly items: Reply[],
+    readonly offset = 0,
+  ) {}
+  encoded: Map<string, Buffer> | null = null;
 }
 
 /** Boolean: RESP3 `#t`/`#f`; RESP2 integer 1/0. */

@@ -30,6 +30,8 @@ export class Client {
   db: Db;
   lastInteraction: number;
   lastCommand = 'NULL';
+  /** The AOF's sequence number of this client's last records (persistence/aof.ts, beforeReply). */
+  aofSeq = 0;
   /** Arguments of the command running now (set by the dispatcher; a blocking command keeps them). */
   argv: string[] = [];
   multi: MultiState | null = null;

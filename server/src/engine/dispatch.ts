@@ -165,7 +165,7 @@ export function runCommand(
     }
     if (cmd.write && engine.dirty !== dirty && !(reply instanceof Promise)) {
       const db = engine.dbs[dbIndex];
-      aof.feed(dbIndex, recordsFor(cmd.root, argv, reply, db));
+      aof.feed(dbIndex, recordsFor(cmd.root, argv, reply, db), client);
     }
   }
   if (engine.monitors.size !== 0 && !HIDDEN_FROM_MONITORS.some((f) => cmd.spec.flags.includes(f))) {

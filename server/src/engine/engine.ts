@@ -144,8 +144,7 @@ export class Engine {
     this.blocking.onServed = (client, db, argv, reply) => {
       // A blocked command served later (BLPOP woken by an LPUSH) changed the dataset now: record it.
       const cmd = this.table.get(argv[0]) ?? this.table.get(argv[0].toLowerCase());
-      if (this.aof !== null && cmd) this.aof.feed(db.index, recordsFor(cmd.root, argv, reply, db));
-      void client;
+      if (this.aof !== null && cmd) this.aof.feed(db.index, recordsFor(cmd.root, argv, reply, db), client);
     };
   }
 

@@ -448,6 +448,8 @@ export class HttpApi {
   /** Event streams in progress (ended by `close`). */
   private readonly openStreams = new Set<ServerResponse>();
   readonly options: Required<HttpApiOptions>;
+  /** The session of each command request, for `beforeReply` (whose records must be on disk). */
+  private readonly clientOf = new WeakMap<ServerResponse, Client>();
   readonly stats: HttpApiStats = {
     requests: 0,
     responses2xx: 0,
@@ -671,7 +673,7 @@ export class HttpApi {
   /** Sends a command endpoint's answer: with the `upstash-sync-token` header, JSON or raw RESP2 bytes. */
   private answer(res: ServerResponse, status: number, body: unknown, raw?: Buffer): void {
     // Nothing leaves before the AOF has what this answer acknowledges (written; with always, fsynced).
-    const durable = this.engine.aof?.beforeReply() ?? null;
+    const durable = this.engine.aof?.beforeReply(this.clientOf.get(res) ?? null) ?? null;
     if (durable === null) {
       this.send(res, status, body, NO_HEADERS, 'no-store', raw, true);
       return;
@@ -867,6 +869,7 @@ export class HttpApi {
     const query = parseQuery(req);
     const token = this.presentedToken(req, query);
     const session = this.openSession(req, res);
+    this.clientOf.set(res, session.client);
     const pending = this.authenticate(req, session, token) ?? null;
     return { session, format, query, pending };
   }

@@ -453,7 +453,7 @@ class RespConnection {
       return;
     }
     // Nothing leaves before the AOF has what these replies acknowledge (written; with always, fsynced).
-    const durable = this.server.engine.aof?.beforeReply() ?? null;
+    const durable = this.server.engine.aof?.beforeReply(this.client) ?? null;
     if (durable !== null) {
       this.held = [this.writer.take()];
       durable.then(

@@ -474,7 +474,7 @@ class WsConnection {
     this.flushScheduled = false;
     if (this.pending.length === 0 || this.durableWait) return;
     // Nothing leaves before the AOF has what these replies acknowledge (written; with always, fsynced).
-    const durable = this.gateway.engine.aof?.beforeReply() ?? null;
+    const durable = this.gateway.engine.aof?.beforeReply(this.client) ?? null;
     if (durable !== null) {
       this.durableWait = true;
       durable.then(

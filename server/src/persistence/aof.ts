@@ -6,6 +6,7 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   statSync,
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
 import type { Engine } from '../engine/engine.js';
+import type { EventLogFile } from '../events/event-log-file.js';
 import { ErrorReply } from '../protocol/reply.js';
 import { AofFormatError, AofScanner, checkAofFile, encodeRecord } from './aof-file.js';
 import { loadSnapshotFile, SnapshotEncoder, SnapshotFormatError } from './snapshot-format.js';
@@ -124,6 +126,8 @@ export class Aof {
   /** Sizes of incremental files other than the current one (for aof_current_size). */
   private closedIncrBytes = 0;
   private rewriting: Promise<void> | null = null;
+  /** The event log's file (events/event-log-file.ts): written and fsynced along with the AOF. */
+  eventFile: EventLogFile | null = null;
   private job: SnapshotJob | null = null;
   private closing = false;
 
@@ -165,6 +169,10 @@ export class Aof {
   open(initialDataset: boolean): AofLoadReport {
     const t0 = Date.now();
     mkdirSync(this.options.dir, { recursive: true });
+    // Left by a rewrite or a manifest update that a crash interrupted: never part of the AOF.
+    for (const f of readdirSync(this.options.dir)) {
+      if (f.startsWith('temp-')) unlinkSync(join(this.options.dir, f));
+    }
     const report: AofLoadReport = { keys: 0, records: 0, bytes: 0, ms: 0, truncated: null };
     if (!existsSync(this.manifestPath)) {
       this.seq = 1;
@@ -340,9 +348,19 @@ export class Aof {
 
   // ---- feeding ----
 
-  /** Appends records of a command run against database `db` (SELECT is added when the database changes). */
-  feed(db: number, records: string[][]): void {
+  /** Sequence number of the last feed, and of the last feed written to the file. */
+  private fedSeq = 0;
+  private writtenSeq = 0;
+
+  /**
+   * Appends records of a command run against database `db` (SELECT is added when the database changes).
+   * With `client`, the records are that client's: `beforeReply(client)` then refuses to let its reply go
+   * out while they are not written.
+   */
+  feed(db: number, records: string[][], client: Client | null = null): void {
     if (this.closed || records.length === 0) return;
+    this.fedSeq++;
+    if (client !== null) client.aofSeq = this.fedSeq;
     let out = '';
     if (db !== this.lastDb) {
       out += encodeRecord(['SELECT', String(db)]);
@@ -369,7 +387,8 @@ export class Aof {
     this.txStart = -1;
   }
 
-  private scheduleFlush(): void {
+  /** Writes pending records at the end of this turn of the event loop (records fed outside a command). */
+  scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
@@ -383,6 +402,14 @@ export class Aof {
    * MISCONF state and returns false.
    */
   flush(): boolean {
+    if (this.eventFile?.hasPending) {
+      try {
+        this.eventFile.flush();
+      } catch (e) {
+        this.failWrite(e as Error, 'write');
+        return false;
+      }
+    }
     if (this.pending.length === 0 || this.fd < 0) return this.writeError === null;
     if (this.txStart >= 0) return true; // inside EXEC: the transaction is written whole
     const buf = Buffer.from(this.pending, 'latin1');
@@ -396,24 +423,26 @@ export class Aof {
     }
     this.pos += buf.length;
     this.pending = '';
+    this.writtenSeq = this.fedSeq;
     if (this.errorKind === 'write') this.recovered('write');
     return true;
   }
 
   /**
-   * Called by every front door before it sends replies. Writes pending records; with `always` returns a
-   * Promise that settles once they are on disk (rejecting when they cannot be), else null. Replies must not
-   * be sent before it resolves; on rejection the connection is closed without them.
+   * Called by every front door before it sends `client`'s replies (and pushes). Writes pending records;
+   * with `always` returns a Promise that settles once they are on disk (rejecting when they cannot be),
+   * else null. Replies must not be sent before it resolves; on rejection the connection is closed without
+   * them. When the file cannot be written, a client whose own records (its writes, or a pop served to it)
+   * are among the unwritten ones is refused; others (reads) go on. `client` null: refused whenever the
+   * write fails.
    */
-  beforeReply(): Promise<void> | null {
-    if (this.pending.length !== 0) {
-      // A new failure means records of this batch's writes are not on disk: their replies must not go out.
-      // Once failing, writes are refused (MISCONF), so later batches hold only reads and go on.
-      const failingBefore = this.writeError !== null;
-      if (!this.flush() && !failingBefore) return Promise.reject(this.writeError as Error);
+  beforeReply(client: Client | null): Promise<void> | null {
+    if (this.pending.length !== 0 || this.eventFile?.hasPending) {
+      if (!this.flush() && (client === null || client.aofSeq > this.writtenSeq))
+        return Promise.reject(this.writeError as Error);
     }
     if (this.options.fsync !== 'always') return null;
-    if (this.syncedPos >= this.pos && this.manifestWrite === null) return null;
+    if (this.syncedPos >= this.pos && this.manifestWrite === null && !this.eventFile?.dirty) return null;
     const target = this.pos;
     const synced = new Promise<void>((resolve, reject) => this.syncWaiters.push({ pos: target, resolve, reject }));
     this.startSync();
@@ -426,12 +455,13 @@ export class Aof {
     if (this.syncing || this.fd < 0) return;
     const fd = this.fd;
     const upTo = this.pos;
-    if (upTo <= this.syncedPos) {
+    const events = this.eventFile;
+    if (upTo <= this.syncedPos && !events?.dirty) {
       this.release(null);
       return;
     }
     this.syncing = true;
-    fdatasync(fd, (err) => {
+    const done = (err: Error | null): void => {
       this.syncing = false;
       if (fd !== this.fd) {
         // The file was switched (rewrite) meanwhile; its waiters were handed to the old file's last sync.
@@ -447,7 +477,11 @@ export class Aof {
       if (this.errorKind === 'fsync' && this.pending.length === 0) this.recovered('fsync');
       this.release(null);
       if (this.syncWaiters.length !== 0) this.startSync();
-    });
+    };
+    const syncEvents = (aofErr: Error | null) =>
+      events ? events.sync((evErr) => done(aofErr ?? evErr)) : done(aofErr);
+    if (upTo > this.syncedPos) fdatasync(fd, syncEvents);
+    else syncEvents(null);
   }
 
   private release(err: Error | null): void {
@@ -488,7 +522,7 @@ export class Aof {
     if (this.closed) return;
     if (this.pending.length !== 0) this.flush();
     if (this.errorKind === 'fsync') this.startSync(); // a failed write is retried by flush above
-    if (this.options.fsync === 'everysec' && this.pos > this.syncedPos) {
+    if (this.options.fsync === 'everysec' && (this.pos > this.syncedPos || this.eventFile?.dirty)) {
       if (this.syncing) this.stats.delayedFsync++;
       else this.startSync();
     }
@@ -734,6 +768,11 @@ export class Aof {
     this.flush();
     await this.manifestWrite?.catch(() => {});
     this.closed = true;
+    try {
+      this.eventFile?.close();
+    } catch (e) {
+      this.options.log(`event log: closing failed: ${(e as Error).message}`);
+    }
     if (this.fd >= 0) {
       try {
         fsyncSync(this.fd);

@@ -1,8 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerOptions } from '../config.js';
 import type { Engine } from '../engine/engine.js';
+import { EventLogFile } from '../events/event-log-file.js';
 import { Aof, type AofLoadReport, type FsyncPolicy, writeSnapshotSync } from './aof.js';
 import { loadSnapshotFile, SnapshotFormatError } from './snapshot-format.js';
 import { DEFAULT_SNAPSHOT_JOB, SnapshotAborted, SnapshotJob } from './snapshot-job.js';
@@ -68,6 +69,8 @@ export class Persistence {
     if (!o.dataDir) return;
     const t0 = Date.now();
     let fromDump = false;
+    // A BGSAVE interrupted by a crash leaves its temporary file behind.
+    for (const f of readdirSync(o.dataDir)) if (/^temp-\d+\.kvws$/.test(f)) unlinkSync(join(o.dataDir, f));
     const aofDir = join(o.dataDir, o.appenddirname);
     const hasAof = existsSync(join(aofDir, `${o.appendfilename}.manifest`));
     if (!(o.appendonly && hasAof) && existsSync(this.dumpPath)) {
@@ -101,12 +104,35 @@ export class Persistence {
         );
       else this.log(`AOF created in ${aofDir} (appendfsync ${o.appendfsync})`);
       this.engine.aof = aof;
+      this.openEventLog(aof);
       aof.startCron();
+    } else if (this.engine.events.enabled) {
+      this.log(
+        `event stream epoch ${this.engine.events.epoch} (kept in memory only: resumes do not survive a restart)`,
+      );
     }
     this.dirtyAtSave = this.engine.dirty;
     this.loaded = true;
     this.timer = setInterval(() => this.cron(), 1000);
     this.timer.unref();
+  }
+
+  /** The event log's file next to the AOF: resumes then survive restarts (events/event-log-file.ts). */
+  private openEventLog(aof: Aof): void {
+    const events = this.engine.events;
+    if (!events.enabled) return;
+    const file = new EventLogFile(aof.options.dir, events, {
+      alwaysFsync: () => this.options.appendfsync === 'always',
+      segmentMax: Math.max(1 << 20, Math.floor(events.maxBytes / 8)),
+      notice: this.log,
+      appended: () => aof.scheduleFlush(),
+    });
+    const r = file.open();
+    events.sink = file;
+    aof.eventFile = file;
+    this.log(
+      `event stream epoch ${events.epoch}${r.epochKept ? `, ${events.size} events kept (offsets ${events.firstOffset}..${events.lastOffset})` : ' (new)'}`,
+    );
   }
 
   private makeAof(dir: string): Aof {

@@ -81,7 +81,8 @@ export class SnapshotJob implements KeyspaceListener {
   }
 
   onDbEvent(e: DbEvent): void {
-    this.abort(new SnapshotAborted(`${e.kind.toUpperCase()} while the snapshot was being taken`));
+    const what = e.kind === 'swapdb' ? 'SWAPDB' : e.db === -1 ? 'FLUSHALL' : 'FLUSHDB';
+    this.abort(new SnapshotAborted(`${what} while the snapshot was being taken`));
   }
 
   abort(why: Error): void {

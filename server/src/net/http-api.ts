@@ -223,8 +223,15 @@ export const SSE_KEEPALIVE_MS = 15_000;
  * line of it (SSE readers join them with "\n"; a CR or CRLF in a message therefore arrives as LF), then the
  * blank line that ends the event.
  */
-function sseEvent(text: string): Buffer {
-  return Buffer.from(`data: ${text.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`, 'latin1');
+function sseEvent(text: string, id = ''): Buffer {
+  const head = id === '' ? '' : `id: ${id}\n`;
+  return Buffer.from(`${head}data: ${text.split(/\r\n|\r|\n/).join('\ndata: ')}\n\n`, 'latin1');
+}
+
+/** `<epoch>:<offset>` from a Last-Event-ID header (or `?lastEventId=`), or null when absent or malformed. */
+function parseEventId(v: string | null | undefined): { epoch: string; offset: number } | null {
+  const m = /^([0-9A-Za-z_-]{1,64}):(\d{1,15})$/.exec((v ?? '').trim());
+  return m ? { epoch: m[1], offset: Number(m[2]) } : null;
 }
 
 /**
@@ -1148,8 +1155,18 @@ export class HttpApi {
       }
       if (!(reply instanceof PushReply)) return;
       const [type] = reply.items;
-      if (type === 'message' || type === 'pmessage') write(sseEvent(reply.items.join(',')));
+      // Stream events carry `id: <epoch>:<offset>`: a reconnecting EventSource sends it back as Last-Event-ID.
+      const id = reply.offset !== 0 ? `${engine.events.epoch}:${reply.offset}` : '';
+      if (type === 'message' || type === 'pmessage') write(sseEvent(reply.items.join(','), id));
+      else if (type === 'stream') write(streamReset());
     };
+    const streamReset = () => {
+      const { epoch, lastOffset } = engine.events;
+      return Buffer.from(
+        `event: kvws-stream\ndata: ${JSON.stringify({ recovered: false, epoch, offset: lastOffset })}\n\n`,
+      );
+    };
+    client.outputBytes = () => res.writableLength;
     client.kill = (reason) => {
       session.killed = reason;
       engine.clients.remove(client);
@@ -1158,6 +1175,19 @@ export class HttpApi {
     if (client.closed) return;
     const r = await this.run(session, kind === 'monitor' ? [command] : [command, fromJsonArg(name, 'utf8')]);
     if (r instanceof ErrorReply) throw new HttpError(400, r.message);
+    // Resume (Last-Event-ID, or ?lastEventId= where headers cannot be set): in this same turn, so no event
+    // falls between the subscription and the replay.
+    const events = engine.events;
+    const since =
+      kind === 'monitor'
+        ? null
+        : parseEventId(
+            (req.headers['last-event-id'] as string | undefined) ??
+              new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId'),
+          );
+    const position = since
+      ? events.resume(client, [fromJsonArg(name, 'utf8')], kind === 'pattern', since)
+      : events.position();
     const confirm = r instanceof MultiReply && r.replies[0] instanceof PushReply ? r.replies[0].items : null;
     const count = confirm?.[2] ?? client.subscriptionCount;
     if (res.destroyed || session.killed !== null) return;
@@ -1174,10 +1204,22 @@ export class HttpApi {
     });
     const before = queued;
     queued = null;
+    // The confirmation carries the stream position as its id, so even a subscriber that got no message yet
+    // resumes from where it started.
     write(
-      sseEvent(kind === 'monitor' ? 'OK' : `${command.toLowerCase()},${fromJsonArg(name, 'utf8')},${String(count)}`),
+      sseEvent(
+        kind === 'monitor' ? 'OK' : `${command.toLowerCase()},${fromJsonArg(name, 'utf8')},${String(count)}`,
+        kind === 'monitor' || !events.enabled ? '' : `${position.epoch}:${position.offset}`,
+      ),
     );
+    if (position.recovered === false) write(streamReset());
     for (const chunk of before) write(chunk);
+    // The replay of a resume, a window at a time as the response drains.
+    const pump = () => {
+      if (res.destroyed || client.catchup === null) return;
+      if (!events.pump(client, 256 * 1024)) res.once('drain', pump);
+    };
+    pump();
     const keepalive = setInterval(() => write(Buffer.from(': keepalive\n\n')), SSE_KEEPALIVE_MS);
     keepalive.unref();
     this.openStreams.add(res);

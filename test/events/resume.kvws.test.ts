@@ -1,6 +1,4 @@
-import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killHard, tempDataDir } from '../helpers/persistence.js';

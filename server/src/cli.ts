@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CHECK_AOF_USAGE, checkAofMain } from './cli-aof.js';
 import { tokenMain, USERS_USAGE, userMain } from './cli-users.js';
 import { KVWS_VERSION } from './commands/connection.js';
@@ -38,6 +39,10 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --ws-max-in-flight N          unanswered requests per WebSocket (default 1000; over: BUSY error)
   --ws-ping-interval S          WebSocket ping interval; no pong by the next one: close 4410 (default 30; 0 = off)
   --ws-max-buffer BYTES         unsent bytes per WebSocket before closing it with 4408 (default 8388608; 0 = off)
+  --ws-soft-buffer BYTES        … or this many for more than --ws-soft-seconds (default 2097152; 0 = off)
+  --ws-soft-seconds S           (default 60)
+  --event-log-max-bytes BYTES   events kept for resumes (default 67108864; 0 = no log, no offsets)
+  --event-log-max-age S         … and none older than S seconds (default 3600)
   --http-max-body BYTES         largest HTTP API request body (default 1048576; over: 413)
   --no-http-query-token         refuse the HTTP API token as ?_token= (default: accepted, as Upstash does)
   --api-tokens JSON             static HTTP API tokens bound to users: [{"user":"alice","sha256":"…"}]
@@ -143,6 +148,13 @@ export async function main(argv: string[]): Promise<number> {
     log(`authentication required: ${server.engine.acl.users.size} users`);
   }
   if (!options.dataDir) log('no --data-dir: data is kept in memory only');
+  const files = openFilesLimit();
+  if (files !== null && files < options.maxClients + 64) {
+    log(
+      `WARNING: the open-files limit is ${files}, fewer than --max-clients ${options.maxClients} needs: connections ` +
+        `beyond about ${Math.max(0, files - 64)} will fail. Raise it (ulimit -n ${options.maxClients + 64}) or lower --max-clients`,
+    );
+  }
   log('ready');
   return new Promise<number>((resolve) => {
     // Serve until signalled, even with no listener open (--resp-port 0), instead of exiting when the
@@ -168,4 +180,15 @@ export async function main(argv: string[]): Promise<number> {
       void server.reloadKeys();
     });
   });
+}
+
+/** The process's soft limit on open files (Linux /proc/self/limits), or null where it cannot be read. */
+function openFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!m) return null;
+    return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+  } catch {
+    return null;
+  }
 }

@@ -159,6 +159,16 @@ export const ServerOptionsSchema = z
       .min(0)
       .default(8 * 1024 * 1024),
     /**
+     * The soft limit on unsent bytes (Redis's pubsub soft limit): a WebSocket connection or event stream
+     * with at least `wsSoftBuffer` unsent for more than `wsSoftSeconds` is closed (4408). 0 = none.
+     */
+    wsSoftBuffer: z
+      .number()
+      .int()
+      .min(0)
+      .default(2 * 1024 * 1024),
+    wsSoftSeconds: z.number().int().min(0).default(60),
+    /**
      * Browser origins allowed to open the WebSocket besides the server's own (the Host header's): a
      * comma-separated string or an array, each `scheme://host[:port]`, `null` (file: pages, sandboxed
      * frames) or `*` (any). Requests without an Origin header (non-browser clients) are always allowed.
@@ -283,6 +293,8 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'ws-max-in-flight': { key: 'wsMaxInFlight', kind: 'number' },
   'ws-ping-interval': { key: 'wsPingInterval', kind: 'number' },
   'ws-max-buffer': { key: 'wsMaxBuffer', kind: 'number' },
+  'ws-soft-buffer': { key: 'wsSoftBuffer', kind: 'number' },
+  'ws-soft-seconds': { key: 'wsSoftSeconds', kind: 'number' },
   'allowed-origins': { key: 'allowedOrigins', kind: 'string' },
   'http-max-body': { key: 'httpMaxBody', kind: 'number' },
   'http-query-token': { key: 'httpQueryToken', kind: 'boolean' },

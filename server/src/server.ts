@@ -153,6 +153,8 @@ export class KvwsServer {
           maxInFlight: o.wsMaxInFlight,
           pingInterval: o.wsPingInterval,
           maxBuffer: o.wsMaxBuffer,
+          softBuffer: o.wsSoftBuffer,
+          softSeconds: o.wsSoftSeconds,
           allowedOrigins: o.allowedOrigins,
           authConfigured: () => this.engine.acl.authRequired,
         },

@@ -283,3 +283,58 @@ describe('the event stream over SSE (HTTP API)', () => {
     expect(lost).toContain('event: kvws-stream\ndata: {"recovered":false');
   });
 });
+
+describe('slow consumers', () => {
+  it('a WebSocket subscriber that stops reading is closed with 4408 and can resume from its offset; memory stays bounded', async () => {
+    const { server, r } = await start(['--ws-max-buffer', String(1 << 20), '--ws-soft-buffer', '0']);
+    const c = await ws(server);
+    const pos = await subscribe(c, ['firehose']);
+    // The peer stops reading: its socket's receive side is paused, so the server's send buffer fills.
+    (c.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const payload = 'y'.repeat(4096);
+    const rssBefore = Number(/used_memory_rss:(\d+)/.exec(await r.info('memory'))?.[1]);
+    let sent = 0;
+    for (let round = 0; round < 100 && c.closeInfo === null; round++) {
+      const p = r.pipeline();
+      for (let i = 0; i < 500; i++) p.publish('firehose', payload);
+      await p.exec();
+      sent += 500;
+      const info = await r.info('stats');
+      if (/ws_slow_disconnections:[1-9]/.test(info)) break;
+    }
+    expect(await r.info('stats')).toMatch(/ws_slow_disconnections:1/);
+    const rssAfter = Number(/used_memory_rss:(\d+)/.exec(await r.info('memory'))?.[1]);
+    // Bounded: the 1 MiB limit plus the event log (64 MiB default cap), far below what was published.
+    expect(rssAfter - rssBefore).toBeLessThan(150 * 1024 * 1024);
+    expect(sent * payload.length).toBeGreaterThan(1024 * 1024);
+    // It reconnects and resumes: everything after its position arrives (the log holds it all).
+    const again = await ws(server);
+    const resumed = await subscribe(again, ['firehose'], pos);
+    expect(resumed.recovered).toBe(true);
+    const got = await pushes(again, sent, 20_000);
+    expect(got.at(-1)?.offset).toBe(pos.offset + sent);
+  }, 60_000);
+
+  it('the soft limit: over --ws-soft-buffer for longer than --ws-soft-seconds closes the subscriber', async () => {
+    const { server, r } = await start([
+      '--ws-max-buffer',
+      String(64 << 20),
+      '--ws-soft-buffer',
+      String(256 << 10),
+      '--ws-soft-seconds',
+      '1',
+    ]);
+    const c = await ws(server);
+    await subscribe(c, ['burst']);
+    (c.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    const payload = 'z'.repeat(8192);
+    const p = r.pipeline();
+    for (let i = 0; i < 2000; i++) p.publish('burst', payload);
+    await p.exec();
+    expect(await r.info('stats')).toMatch(/ws_slow_disconnections:0/);
+    await sleep(1300);
+    // Still over the soft limit more than a second later: the next delivery closes it.
+    await r.publish('burst', payload);
+    expect(await r.info('stats')).toMatch(/ws_slow_disconnections:1/);
+  });
+});

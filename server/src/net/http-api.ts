@@ -1134,14 +1134,22 @@ export class HttpApi {
     const engine = this.engine;
     // Deliveries before the response head is written wait here (none are expected: SUBSCRIBE is synchronous).
     let queued: Buffer[] | null = [];
+    /** Since when the peer has had at least wsSoftBuffer unsent bytes (0: it has not). */
+    let softSince = 0;
     const write = (chunk: Buffer): void => {
       if (res.destroyed || res.writableEnded) return;
       if (queued !== null) {
         queued.push(chunk);
         return;
       }
-      const max = engine.options.wsMaxBuffer;
-      if (max > 0 && res.writableLength > max) {
+      const o = engine.options;
+      const unsent = res.writableLength;
+      let tooSlow = o.wsMaxBuffer > 0 && unsent > o.wsMaxBuffer;
+      if (!tooSlow && o.wsSoftBuffer > 0 && unsent >= o.wsSoftBuffer) {
+        if (softSince === 0) softSince = Date.now();
+        else tooSlow = Date.now() - softSince > o.wsSoftSeconds * 1000;
+      } else if (!tooSlow) softSince = 0;
+      if (tooSlow) {
         this.stats.streamsTooSlow++;
         res.destroy();
         return;

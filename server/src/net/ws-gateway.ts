@@ -43,6 +43,12 @@ export interface WsGatewayOptions {
    * connection is closed with 4408. 0 = no limit. Default 8 MiB.
    */
   maxBuffer?: number;
+  /**
+   * The soft limit, as Redis's `client-output-buffer-limit pubsub … soft seconds`: a connection with at least
+   * `softBuffer` unsent bytes for more than `softSeconds` is closed with 4408. 0 = none. Default 2 MiB, 60 s.
+   */
+  softBuffer?: number;
+  softSeconds?: number;
   /** Origins allowed besides the server's own (canonical `scheme://host[:port]`, `null`, `*`). Default []. */
   allowedOrigins?: string[];
   /** Shared with the other front doors via `engine.clients.size`: handshakes beyond it get 503. Default 10000. */
@@ -327,6 +333,8 @@ export class WsGateway {
       maxInFlight: 1000,
       pingInterval: 30,
       maxBuffer: 8 * 1024 * 1024,
+      softBuffer: 2 * 1024 * 1024,
+      softSeconds: 60,
       allowedOrigins: [],
       maxClients: 10000,
       protectedMode: true,
@@ -466,6 +474,8 @@ class WsConnection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  /** Since when unsent output has been at or over the soft limit (0: it is not). */
+  private softSince = 0;
   /** A resume's replay stopped at its window: go on at the next 'drain'. */
   private pumpPending = false;
   /** Frames wait for the AOF to have this tick's writes on disk (appendfsync always). */
@@ -845,11 +855,23 @@ class WsConnection {
     if (this.closed) return;
     const ws = this.ws;
     const max = this.gateway.options.maxBuffer;
-    if (max > 0 && ws.bufferedAmount + this.pendingBytes > max) {
+    const unsent = ws.bufferedAmount + this.pendingBytes;
+    if (max > 0 && unsent > max) {
       this.gateway.stats.slowDisconnections++;
       this.close(CloseCode.tooSlow, `too slow: more than ${max} bytes unsent`);
       return;
     }
+    const soft = this.gateway.options.softBuffer;
+    if (soft > 0 && unsent >= soft) {
+      const now = Date.now();
+      const secs = this.gateway.options.softSeconds;
+      if (this.softSince === 0) this.softSince = now;
+      else if (now - this.softSince > secs * 1000) {
+        this.gateway.stats.slowDisconnections++;
+        this.close(CloseCode.tooSlow, `too slow: ${soft} bytes or more unsent for over ${secs} s`);
+        return;
+      }
+    } else this.softSince = 0;
     // Server frames are unmasked text frames (RFC 6455 §5.2); each tick's frames leave in one write.
     this.pending.push(textFrameHeader(payload.length), payload);
     this.pendingBytes += payload.length + 10;

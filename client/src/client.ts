@@ -49,6 +49,8 @@ export interface KeyEvent {
   key: string;
   event: string;
   db: number;
+  /** The event's offset in the server's event stream, when the message had one (see Message). */
+  offset?: number;
 }
 
 /**
@@ -131,7 +133,9 @@ export class KvwsClient {
     const out: Subscription<KeyEvent> = new Subscription(() => inner.unsubscribe());
     const inner = await this.psubscribe(`${prefix}${pattern}`, (m) => {
       if (!m.channel.startsWith(prefix) || (only && !only.has(m.data))) return;
-      out.deliver({ key: m.channel.slice(prefix.length), event: m.data, db });
+      const e: KeyEvent = { key: m.channel.slice(prefix.length), event: m.data, db };
+      if (m.offset !== undefined) e.offset = m.offset;
+      out.deliver(e);
     });
     out.on(listener);
     return out;

@@ -30,6 +30,11 @@ export interface Message {
   pattern?: string;
   /** The payload (for keyspace notifications: the event name or the key). */
   data: string;
+  /**
+   * Its offset in the server's event stream (WebSocket transport; absent when the server keeps no event
+   * log): increasing, so it orders the messages of all subscriptions of a connection.
+   */
+  offset?: number;
 }
 
 /**

@@ -12,9 +12,15 @@
  * - A call already sent when the connection drops rejects with ConnectionError: it may or may not have run
  *   on the server, so it is not retried automatically. A first SUBSCRIBE in flight rejects the same way;
  *   subscriptions the server confirmed are re-subscribed after every reconnect, before the queue is sent.
+ * - Resume (issue 8): each subscription keeps its place in the server's event stream (the SUBSCRIBE reply's
+ *   `stream`, then each delivered message's `offset`) and re-subscribes with `since` it: the server replays
+ *   the events it missed, in order, then goes live, so every message is delivered once (a message at or
+ *   before the subscription's place is dropped). When the server cannot replay them (it restarted without
+ *   persistence, or its log no longer reaches back), the `resume` event says so and the subscription goes on
+ *   from the server's current position.
  * - Calls made after `close()` (or after the server refused authentication) reject with ConnectionError.
  */
-import { type AuthResult, CloseCode, SUBPROTOCOL } from '@kvws/shared/wire';
+import { type AuthResult, CloseCode, type StreamPosition, SUBPROTOCOL } from '@kvws/shared/wire';
 import { KvwsClient } from './client.js';
 import { AbortError, ConnectionError, KvwsError, TimeoutError } from './errors.js';
 import type { CallOptions, Message, Request, Transport, Value } from './types.js';
@@ -74,12 +80,21 @@ export interface WsEvents {
   error: Error;
   /** A reconnect was scheduled: `attempt` counts from 1 since the last successful connect. */
   reconnect: { attempt: number; delay: number };
+  /**
+   * Messages of these subscriptions may have been lost, and will not be replayed: the server could not
+   * resume them (it restarted without persistence or its event log no longer reaches back, or it has no
+   * event log). Refetch the state they describe; they go on from the server's position `{epoch, offset}`.
+   * A resume that recovered everything emits nothing: the missed messages simply arrive, in order.
+   */
+  resume: { recovered: false; channels: string[]; patterns: string[]; epoch: string; offset: number };
 }
 
 /** A call waiting for its reply: `id` once it has been sent. */
 interface Call {
   body: object;
   id?: number;
+  /** For a SUBSCRIBE/PSUBSCRIBE the transport tracks: its reply's `stream` places them. */
+  subs?: Sub[];
   resolve(v: Value): void;
   reject(e: Error): void;
 }
@@ -94,12 +109,15 @@ interface Sub {
   /** The server confirmed it once: it is re-subscribed after every reconnect. */
   confirmed: boolean;
   /**
-   * Issue 8 (resume from event offsets) — NOT offered by the server yet. When pushes carry an `offset`, the
-   * last one seen is kept here; a future version will send it when re-subscribing so missed events replay.
-   * Nothing reads it today.
+   * Its place in the event stream: the offset of the last event delivered to it (at first, the SUBSCRIBE
+   * reply's `stream`). Sent as `since` when re-subscribing. Absent when the server gives no position.
    */
-  lastOffset?: string | number;
+  pos?: { epoch: string; offset: number };
+  /** The socket on which the server last confirmed it: a `stream` push there concerns it. */
+  on?: WebSocketLike;
 }
+
+const subKey = (kind: Sub['kind'], name: string) => (kind === 'channel' ? 'c:' : 'p:') + name;
 
 const CLOSED = 3;
 
@@ -145,6 +163,14 @@ export class WsTransport implements Transport {
    * KvwsError (error reply), TimeoutError, AbortError or ConnectionError (see the module comment).
    */
   request(req: Request, opts: CallOptions = {}): Promise<Value> {
+    return this.enqueue(
+      req.kind === 'cmd' ? { cmd: req.argv } : req.kind === 'pipeline' ? { pipeline: req.argvs } : { multi: req.argvs },
+      opts,
+    );
+  }
+
+  /** `request` for a frame body; `subs` are placed by the reply's stream position (see `subscribed`). */
+  private enqueue(body: object, opts: CallOptions, subs?: Sub[]): Promise<Value> {
     return new Promise<Value>((resolve, reject) => {
       if (this.closedBy) return reject(this.closedBy);
       const { signal } = opts;
@@ -160,12 +186,8 @@ export class WsTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
       };
       const call: Call = {
-        body:
-          req.kind === 'cmd'
-            ? { cmd: req.argv }
-            : req.kind === 'pipeline'
-              ? { pipeline: req.argvs }
-              : { multi: req.argvs },
+        body,
+        subs,
         resolve: (v) => {
           settled();
           resolve(v);
@@ -199,11 +221,11 @@ export class WsTransport implements Transport {
     name: string,
     onMessage: (m: Message) => void,
   ): Promise<() => Promise<void>> {
-    const key = (kind === 'channel' ? 'c:' : 'p:') + name;
+    const key = subKey(kind, name);
     let sub = this.subs.get(key);
     if (!sub) {
       const s: Sub = { kind, name, listeners: new Set(), confirmed: false, ready: Promise.resolve() };
-      s.ready = this.request({ kind: 'cmd', argv: [kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE', name] }).then(
+      s.ready = this.enqueue({ cmd: [kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE', name] }, {}, [s]).then(
         () => {
           s.confirmed = true;
         },
@@ -360,25 +382,76 @@ export class WsTransport implements Transport {
     }, delay);
   }
 
-  /** Authenticated: re-subscribe, flush the offline queue in order, then state `connected`. */
+  /**
+   * Authenticated: re-subscribe (one frame per kind and stream position, resuming from it), flush the
+   * offline queue in order, then state `connected`.
+   */
   private connected(ws: WebSocketLike): void {
     clearTimeout(this.timer);
     this.attempt = 0;
-    for (const [key, s] of this.subs) {
+    const groups = new Map<string, Sub[]>();
+    for (const s of this.subs.values()) {
       if (!s.confirmed) continue; // its first SUBSCRIBE is still in the queue
-      this.send(ws, { cmd: [s.kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE', s.name] }).catch((e: Error) => {
-        if (this.ws !== ws) return;
-        if (this.subs.get(key) === s) this.subs.delete(key);
-        this.emit('error', e);
-      });
+      const k = `${s.kind} ${s.pos ? `${s.pos.offset} ${s.pos.epoch}` : ''}`;
+      const g = groups.get(k);
+      if (g) g.push(s);
+      else groups.set(k, [s]);
     }
+    for (const g of groups.values()) this.resubscribe(ws, g);
     for (const call of this.queue.splice(0)) this.transmit(ws, call);
     this.setState('connected');
   }
 
+  /**
+   * SUBSCRIBE/PSUBSCRIBE `subs` (same kind and position) again, with `since` their position. Refused (an ACL
+   * change), a group is tried one by one; a single one refused is dropped and reported as an error.
+   */
+  private resubscribe(ws: WebSocketLike, subs: Sub[]): void {
+    const { kind, pos } = subs[0];
+    const cmd = [kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE', ...subs.map((s) => s.name)];
+    this.send(ws, pos ? { cmd, since: { offset: pos.offset, epoch: pos.epoch } } : { cmd }, subs).catch((e: Error) => {
+      if (this.ws !== ws) return;
+      if (subs.length > 1) {
+        for (const s of subs) this.resubscribe(ws, [s]);
+        return;
+      }
+      const key = subKey(kind, subs[0].name);
+      if (this.subs.get(key) === subs[0]) this.subs.delete(key);
+      this.emit('error', e);
+    });
+  }
+
+  /**
+   * The reply to a SUBSCRIBE/PSUBSCRIBE of `subs` arrived, with the server's stream position: a new
+   * subscription starts there; a resumed one keeps its place (the missed events follow) unless the server
+   * could not recover them: then it starts there too, and `resume` tells the application.
+   */
+  private subscribed(subs: Sub[], stream: StreamPosition | undefined): void {
+    for (const s of subs) s.on = this.ws ?? undefined;
+    if (!stream || stream.recovered) return;
+    for (const s of subs) s.pos = { epoch: stream.epoch, offset: stream.offset };
+    if (stream.recovered === false) this.unrecovered(subs, stream.epoch, stream.offset);
+  }
+
+  /** Moves every subscription confirmed on this connection, in `epoch`, up to `offset` (never back). */
+  private advance(epoch: string | undefined, offset: number): void {
+    if (epoch === undefined) return;
+    for (const s of this.subs.values()) {
+      if (s.on === this.ws && s.pos?.epoch === epoch && s.pos.offset < offset) s.pos.offset = offset;
+    }
+  }
+
+  /** Emits `resume` (not recovered) for those of `subs` still subscribed. */
+  private unrecovered(subs: Sub[], epoch: string, offset: number): void {
+    const live = subs.filter((s) => this.subs.get(subKey(s.kind, s.name)) === s);
+    if (live.length === 0) return;
+    const names = (kind: Sub['kind']) => live.filter((s) => s.kind === kind).map((s) => s.name);
+    this.emit('resume', { recovered: false, channels: names('channel'), patterns: names('pattern'), epoch, offset });
+  }
+
   /** Sends a transport-internal request (auth, re-subscribe) on `ws` now, bypassing the queue. */
-  private send(ws: WebSocketLike, body: object): Promise<Value> {
-    return new Promise((resolve, reject) => this.transmit(ws, { body, resolve, reject }));
+  private send(ws: WebSocketLike, body: object, subs?: Sub[]): Promise<Value> {
+    return new Promise((resolve, reject) => this.transmit(ws, { body, subs, resolve, reject }));
   }
 
   private transmit(ws: WebSocketLike, call: Call): void {
@@ -420,8 +493,13 @@ export class WsTransport implements Transport {
       return; // a late reply to a call that timed out or was aborted
     }
     this.pending.delete(f.id as number);
-    if ('error' in f) call.reject(new KvwsError(String(f.error)));
-    else call.resolve(f.result as Value);
+    if ('error' in f) {
+      call.reject(new KvwsError(String(f.error)));
+      return;
+    }
+    // Before any later frame: the pushes that follow this reply are measured against the position.
+    if (call.subs) this.subscribed(call.subs, f.stream as StreamPosition | undefined);
+    call.resolve(f.result as Value);
   }
 
   private push(f: Record<string, unknown>): void {
@@ -430,10 +508,19 @@ export class WsTransport implements Transport {
       const pattern = f.pattern as string | undefined;
       const s = this.subs.get(f.push === 'message' ? `c:${channel}` : `p:${pattern}`);
       if (!s) return;
-      // Issue 8 placeholder: remember the offset if the server ever sends one (see Sub.lastOffset).
-      if (typeof f.offset === 'string' || typeof f.offset === 'number') s.lastOffset = f.offset;
+      const offset = f.offset;
       const m: Message =
         pattern === undefined ? { channel, data: f.data as string } : { channel, pattern, data: f.data as string };
+      if (typeof offset === 'number') {
+        // Exactly once: a message at or before the subscription's place was delivered already.
+        if (s.pos) {
+          if (offset <= s.pos.offset) return;
+          s.pos.offset = offset;
+        }
+        m.offset = offset;
+        // Events reach a connection in stream order: its other subscriptions have everything up to here too.
+        this.advance(s.pos?.epoch, offset);
+      }
       for (const l of s.listeners) {
         try {
           l(m);
@@ -441,6 +528,16 @@ export class WsTransport implements Transport {
           this.emit('error', e as Error);
         }
       }
+    } else if (f.push === 'stream' && f.recovered !== false) {
+      // A heartbeat: the subscriptions of this connection have every event up to `offset`.
+      this.advance(f.epoch as string, f.offset as number);
+    } else if (f.push === 'stream' && f.recovered === false) {
+      // A replay was cut short (the log lost events it still needed): every subscription of this session
+      // may have missed some; they are live again from the server's position.
+      const { epoch, offset } = f as { epoch: string; offset: number };
+      const subs = [...this.subs.values()].filter((s) => s.on === this.ws);
+      for (const s of subs) s.pos = { epoch, offset };
+      this.unrecovered(subs, epoch, offset);
     } else if (f.push === 'auth' && f.event === 'expired') {
       // The server closes with 4401 next; the reconnect asks the provider for a fresh token.
       this.emit('error', new ConnectionError('the session token expired', CloseCode.unauthorized));

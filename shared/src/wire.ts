@@ -50,8 +50,12 @@ export interface StreamPosition {
 export type PushFrame =
   | { push: 'message'; channel: string; data: string; offset?: number }
   | { push: 'pmessage'; pattern: string; channel: string; data: string; offset?: number }
-  /** A resume could not be completed (the log lost events the client still needed): refetch state. */
-  | { push: 'stream'; recovered: false; epoch: string; offset: number }
+  /**
+   * The stream position: with `recovered: false`, a resume could not be completed (the log lost events the
+   * client still needed: refetch state); without it, a heartbeat (each ping interval, when the stream moved
+   * on and nothing was delivered): this connection's subscriptions have every event up to `offset`.
+   */
+  | { push: 'stream'; recovered?: false; epoch: string; offset: number }
   /** The session's token expired: its rights and subscriptions are gone; the server then closes with 4401. */
   | { push: 'auth'; event: 'expired' }
   /** After MONITOR: one line per command run by any client, in Redis's MONITOR format. */

@@ -192,8 +192,13 @@ describe('through a proxy that cuts connections', () => {
     // Published after the reconnect: both subscriptions are back on the new session.
     expect(await admin.publish('rc:news', 'after')).toBe(1);
     expect(await admin.publish('rc:p.x', 'pattern after')).toBe(1);
-    expect(await news.nth(1)).toEqual({ channel: 'rc:news', data: 'after' });
-    expect(await pat.nth(1)).toEqual({ channel: 'rc:p.x', pattern: 'rc:p.*', data: 'pattern after' });
+    expect(await news.nth(1)).toEqual({ channel: 'rc:news', data: 'after', offset: expect.any(Number) });
+    expect(await pat.nth(1)).toEqual({
+      channel: 'rc:p.x',
+      pattern: 'rc:p.*',
+      data: 'pattern after',
+      offset: expect.any(Number),
+    });
   });
 
   it('calls made while down wait in the queue and are answered in order after the reconnect', async () => {
@@ -345,7 +350,7 @@ describe('token expiry and server restarts', () => {
     expect(await c.call('CLIENT', 'ID')).not.toBe(firstId);
     expect(await c.call('ACL', 'WHOAMI')).toBe('alice');
     expect(await admin.publish('rc:expiry', 'back')).toBe(1);
-    expect(await news.nth(1)).toEqual({ channel: 'rc:expiry', data: 'back' });
+    expect(await news.nth(1)).toEqual({ channel: 'rc:expiry', data: 'back', offset: expect.any(Number) });
   });
 
   it('survives a server killed and restarted on the same port: queued calls run on the new one', async () => {
@@ -368,6 +373,6 @@ describe('token expiry and server restarts', () => {
     expect(await queued).toBeNull();
     await reach(pub, 'connected');
     expect(await pub.call('PUBLISH', 'restart:news', 'hello again')).toBe(1);
-    expect(await news.nth(1)).toEqual({ channel: 'restart:news', data: 'hello again' });
+    expect(await news.nth(1)).toEqual({ channel: 'restart:news', data: 'hello again', offset: expect.any(Number) });
   });
 });

@@ -183,12 +183,18 @@ describe('pub/sub', () => {
     // One subscription on the wire for both listeners.
     expect(await pub.call('PUBSUB', 'NUMSUB', 'ws:news')).toEqual(['ws:news', 1]);
     expect(await pub.call('PUBLISH', 'ws:news', 'hello')).toBe(1);
-    expect(await a.nth(1)).toEqual({ channel: 'ws:news', data: 'hello' });
-    expect(await iter.next()).toEqual({ done: false, value: { channel: 'ws:news', data: 'hello' } });
+    expect(await a.nth(1)).toEqual({ channel: 'ws:news', data: 'hello', offset: expect.any(Number) });
+    expect(await iter.next()).toEqual({
+      done: false,
+      value: { channel: 'ws:news', data: 'hello', offset: expect.any(Number) },
+    });
     await subA.unsubscribe();
     expect(await pub.call('PUBSUB', 'NUMSUB', 'ws:news')).toEqual(['ws:news', 1]);
     await pub.call('PUBLISH', 'ws:news', 'second');
-    expect(await iter.next()).toEqual({ done: false, value: { channel: 'ws:news', data: 'second' } });
+    expect(await iter.next()).toEqual({
+      done: false,
+      value: { channel: 'ws:news', data: 'second', offset: expect.any(Number) },
+    });
     expect(a.got).toHaveLength(1);
     await subB.unsubscribe();
     expect(await iter.next()).toEqual({ done: true, value: undefined });
@@ -202,8 +208,18 @@ describe('pub/sub', () => {
     const sub = await c.psubscribe(['ws:sport.*', 'ws:weather.*'], r.push);
     await pub.call('PUBLISH', 'ws:sport.tennis', 'ace');
     await pub.call('PUBLISH', 'ws:weather.paris', 'rain');
-    expect(await r.nth(1)).toEqual({ channel: 'ws:sport.tennis', pattern: 'ws:sport.*', data: 'ace' });
-    expect(await r.nth(2)).toEqual({ channel: 'ws:weather.paris', pattern: 'ws:weather.*', data: 'rain' });
+    expect(await r.nth(1)).toEqual({
+      channel: 'ws:sport.tennis',
+      pattern: 'ws:sport.*',
+      data: 'ace',
+      offset: expect.any(Number),
+    });
+    expect(await r.nth(2)).toEqual({
+      channel: 'ws:weather.paris',
+      pattern: 'ws:weather.*',
+      data: 'rain',
+      offset: expect.any(Number),
+    });
     await sub.unsubscribe();
     expect(await pub.call('PUBSUB', 'NUMPAT')).toBe(0);
   });
@@ -309,7 +325,7 @@ describe('authentication (wss:// with a private CA)', () => {
     expect(await c.call('CLIENT', 'ID')).toBe(id);
     expect(await c.call('ACL', 'WHOAMI')).toBe('alice');
     expect(await c.call('PUBLISH', 'ws:kept', 'still here')).toBe(1);
-    expect(await r.nth(1)).toEqual({ channel: 'ws:kept', data: 'still here' });
+    expect(await r.nth(1)).toEqual({ channel: 'ws:kept', data: 'still here', offset: expect.any(Number) });
     expect(states).toEqual([]);
     expect(errors).toEqual([]);
     expect(issued.length).toBeGreaterThanOrEqual(2);

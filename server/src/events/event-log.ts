@@ -176,8 +176,12 @@ export class EventLog {
       for (const p of client.patterns) c.starts.set(`p\0${p}`, this.lastOffset);
       client.catchup = c;
     }
+    if (since.offset < c.cursor) {
+      // Moving the cursor back: what the other subscriptions got up to the cursor is not sent again.
+      for (const [k, start] of c.starts) if (start < c.cursor) c.starts.set(k, c.cursor);
+      c.cursor = since.offset;
+    }
     for (const n of names) c.starts.set(`${pattern ? 'p' : 'c'}\0${n}`, since.offset);
-    if (since.offset < c.cursor) c.cursor = since.offset;
     return { ...pos, recovered: true };
   }
 

@@ -428,7 +428,14 @@ export class WsGateway {
 
   /** Every ping interval: close peers that did not answer the last ping (4410), ping the rest. */
   private heartbeat(): void {
-    for (const c of this.connections) c.heartbeat();
+    // One `stream` push for every subscriber the stream moved past without anything for it (serialized once).
+    const events = this.engine.events;
+    let position: Buffer | null = null;
+    const streamPush = () => {
+      position ??= Buffer.from(JSON.stringify({ push: 'stream', epoch: events.epoch, offset: events.lastOffset }));
+      return position;
+    };
+    for (const c of this.connections) c.heartbeat(events.lastOffset, streamPush);
   }
 
   /** Closes every connection with 1001; resolves when all are gone (stragglers destroyed after the grace). */
@@ -474,6 +481,8 @@ class WsConnection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
+  /** The highest stream offset this connection has been told about (a push, or a `stream` heartbeat). */
+  private streamSent = 0;
   /** Since when unsent output has been at or over the soft limit (0: it is not). */
   private softSince = 0;
   /** A resume's replay stopped at its window: go on at the next 'drain'. */
@@ -798,6 +807,7 @@ class WsConnection {
     let frame: object;
     const enc = this.encoding;
     if (reply instanceof PushReply && reply.offset !== 0) {
+      if (reply.offset > this.streamSent) this.streamSent = reply.offset;
       // A stream event: serialized once per encoding however many subscribers it goes to.
       let cache = reply.encoded;
       let bytes = cache?.get(enc);
@@ -914,7 +924,12 @@ class WsConnection {
     else this.close(CloseCode.unauthorized, this.killReason ?? 'killed');
   }
 
-  heartbeat(): void {
+  /**
+   * Every ping interval: a peer that did not answer the last ping is closed; one with subscriptions that is
+   * live and got no event while the stream moved on to `lastOffset` gets a `stream` push, so its resume
+   * position moves on too (a quiet subscription would otherwise fall behind the log and not recover).
+   */
+  heartbeat(lastOffset: number, streamPush: () => Buffer): void {
     if (this.closed) return;
     if (!this.alive) {
       this.gateway.stats.deadPeers++;
@@ -923,6 +938,11 @@ class WsConnection {
     }
     this.alive = false;
     this.ws.ping();
+    const c = this.client;
+    if (lastOffset > this.streamSent && c.subscriptionCount > 0 && c.catchup === null) {
+      this.streamSent = lastOffset;
+      this.sendBytes(streamPush());
+    }
   }
 
   /**

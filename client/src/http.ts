@@ -130,15 +130,26 @@ interface Queued {
   reject: (e: unknown) => void;
 }
 
-/** One SSE event's data, as the stream reader hands it over. */
-type OnEvent = (data: string) => void;
+/** One SSE event as the stream reader hands it over: its data, the last `id:` seen, and its `event:` name. */
+type OnEvent = (data: string, id: string, event: string) => void;
+
+/** What the HTTP transport tells the application about its subscriptions (`transport.on`). */
+export interface HttpEvents {
+  /**
+   * A reopened event stream could not be resumed (the server restarted without persistence, or its event
+   * log no longer reaches back): messages may have been lost; refetch the state they describe. A resume
+   * that recovered everything emits nothing: the missed messages simply arrive, in order.
+   */
+  resume: { recovered: false; channels: string[]; patterns: string[]; epoch: string; offset: number };
+}
 
 /**
  * Transport over kvws's HTTP API. Contract (see Transport): `request` resolves with the result (`cmd`), the
  * envelope array (`pipeline`, `multi`) or null (`multi` whose WATCHed key changed); rejects with KvwsError
  * for an error reply, ConnectionError for a network error, a refused token (401/403 with its status) or a
  * server error (5xx), TimeoutError or AbortError. `subscribe` resolves once the stream confirmed the
- * subscription and reopens it after a drop (messages published meanwhile are lost, as pub/sub is). After
+ * subscription and reopens it after a drop, resuming with Last-Event-ID (messages published meanwhile are
+ * replayed in order, once; when the server cannot, the `resume` event says so). After
  * `close()`, every call rejects with ConnectionError.
  */
 export class HttpTransport implements Transport {
@@ -153,6 +164,13 @@ export class HttpTransport implements Transport {
   private queue: Queued[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
+  private readonly listeners = new Set<(e: HttpEvents['resume']) => void>();
+
+  /** Listens to `resume` (see HttpEvents); returns a function that stops listening. */
+  on(_event: 'resume', listener: (e: HttpEvents['resume']) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** `url`: the server's base URL (`https://host:8443`, or a path under which a proxy serves the API). */
   constructor(url: string, options: HttpOptions = {}) {
@@ -186,9 +204,43 @@ export class HttpTransport implements Transport {
   subscribe(kind: 'channel' | 'pattern', name: string, onMessage: (m: Message) => void): Promise<() => Promise<void>> {
     if (this.closed) return Promise.reject(new ConnectionError('the client is closed'));
     const path = `/${kind === 'channel' ? 'subscribe' : 'psubscribe'}/${encodeURIComponent(name)}`;
-    const onEvent: OnEvent = (data) => {
+    /**
+     * The stream position (`<epoch>:<offset>` from the events' ids): sent as Last-Event-ID when the stream is
+     * reopened, so the server replays what was missed (issue 8). Messages at or before it are not delivered again.
+     */
+    let lastId = '';
+    let lastOffset = -1;
+    const onEvent: OnEvent = (data, id, event) => {
+      if (event === 'kvws-stream') {
+        let info: { recovered?: boolean; epoch?: string; offset?: number } = {};
+        try {
+          info = JSON.parse(data);
+        } catch {}
+        if (info.recovered === false && typeof info.epoch === 'string' && typeof info.offset === 'number') {
+          lastId = `${info.epoch}:${info.offset}`;
+          lastOffset = info.offset;
+          const e = {
+            recovered: false as const,
+            channels: [] as string[],
+            patterns: [] as string[],
+            epoch: info.epoch,
+            offset: info.offset,
+          };
+          (kind === 'channel' ? e.channels : e.patterns).push(name);
+          for (const l of this.listeners) l(e);
+        }
+        return;
+      }
       const m = parseMessage(kind, name, data);
-      if (m) onMessage(m);
+      if (!m) return;
+      const offset = offsetOf(id);
+      if (offset !== null) {
+        if (offset <= lastOffset && id.split(':')[0] === lastId.split(':')[0]) return;
+        lastId = id;
+        lastOffset = offset;
+        m.offset = offset;
+      }
+      onMessage(m);
     };
     let stopped = false;
     let current: AbortController | null = null;
@@ -202,14 +254,19 @@ export class HttpTransport implements Transport {
       current = ac;
       this.active.add(ac);
       try {
-        const res = await this.post(path, undefined, ac.signal, 'text/event-stream');
+        const res = await this.post(path, undefined, ac.signal, 'text/event-stream', lastId);
         if (!res.ok || !res.body) throw answerError(res.status, await readJson(res));
         let ok = false;
-        await readEvents(res.body, ac, (data) => {
+        await readEvents(res.body, ac, (data, id, event) => {
           if (!ok && data.startsWith(kind === 'channel' ? 'subscribe,' : 'psubscribe,')) {
             ok = true;
+            // A first stream starts at the confirmation's position; a resumed one keeps its own.
+            if (lastId === '' && offsetOf(id) !== null) {
+              lastId = id;
+              lastOffset = offsetOf(id) as number;
+            }
             confirmed();
-          } else if (ok) onEvent(data);
+          } else if (ok) onEvent(data, id, event);
         });
         return ok;
       } finally {
@@ -351,8 +408,15 @@ export class HttpTransport implements Transport {
    * POSTs `body` (JSON text) to `path` with the token; resolves with the response whatever its status.
    * Rejects with ConnectionError when the token provider fails, with what fetch throws otherwise.
    */
-  private async post(path: string, body: string | undefined, signal: AbortSignal, accept: string): Promise<Response> {
+  private async post(
+    path: string,
+    body: string | undefined,
+    signal: AbortSignal,
+    accept: string,
+    lastEventId = '',
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept };
+    if (lastEventId !== '') headers['last-event-id'] = lastEventId;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let token: string | undefined;
     try {
@@ -441,6 +505,8 @@ async function readEvents(body: ReadableStream<Uint8Array>, ac: AbortController,
   ac.signal.addEventListener('abort', cancel, { once: true });
   let buf = '';
   let data: string[] = [];
+  let id = '';
+  let event = '';
   try {
     arm();
     for (;;) {
@@ -464,10 +530,16 @@ async function readEvents(body: ReadableStream<Uint8Array>, ac: AbortController,
         const line = buf.slice(start, eol.index);
         start = eol.index + eol[0].length;
         if (line === '') {
-          if (data.length > 0) onEvent(data.join('\n'));
+          if (data.length > 0) onEvent(data.join('\n'), id, event);
           data = [];
+          event = '';
         } else if (line.startsWith('data:')) {
           data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+        } else if (line.startsWith('id:')) {
+          // The last event id persists across events, as in EventSource.
+          id = line.slice(line.startsWith('id: ') ? 4 : 3);
+        } else if (line.startsWith('event:')) {
+          event = line.slice(line.startsWith('event: ') ? 7 : 6);
         }
       }
       buf = buf.slice(start);
@@ -476,6 +548,12 @@ async function readEvents(body: ReadableStream<Uint8Array>, ac: AbortController,
     clearTimeout(idle);
     ac.signal.removeEventListener('abort', cancel);
   }
+}
+
+/** The offset of an event id `<epoch>:<offset>`, or null. */
+function offsetOf(id: string): number | null {
+  const m = /^[0-9A-Za-z_-]+:(\d+)$/.exec(id);
+  return m ? Number(m[1]) : null;
 }
 
 /**

@@ -10,7 +10,7 @@ import { connectHttp, HttpTransport } from '@kvws/client/http';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 // @kvws/client/http end to end: the built client with Node's global fetch against real kvws processes
 // (--no-tls on loopback: Node's fetch cannot be given a private CA without undici's own Agent, so TLS is
@@ -85,6 +85,8 @@ class FaultyProxy {
   private readonly sockets = new Set<net.Socket>();
   private readonly server: http.Server;
   port = 0;
+  /** When set, a request's Last-Event-ID header is replaced by this (a position the server never gave). */
+  rewriteLastEventId: string | null = null;
 
   constructor(private readonly target: number) {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -137,8 +139,11 @@ class FaultyProxy {
       req.resume();
       return;
     }
+    const headers = { ...req.headers };
+    if (this.rewriteLastEventId !== null && headers['last-event-id'] !== undefined)
+      headers['last-event-id'] = this.rewriteLastEventId;
     const up = http.request(
-      { host: '127.0.0.1', port: this.target, method: req.method, path: req.url, headers: req.headers },
+      { host: '127.0.0.1', port: this.target, method: req.method, path: req.url, headers },
       (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
@@ -399,14 +404,14 @@ describe('subscriptions over server-sent events', () => {
     await r.publish('news,eu', 'two\nlines');
     expect(await waitFor(() => got.length === 2, 5000)).toBe(true);
     expect(got).toEqual([
-      { channel: 'news,eu', data: 'hello, world' },
-      { channel: 'news,eu', data: 'two\nlines' },
+      { channel: 'news,eu', data: 'hello, world', offset: expect.any(Number) },
+      { channel: 'news,eu', data: 'two\nlines', offset: (got[0].offset as number) + 1 },
     ]);
     const pgot: Message[] = [];
     const psub = await kv.psubscribe('feed.*', (m) => pgot.push(m));
     await r.publish('feed.a', '{"x":1,"y":2}');
     expect(await waitFor(() => pgot.length === 1, 5000)).toBe(true);
-    expect(pgot).toEqual([{ pattern: 'feed.*', channel: 'feed.a', data: '{"x":1,"y":2}' }]);
+    expect(pgot).toEqual([{ pattern: 'feed.*', channel: 'feed.a', data: '{"x":1,"y":2}', offset: expect.any(Number) }]);
     await sub.unsubscribe();
     await psub.unsubscribe();
     const numsub = async () => ((await r.pubsub('NUMSUB', 'news,eu')) as unknown[])[1];
@@ -431,6 +436,61 @@ describe('subscriptions over server-sent events', () => {
     await sub.unsubscribe();
   });
 
+  it('resumes with Last-Event-ID: messages published while the stream was down arrive once, in order', async () => {
+    const proxy = await new FaultyProxy(open.httpsPort as number).listen();
+    const kv = client(base(proxy.port));
+    const r = redis(open);
+    const got: Message[] = [];
+    const sub = await kv.subscribe('resumed', (m) => got.push(m));
+    await r.publish('resumed', 'a');
+    expect(await waitFor(() => got.length === 1, 5000)).toBe(true);
+    for (let round = 0; round < 3; round++) {
+      proxy.dropAll();
+      for (let i = 0; i < 5; i++) await r.publish('resumed', `down${round}.${i}`);
+      expect(await waitFor(() => got.length === 1 + 5 * (round + 1), 10_000)).toBe(true);
+    }
+    await r.publish('resumed', 'z');
+    expect(await waitFor(() => got.length === 17, 5000)).toBe(true);
+    await sleep(100);
+    expect(got.map((m) => m.data)).toEqual([
+      'a',
+      ...[0, 1, 2].flatMap((round) => [0, 1, 2, 3, 4].map((i) => `down${round}.${i}`)),
+      'z',
+    ]);
+    const offsets = got.map((m) => m.offset as number);
+    for (let i = 1; i < offsets.length; i++) expect(offsets[i]).toBe(offsets[i - 1] + 1);
+    expect(proxy.count('POST /subscribe/resumed')).toBeGreaterThanOrEqual(4);
+    await sub.unsubscribe();
+  });
+
+  it('a stream the server cannot resume (another epoch) is reported with the resume event', async () => {
+    const events: unknown[] = [];
+    const r = redis(open);
+    const got: Message[] = [];
+    const proxy = await new FaultyProxy(open.httpsPort as number).listen();
+    const tp = new HttpTransport(`http://127.0.0.1:${proxy.port}`);
+    tp.on('resume', (e) => events.push(e));
+    const stop = await tp.subscribe('channel', 'epochs', (m) => got.push(m));
+    // The client's position names an epoch this server never had (as after a restart without persistence).
+    await r.publish('epochs', 'one');
+    expect(await waitFor(() => got.length === 1, 5000)).toBe(true);
+    proxy.rewriteLastEventId = 'ffffffffffffffff:1';
+    proxy.dropAll();
+    expect(await waitFor(() => events.length === 1, 10_000)).toBe(true);
+    expect(events[0]).toEqual({
+      recovered: false,
+      channels: ['epochs'],
+      patterns: [],
+      epoch: expect.stringMatching(/^[0-9a-f]{16}$/),
+      offset: expect.any(Number),
+    });
+    await r.publish('epochs', 'two');
+    expect(await waitFor(() => got.length === 2, 5000)).toBe(true);
+    expect(got.map((m) => m.data)).toEqual(['one', 'two']);
+    await stop();
+    await tp.close();
+  });
+
   it('keyspace events are filtered by the ACL: a restricted user sees only its keys', async () => {
     const adminKv = client(base(secured), { token: await login(secured, 'admin', 'adminpw') });
     const appKv = client(base(secured), { token: await login(secured, 'app', 'apppw') });
@@ -443,10 +503,11 @@ describe('subscriptions over server-sent events', () => {
     await r.set('app:k', '1');
     expect(await waitFor(() => mine.length >= 1 && all.length >= 2, 5000)).toBe(true);
     expect(all).toEqual([
-      { key: 'other:k', event: 'set', db: 0 },
-      { key: 'app:k', event: 'set', db: 0 },
+      { key: 'other:k', event: 'set', db: 0, offset: expect.any(Number) },
+      { key: 'app:k', event: 'set', db: 0, offset: expect.any(Number) },
     ]);
-    expect(mine).toEqual([{ key: 'app:k', event: 'set', db: 0 }]);
+    // The same event, at the same place in the stream, for both users.
+    expect(mine).toEqual([{ key: 'app:k', event: 'set', db: 0, offset: all[1].offset }]);
     // A channel outside its rights is refused with NOPERM.
     const denied = await rejection(appKv.subscribe('news'));
     expect(denied).toBeInstanceOf(KvwsError);

@@ -374,7 +374,14 @@ describe('token lifetimes over WebSocket', () => {
     const ws = await openWs();
     const first = await ws.reply(ws.request({ auth: { token: await sign(claims({ exp: firstExp })) } }));
     expect(first.result).toEqual({ user: 'alice', expiresAt: firstExp * 1000 });
-    expect(await ws.result('SUBSCRIBE', 'a:kept')).toEqual([['subscribe', 'a:kept', 1]]);
+    const sub = ws.request({ cmd: ['SUBSCRIBE', 'a:kept'] });
+    const subscribed = await ws.reply(sub);
+    expect(subscribed).toEqual({
+      id: sub,
+      result: [['subscribe', 'a:kept', 1]],
+      stream: { epoch: expect.stringMatching(/^[0-9a-f]{16}$/), offset: expect.any(Number) },
+    });
+    const at = (subscribed as { stream: { offset: number } }).stream.offset;
     const laterExp = now() + 300;
     const second = await ws.reply(ws.request({ auth: { token: await sign(claims({ exp: laterExp })) } }));
     expect(second.result).toEqual({ user: 'alice', expiresAt: laterExp * 1000 });
@@ -384,7 +391,7 @@ describe('token lifetimes over WebSocket', () => {
     expect(ws.frames.filter((f) => f.push === 'auth')).toEqual([]);
     expect(await ws.result('GET', 'a:1')).toBe('a');
     expect(await admin.publish('a:kept', 'still here')).toBe(1);
-    expect(await ws.push()).toEqual({ push: 'message', channel: 'a:kept', data: 'still here' });
+    expect(await ws.push()).toEqual({ push: 'message', channel: 'a:kept', data: 'still here', offset: at + 1 });
   });
 
   it('a user without +auth can still refresh its token (AUTH skips the command check, as in Redis)', async () => {

@@ -351,18 +351,26 @@ describe('token claim templates: ~session:{sub}:*', () => {
   it('keyspace events of the token subject only; a sub of * may not subscribe to every session', async () => {
     await admin.config('SET', 'notify-keyspace-events', 'KA');
     try {
+      const stream = { epoch: expect.stringMatching(/^[0-9a-f]{16}$/), offset: expect.any(Number) };
       const u1 = await wsClient({ token: await mint('u1') });
       expect((await u1.call('PSUBSCRIBE', '__keyspace@0__:session:*')).error).toBe(NOPERM_CHANNEL);
-      expect(await u1.result('PSUBSCRIBE', '__keyspace@0__:session:u1:*')).toEqual([
-        ['psubscribe', '__keyspace@0__:session:u1:*', 1],
-      ]);
+      expect(await u1.call('PSUBSCRIBE', '__keyspace@0__:session:u1:*')).toEqual({
+        id: expect.any(Number),
+        result: [['psubscribe', '__keyspace@0__:session:u1:*', 1]],
+        stream,
+      });
       const star = await wsClient({ token: await mint('*') });
       expect((await star.call('PSUBSCRIBE', '__keyspace@0__:session:*:*')).error).toBe(NOPERM_CHANNEL);
       expect((await star.call('SUBSCRIBE', '__keyspace@0__:session:u1:a')).error).toBe(NOPERM_CHANNEL);
       // The escaped pattern is the one the template produced: it matches only the literal `*` subject.
-      expect(await star.result('PSUBSCRIBE', '__keyspace@0__:session:\\*:*')).toEqual([
-        ['psubscribe', '__keyspace@0__:session:\\*:*', 1],
-      ]);
+      const starSub = await star.call('PSUBSCRIBE', '__keyspace@0__:session:\\*:*');
+      expect(starSub).toEqual({
+        id: expect.any(Number),
+        result: [['psubscribe', '__keyspace@0__:session:\\*:*', 1]],
+        stream,
+      });
+      // "KA": one keyspace event (one offset) per SET below, whoever may read it.
+      const at = (starSub as Frame & { stream: { offset: number } }).stream.offset;
       await admin.set('session:u2:x', 'v');
       await admin.set('session:u1:x', 'v');
       await admin.set('session:*:x', 'v');
@@ -371,12 +379,14 @@ describe('token claim templates: ~session:{sub}:*', () => {
         pattern: '__keyspace@0__:session:u1:*',
         channel: '__keyspace@0__:session:u1:x',
         data: 'set',
+        offset: at + 2,
       });
       expect(await star.push()).toEqual({
         push: 'pmessage',
         pattern: '__keyspace@0__:session:\\*:*',
         channel: '__keyspace@0__:session:*:x',
         data: 'set',
+        offset: at + 3,
       });
       // Nothing else arrived first or since (a marker on each subject's own key closes the window).
       await admin.set('session:u1:end', 'v');

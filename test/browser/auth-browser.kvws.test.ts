@@ -115,7 +115,13 @@ describe('password → token → WebSocket in Chromium', () => {
     expect(setup.replies[1]).toEqual({ id: 1, result: { user: 'web', expiresAt: expect.any(Number) } });
     expect(setup.replies[2].error).toBeUndefined();
     expect((setup.replies[2].result as string[]).sort()).toEqual(['web:1', 'web:2']);
-    expect(setup.replies[3]).toEqual({ id: 3, result: [['psubscribe', '__keyspace@0__:*', 1]] });
+    expect(setup.replies[3]).toEqual({
+      id: 3,
+      result: [['psubscribe', '__keyspace@0__:*', 1]],
+      stream: { epoch: expect.stringMatching(/^[0-9a-f]{16}$/), offset: expect.any(Number) },
+    });
+    // Each write below is one keyspace event ("KA"), so one offset, whether the page may see it or not.
+    const at = (setup.replies[3].stream as { offset: number }).offset;
 
     // Both users write over RESP; the other user's writes (and a third prefix's) come first, so a leaked
     // event would reach the page before the web user's last one.
@@ -131,7 +137,7 @@ describe('password → token → WebSocket in Chromium', () => {
     await web.set('web:last', 'w');
 
     const seen = await page.evaluate(async () => {
-      type Frame = { push?: string; channel?: string; data?: string };
+      type Frame = { push?: string; channel?: string; data?: string; offset?: number };
       const state = (globalThis as unknown as { kvwsTest: { events: Frame[]; closed: string; ws: WebSocket } })
         .kvwsTest;
       const deadline = Date.now() + 5000;
@@ -155,10 +161,10 @@ describe('password → token → WebSocket in Chromium', () => {
       return { events: state.events, closed: state.closed, keys };
     });
     expect(seen.closed).toBe('');
-    expect(seen.events.map((f) => `${f.push} ${f.channel} ${f.data}`)).toEqual([
-      'pmessage __keyspace@0__:web:new set',
-      'pmessage __keyspace@0__:web:1 del',
-      'pmessage __keyspace@0__:web:last set',
+    expect(seen.events.map((f) => `${f.push} ${f.channel} ${f.data} ${f.offset}`)).toEqual([
+      `pmessage __keyspace@0__:web:new set ${at + 3}`,
+      `pmessage __keyspace@0__:web:1 del ${at + 5}`,
+      `pmessage __keyspace@0__:web:last set ${at + 7}`,
     ]);
     expect(((seen.keys as { result: string[] }).result ?? []).sort()).toEqual(['web:2', 'web:last', 'web:new']);
   });

@@ -105,12 +105,15 @@ describe('WebSocket gateway in Chromium', () => {
     expect(r.protocol).toBe('kvws.v1');
     expect(r.replies[1]).toEqual({ id: 1, result: 'OK' });
     expect(r.replies[2].error).toBeUndefined();
+    expect(r.replies[2].stream).toEqual({ epoch: expect.stringMatching(/^[0-9a-f]{16}$/), offset: expect.any(Number) });
     expect(r.replies[3]).toEqual({ id: 3, result: 'OK' });
+    // Only `expired` is notified ("Ex"): the event right after the subscription's position.
     expect(r.push).toEqual({
       push: 'pmessage',
       pattern: '__keyevent@0__:expired',
       channel: '__keyevent@0__:expired',
       data: 'session:1',
+      offset: (r.replies[2].stream as { offset: number }).offset + 1,
     });
     // Not before the deadline (1 ms of slack for the browser's coarsened clock), and not long after it.
     expect(r.elapsedMs).toBeGreaterThanOrEqual(299);

@@ -637,6 +637,17 @@ function openStream(server: RunningServer, pathname: string, o: { method?: strin
   });
 }
 
+/**
+ * The stream position in the first event's `id: <epoch>:<offset>` line (the subscribe confirmation's: the
+ * position the subscription starts from), and `id(n)`: the id line of the n-th event after it.
+ */
+function ssePosition(text: string): { epoch: string; offset: number; id: (n: number) => string } {
+  const m = /^id: ([0-9a-f]{16}):(\d+)\n/.exec(text);
+  if (!m) throw new Error(`no id line first; received: ${JSON.stringify(text)}`);
+  const [epoch, offset] = [m[1], Number(m[2])];
+  return { epoch, offset, id: (n) => `id: ${epoch}:${offset + n}\n` };
+}
+
 describe('server-sent events: /subscribe/<channel>, /psubscribe/<pattern>', () => {
   it('streams Upstash-format events: subscribe line, then messages (commas as they are, lines split)', async () => {
     const r = redis(open);
@@ -645,14 +656,15 @@ describe('server-sent events: /subscribe/<channel>, /psubscribe/<pattern>', () =
       expect(s.status).toBe(200);
       expect(s.headers['content-type']).toBe('text/event-stream');
       expect(s.headers['cache-control']).toBe('no-store');
-      await s.until((t) => t.includes('\n\n'));
+      const at = ssePosition(await s.until((t) => t.includes('\n\n')));
       expect(await r.publish('news,eu ü', 'hello, world')).toBe(1);
       await r.publish('news,eu ü', 'two\nlines');
       const text = await s.until((t) => t.includes('lines'));
+      // Consecutive publications: consecutive offsets after the confirmation's.
       expect(text).toBe(
-        'data: subscribe,news,eu ü,1\n\n' +
-          'data: message,news,eu ü,hello, world\n\n' +
-          'data: message,news,eu ü,two\ndata: lines\n\n',
+        `${at.id(0)}data: subscribe,news,eu ü,1\n\n` +
+          `${at.id(1)}data: message,news,eu ü,hello, world\n\n` +
+          `${at.id(2)}data: message,news,eu ü,two\ndata: lines\n\n`,
       );
     } finally {
       s.close();
@@ -666,10 +678,10 @@ describe('server-sent events: /subscribe/<channel>, /psubscribe/<pattern>', () =
     const s = await openStream(open, '/psubscribe/sse.*', { method: 'GET' });
     try {
       expect(s.status).toBe(200);
-      await s.until((t) => t.includes('\n\n'));
+      const at = ssePosition(await s.until((t) => t.includes('\n\n')));
       await r.publish('sse.a', 'x,y');
       expect(await s.until((t) => t.includes('x,y'))).toBe(
-        'data: psubscribe,sse.*,1\n\ndata: pmessage,sse.*,sse.a,x,y\n\n',
+        `${at.id(0)}data: psubscribe,sse.*,1\n\n${at.id(1)}data: pmessage,sse.*,sse.a,x,y\n\n`,
       );
     } finally {
       s.close();

@@ -61,6 +61,17 @@ async function infoStat(c: Redis, field: string): Promise<number> {
 }
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+/** The `stream` field of a SUBSCRIBE/PSUBSCRIBE reply: the epoch and the newest offset so far. */
+const STREAM = { epoch: expect.stringMatching(/^[0-9a-f]{16}$/), offset: expect.any(Number) };
+
+/** Runs SUBSCRIBE/PSUBSCRIBE, checks the reply (`result` and `stream`), returns the stream offset. */
+async function subscribeAt(c: WsClient, cmd: string[], result: unknown): Promise<number> {
+  const id = c.request({ cmd });
+  const f = await c.reply(id);
+  expect(f).toEqual({ id, result, stream: STREAM });
+  return (f as Frame & { stream: { offset: number } }).stream.offset;
+}
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
 beforeAll(async () => {
@@ -193,9 +204,14 @@ describe.each([
     expect(await r.getBuffer('conn-bin2')).toEqual(ALL_BYTES);
     const text = bin.request({ encoding: 'utf8', cmd: ['GET', 'greeting'] });
     expect((await bin.reply(text)).result).toBe('hello');
-    expect(await bin.result('SUBSCRIBE', b64('bin-ch'))).toEqual([[b64('subscribe'), b64('bin-ch'), 1]]);
+    const at = await subscribeAt(bin, ['SUBSCRIBE', b64('bin-ch')], [[b64('subscribe'), b64('bin-ch'), 1]]);
     await r.publish('bin-ch', ALL_BYTES);
-    expect(await bin.push()).toEqual({ push: 'message', channel: b64('bin-ch'), data: ALL_BYTES.toString('base64') });
+    expect(await bin.push()).toEqual({
+      push: 'message',
+      channel: b64('bin-ch'),
+      data: ALL_BYTES.toString('base64'),
+      offset: at + 1,
+    });
   });
 
   it('pipeline: each command in order, one array of envelopes', async () => {
@@ -257,12 +273,16 @@ describe.each([
 
   it('SUBSCRIBE: the confirmation is the result; PUBLISH from a RESP client arrives as a push', async () => {
     const s = await open(server());
-    expect(await s.result('SUBSCRIBE', 'news', 'sport')).toEqual([
-      ['subscribe', 'news', 1],
-      ['subscribe', 'sport', 2],
-    ]);
+    const at = await subscribeAt(
+      s,
+      ['SUBSCRIBE', 'news', 'sport'],
+      [
+        ['subscribe', 'news', 1],
+        ['subscribe', 'sport', 2],
+      ],
+    );
     expect(await r.publish('news', 'hello subscribers')).toBe(1);
-    expect(await s.push()).toEqual({ push: 'message', channel: 'news', data: 'hello subscribers' });
+    expect(await s.push()).toEqual({ push: 'message', channel: 'news', data: 'hello subscribers', offset: at + 1 });
     // Still a normal client: commands run between pushes (RESP3 rules, no subscribed mode).
     expect(await s.result('SET', 'sub-key', 'v')).toBe('OK');
     expect(await s.result('GET', 'sub-key')).toBe('v');
@@ -270,42 +290,55 @@ describe.each([
     expect(await s.result('UNSUBSCRIBE', 'news')).toEqual([['unsubscribe', 'news', 1]]);
     expect(await r.publish('news', 'nobody')).toBe(0);
     expect(await r.publish('sport', 'goal')).toBe(1);
-    expect(await s.push()).toEqual({ push: 'message', channel: 'sport', data: 'goal' });
+    // Every PUBLISH takes an offset, delivered or not.
+    expect(await s.push()).toEqual({ push: 'message', channel: 'sport', data: 'goal', offset: at + 3 });
   });
 
   it('PSUBSCRIBE while running commands on the same socket', async () => {
     const s = await open(server());
-    expect(await s.result('PSUBSCRIBE', 'ticker.*')).toEqual([['psubscribe', 'ticker.*', 1]]);
+    const at = await subscribeAt(s, ['PSUBSCRIBE', 'ticker.*'], [['psubscribe', 'ticker.*', 1]]);
     const ids: number[] = [];
     for (let i = 0; i < 20; i++) {
       ids.push(s.request({ cmd: ['INCR', 'psub-counter'] }));
       if (i % 5 === 0) await r.publish(`ticker.${i}`, `price ${i}`);
     }
     for (let i = 0; i < ids.length; i++) expect((await s.reply(ids[i])).result).toBe(i + 1);
-    for (const i of [0, 5, 10, 15]) {
+    for (const [n, i] of [0, 5, 10, 15].entries()) {
       expect(await s.push()).toEqual({
         push: 'pmessage',
         pattern: 'ticker.*',
         channel: `ticker.${i}`,
         data: `price ${i}`,
+        offset: at + 1 + n,
       });
     }
     // A PUBLISH from the subscriber itself: the push and the reply both arrive.
     const pub = s.request({ cmd: ['PUBLISH', 'ticker.self', 'me'] });
     expect((await s.reply(pub)).result).toBe(1);
-    expect(await s.push()).toEqual({ push: 'pmessage', pattern: 'ticker.*', channel: 'ticker.self', data: 'me' });
+    expect(await s.push()).toEqual({
+      push: 'pmessage',
+      pattern: 'ticker.*',
+      channel: 'ticker.self',
+      data: 'me',
+      offset: at + 5,
+    });
   });
 
   it('keyspace events: SET … PX 300 delivers the expired event at the deadline', async () => {
     const s = await open(server());
     expect(await s.result('CONFIG', 'SET', 'notify-keyspace-events', 'Ex')).toBe('OK');
-    expect(await s.result('SUBSCRIBE', '__keyevent@0__:expired')).toEqual([['subscribe', '__keyevent@0__:expired', 1]]);
+    const at = await subscribeAt(
+      s,
+      ['SUBSCRIBE', '__keyevent@0__:expired'],
+      [['subscribe', '__keyevent@0__:expired', 1]],
+    );
     const key = `session:${Math.random().toString(36).slice(2)}`;
     const t0 = Date.now();
     expect(await s.result('SET', key, 'token', 'PX', 300)).toBe('OK');
     const push = await s.push((f) => f.data === key, 3000);
     const elapsed = Date.now() - t0;
-    expect(push).toEqual({ push: 'message', channel: '__keyevent@0__:expired', data: key });
+    // Only `expired` is notified ("Ex"): the SET takes no offset.
+    expect(push).toEqual({ push: 'message', channel: '__keyevent@0__:expired', data: key, offset: at + 1 });
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(1500);
     expect(await s.result('CONFIG', 'SET', 'notify-keyspace-events', '')).toBe('OK');

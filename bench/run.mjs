@@ -7,6 +7,7 @@
 //            20,000 keys for expiry (not 200,000), 20,000 WebSocket requests (not 200,000), 2 s HTTP runs
 //            after a 1 s warm-up (not 5 s after 2 s). Figures are noisier; never --write them.
 //            persistence: 10,000 requests (not 50,000) per run, 100,000 keys for load time (not 1,000,000).
+//            fanout: 200 and 1,000 subscribers (not 1,000 and 10,000), 10 messages (not 20).
 //   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
 //            (creating the file if missing). Refused if any section failed, and with --quick or --only.
 //   --only   run only the named sections (comma-separated, e.g. --only persistence,acl), for development.
@@ -70,6 +71,21 @@
 //               (Redis: "DB loaded from append only file: X seconds"; kvws: "AOF loaded: … in N ms") are
 //               shown for reference. Targets: everysec >= 0.7x Redis rps; load time <= 2x Redis.
 //               Skipped (not failed) when KVWS_BENCH_CMD is set: the persistence flags are kvws's own.
+//   fanout      pub/sub fan-out (issue 8): for N in 1,000 and 10,000 (--quick: 200 and 1,000), on a fresh server per
+//               row (redis-server --maxclients 20000; kvws --max-clients 20000), N subscribers of one channel opened
+//               from FANOUT_CLIENT_THREADS worker threads of this process (100 handshakes at a time per thread):
+//               (a) Redis, raw TCP sockets sending SUBSCRIBE; (b) kvws WebSocket --no-tls and (c) over TLS (the
+//               websocket section's throwaway certificate), `ws` clients with subprotocol kvws.v1 sending
+//               {"id":1,"cmd":["SUBSCRIBE","fanout"]}. Every confirmation is checked, then PUBSUB NUMSUB. Memory per
+//               idle connection: server RSS (and INFO used_memory) growth from before connecting to 1 s after the
+//               last SUBSCRIBE, / N. Then 2 warm-up and 20 (--quick: 10) recorded `PUBLISH fanout "<seq> <ns>"`
+//               from an ioredis client, <ns> = process.hrtime just before sending (the monotonic clock every
+//               thread shares); each is published 200 ms after the previous one reached every subscriber (or after
+//               10 s without), so each measures one fan-out alone. Latency = arrival at a subscriber - <ns>; p50,
+//               p99 and max over every delivery. Every subscriber must get every message once and in order, every
+//               PUBLISH must count N receivers; refused or lost connections are reported with their reasons.
+//               Needs an open files limit of N + 256 (checked). Targets: p99 <= 100 ms at 10,000 subscribers,
+//               <= 30 KB (30,000 bytes) RSS per idle connection. Skipped (not failed) when KVWS_BENCH_CMD is set.
 // Output: a Markdown report on stdout and bench/results/latest.json.
 // Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
 //
@@ -99,12 +115,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createConnection as connectTcp, createServer } from 'node:net';
-import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import Redis from 'ioredis';
+import WebSocket from 'ws';
 import { BENCH_NEEDS, ensureInstalled, locate } from '../scripts/test-deps.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -162,8 +179,22 @@ const AOF_START_TIMEOUT_MS = 180_000; // a restart that loads the AOF
 const AOF_STOP_TIMEOUT_MS = 60_000; // a graceful stop (it writes and fsyncs the AOF)
 const AOF_REWRITE_TIMEOUT_MS = 300_000;
 const PROBE_INTERVAL_MS = 5;
+// Fan-out section.
+const FANOUT_CHANNEL = 'fanout';
+const FANOUT_MAX_CLIENTS = 20_000; // both servers' client limit (Redis lowers it to what the open files limit allows)
+const FANOUT_WARMUP = 2; // unrecorded PUBLISHes before the recorded ones
+const FANOUT_INTERVAL_MS = 200; // from one message reaching every subscriber to the next PUBLISH
+const FANOUT_CLIENT_THREADS = 2; // subscriber worker threads, sharing the machine's CPUs with the server
+const FANOUT_CONNECT_CONCURRENCY = 100; // connections being opened (and subscribed) at once, per thread
+const FANOUT_STEP_TIMEOUT_MS = 30_000; // one subscriber's handshake, or its SUBSCRIBE reply
+const FANOUT_CONNECT_TIMEOUT_MS = 300_000; // every subscriber connected and subscribed
+const FANOUT_DRAIN_MS = 10_000; // after a PUBLISH, stop waiting for its deliveries
+const FANOUT_SETTLE_MS = 1_000; // before each memory reading
+const FANOUT_TARGET_P99_MS = 100; // at 10,000 subscribers
+const FANOUT_TARGET_BYTES = 30_000; // RSS per idle connection
+const CLOCK_TICKS = 100; // USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on Linux)
 // Every section, in the order they run (--only picks among them).
-const SECTIONS = ['throughput', 'acl', 'memory', 'expiry', 'websocket', 'http', 'persistence'];
+const SECTIONS = ['throughput', 'acl', 'memory', 'expiry', 'websocket', 'http', 'persistence', 'fanout'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared by the main thread and the expiry loader worker.
@@ -278,6 +309,11 @@ async function mainThread() {
     aofTests: AOF_TESTS,
     aofRequests: quick ? 10_000 : 50_000,
     aofLoadKeys: quick ? 100_000 : 1_000_000,
+    fanoutSubscribers: quick ? [200, 1_000] : [1_000, 10_000],
+    fanoutMessages: quick ? 10 : 20,
+    fanoutWarmup: FANOUT_WARMUP,
+    fanoutIntervalMs: FANOUT_INTERVAL_MS,
+    fanoutClientThreads: FANOUT_CLIENT_THREADS,
     only,
   };
 
@@ -311,6 +347,7 @@ async function mainThread() {
     websocket: () => websocketSection(params, kvwsCmd),
     http: () => httpSection(params, kvwsCmd),
     persistence: () => persistenceSection(params, kvwsCmd),
+    fanout: () => fanoutSection(params, kvwsCmd),
   };
   for (const name of SECTIONS) if (!only || only.includes(name)) await section(name, run[name]);
 
@@ -438,9 +475,10 @@ function kvwsCommandTemplate() {
  * `--port 0` with the WebSocket gateway's flags. Without aof, neither server persists anything; with
  * aof = { fsync, autoRewrite } both keep an append-only file in dataDir with appendfsync `fsync` and no
  * `save` rules, and autoRewrite false turns automatic AOF rewrites off (auto-aof-rewrite-percentage 0).
- * KVWS_BENCH_CMD ignores aof (the persistence section does not run with it).
+ * extraArgs (e.g. a higher client limit) are appended to either server's flags. KVWS_BENCH_CMD ignores aof and
+ * extraArgs (the sections that pass them do not run with it).
  */
-function serverCommand(kind, port, dataDir, gatewayArgs = null, aof = null) {
+function serverCommand(kind, port, dataDir, gatewayArgs = null, aof = null, extraArgs = []) {
   const aofArgs = aof
     ? ['--appendfsync', aof.fsync, ...(aof.autoRewrite ? [] : ['--auto-aof-rewrite-percentage', '0'])]
     : [];
@@ -448,7 +486,7 @@ function serverCommand(kind, port, dataDir, gatewayArgs = null, aof = null) {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no'];
     if (aof) args.push('--appendonly', 'yes', '--dir', dataDir, ...aofArgs);
     else args.push('--appendonly', 'no');
-    return ['redis-server', args];
+    return ['redis-server', [...args, ...extraArgs]];
   }
   const { template, overridden } = kvwsCommandTemplate();
   if (overridden) {
@@ -461,7 +499,7 @@ function serverCommand(kind, port, dataDir, gatewayArgs = null, aof = null) {
   flags.push('--data-dir', dataDir, '--save', '');
   if (aof) flags.push('--appendonly', ...aofArgs);
   else flags.push('--no-appendonly');
-  return [process.execPath, [bin, 'serve', ...flags]];
+  return [process.execPath, [bin, 'serve', ...flags, ...extraArgs]];
 }
 
 /**
@@ -470,14 +508,15 @@ function serverCommand(kind, port, dataDir, gatewayArgs = null, aof = null) {
  * if it does not. gatewayArgs: see serverCommand; label: the name used in messages (default kind).
  * aof (persistence section): { fsync, autoRewrite, dataDir? }, see serverCommand. With aof.dataDir the server
  * runs in that existing directory, which stopServer keeps (the caller removes it), and the start is timed:
- * readyMs is the time from spawn to the first +PONG (waitForPong, up to AOF_START_TIMEOUT_MS).
+ * readyMs is the time from spawn to the first +PONG (waitForPong, up to AOF_START_TIMEOUT_MS). extraArgs: see
+ * serverCommand.
  */
-async function startServer(kind, gatewayArgs = null, label = kind, aof = null) {
+async function startServer(kind, gatewayArgs = null, label = kind, aof = null, extraArgs = []) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const keepDir = Boolean(aof?.dataDir);
     const dataDir = aof?.dataDir ?? mkdtempSync(join(tmpdir(), `kvws-bench-${kind}-`));
-    const [cmd, args] = serverCommand(kind, port, dataDir, gatewayArgs, aof);
+    const [cmd, args] = serverCommand(kind, port, dataDir, gatewayArgs, aof, extraArgs);
     const spawnedAt = performance.now();
     const child = spawn(cmd, args, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
     const srv = { kind, label, port, pid: child.pid, child, dataDir, keepDir, log: [], readyMs: null };
@@ -1076,15 +1115,16 @@ async function startEcho(label, tlsFiles) {
 
 /**
  * Starts kvws with its WebSocket gateway on a free port: `--no-tls`, or TLS with tlsFiles. Returns the server
- * with the url from its start-up line (`kvws: WebSocket gateway listening on wss://HOST:PORT/ws`).
+ * with the url from its start-up line (`kvws: WebSocket gateway listening on wss://HOST:PORT/ws`). extraArgs
+ * are appended to kvws's flags.
  */
-async function startGateway(label, tlsFiles) {
+async function startGateway(label, tlsFiles, extraArgs = []) {
   for (let attempt = 1; ; attempt++) {
     const wsPort = await freePort();
     const tlsArgs = tlsFiles ? ['--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key] : ['--no-tls'];
     let srv = null;
     try {
-      srv = await startServer('kvws', ['--port', String(wsPort), ...tlsArgs], label);
+      srv = await startServer('kvws', ['--port', String(wsPort), ...tlsArgs], label, null, extraArgs);
       srv.url = await waitForLine(srv, /WebSocket gateway listening on (wss?:\/\/\S+)/);
       return srv;
     } catch (err) {
@@ -1749,6 +1789,508 @@ async function persistenceSection(params, kvwsCmd) {
   return { filesystem, tmpdir: tmpdir(), policies, load, problems };
 }
 
+// Fan-out section.
+
+/** The fan-out targets, in the order they run for each subscriber count: result key, label, server, TLS. */
+const FANOUT_TARGETS = [
+  { key: 'redis', label: 'redis', kind: 'redis', tls: false },
+  { key: 'kvws', label: 'kvws', kind: 'kvws', tls: false },
+  { key: 'kvwsTls', label: 'kvws-tls', kind: 'kvws', tls: true },
+];
+
+/** The soft limit on open files of this process (/proc/self/limits), or null when it cannot be read. */
+function openFilesLimit() {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? (m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1])) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Returns the first RESP value in buf (a latin1 string) at pos and the position after it, or null when buf
+ * ends before the value does. Errors become { error }.
+ */
+function parseResp(buf, pos) {
+  if (pos >= buf.length) return null;
+  const eol = buf.indexOf('\r\n', pos);
+  if (eol < 0) return null;
+  const type = buf[pos];
+  const line = buf.slice(pos + 1, eol);
+  if (type === '+') return [line, eol + 2];
+  if (type === '-') return [{ error: line }, eol + 2];
+  if (type === ':') return [Number(line), eol + 2];
+  if (type === '$') {
+    const n = Number(line);
+    if (n < 0) return [null, eol + 2];
+    if (buf.length < eol + 4 + n) return null;
+    return [buf.slice(eol + 2, eol + 2 + n), eol + 4 + n];
+  }
+  if (type === '*') {
+    const n = Number(line);
+    const out = [];
+    let at = eol + 2;
+    for (let i = 0; i < n; i++) {
+      const r = parseResp(buf, at);
+      if (r === null) return null;
+      out.push(r[0]);
+      at = r[1];
+    }
+    return [out, at];
+  }
+  throw new Error(`unexpected RESP type byte ${JSON.stringify(type)}`);
+}
+
+// Fan-out subscribers (worker thread): opens `connections` subscribers to `channel`, `concurrency` at a time,
+// each SUBSCRIBEd and confirmed (kind 'ws': kvws's gateway at url, subprotocol kvws.v1, trusting ca for wss://;
+// kind 'resp': a raw TCP socket to port). Posts { type: 'ready', opened, failed, connectMs, failures } (failures:
+// the distinct reasons, with counts), then records every message: its payload is `<seq> <hrtime ns at publish>`,
+// seq 0 … warmup + messages - 1, the first `warmup` not recorded, and latency = process.hrtime at arrival - that
+// time (the machine's monotonic clock, shared by every thread and process). Posts { type: 'seq', seq } once
+// every opened subscriber has message seq; on the main thread's 'finish', posts { type: 'result', latencies (ms,
+// Float64Array), lastPerSeq (the latest arrival of each recorded message, ms), received, complete (subscribers with
+// every message exactly once, in order), disorder, stray, warmups, closed, closeReasons } and closes every socket.
+async function fanoutSubscriberThread({ kind, url, port, ca, connections, channel, warmup, messages, concurrency }) {
+  const latencies = new Float64Array(connections * messages);
+  const perSeq = new Int32Array(warmup + messages);
+  const lastPerSeq = new Float64Array(messages); // the latest arrival of each recorded message, in ms
+  const subs = [];
+  let opened = 0;
+  let received = 0;
+  let warmups = 0;
+  let disorder = 0;
+  let stray = 0;
+  let closed = 0;
+  const failures = new Map();
+  const closeReasons = new Map();
+  const bump = (map, why) => map.set(why, (map.get(why) ?? 0) + 1);
+
+  /** Records one message's payload for subscriber s, arrived at `now` (hrtime ns). */
+  const deliver = (s, payload, now) => {
+    const space = payload.indexOf(' ');
+    const seq = Number(payload.slice(0, space));
+    if (!(space > 0 && Number.isInteger(seq) && seq >= 0 && seq < perSeq.length)) {
+      stray++;
+      return;
+    }
+    if (seq !== s.next) disorder++;
+    s.next = seq + 1;
+    if (++perSeq[seq] === opened) parentPort.postMessage({ type: 'seq', seq });
+    if (seq < warmup) {
+      warmups++;
+      return;
+    }
+    s.count++;
+    const ms = Number(now - BigInt(payload.slice(space + 1))) / 1e6;
+    if (ms > lastPerSeq[seq - warmup]) lastPerSeq[seq - warmup] = ms;
+    if (received < latencies.length) latencies[received] = ms;
+    received++;
+  };
+  /** Counts a subscriber's connection lost after it was subscribed. */
+  const lost = (s, why) => {
+    if (!s.subscribed || s.lost || s.finishing) return;
+    s.lost = true;
+    closed++;
+    bump(closeReasons, why);
+  };
+
+  const openWs = (s) =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, 'kvws.v1', {
+        perMessageDeflate: false,
+        handshakeTimeout: FANOUT_STEP_TIMEOUT_MS,
+        ...(ca ? { ca } : {}),
+      });
+      s.close = () => ws.terminate();
+      const timer = setTimeout(() => reject(new Error('no SUBSCRIBE reply')), FANOUT_STEP_TIMEOUT_MS);
+      ws.once('open', () => ws.send(JSON.stringify({ id: 1, cmd: ['SUBSCRIBE', channel] })));
+      ws.on('message', (data) => {
+        const now = process.hrtime.bigint();
+        let frame;
+        try {
+          frame = JSON.parse(data);
+        } catch {
+          stray++;
+          return;
+        }
+        if (frame.push === 'message' && frame.channel === channel) deliver(s, frame.data, now);
+        else if (!s.subscribed && frame.id === 1) {
+          clearTimeout(timer);
+          const r = frame.result?.[0];
+          if (r?.[0] === 'subscribe' && r[1] === channel && r[2] === 1) {
+            s.subscribed = true;
+            resolve();
+          } else reject(new Error(`SUBSCRIBE answered ${JSON.stringify(frame).slice(0, 200)}`));
+        } else stray++;
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        clearTimeout(timer);
+        reject(new Error(`handshake refused: HTTP ${res.statusCode}`));
+        ws.terminate();
+      });
+      ws.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+        lost(s, `error: ${err.message}`);
+      });
+      ws.on('close', (code, reason) => {
+        clearTimeout(timer);
+        reject(new Error(`closed before subscribing: ${code} ${reason}`));
+        lost(s, `close ${code}${reason.length ? ` ${reason}` : ''}`);
+      });
+    });
+
+  const openResp = (s) =>
+    new Promise((resolve, reject) => {
+      const sock = connectTcp({ host: '127.0.0.1', port });
+      s.close = () => sock.destroy();
+      const timer = setTimeout(() => {
+        reject(new Error('no SUBSCRIBE reply'));
+        sock.destroy();
+      }, FANOUT_STEP_TIMEOUT_MS);
+      let buf = '';
+      sock.setEncoding('latin1');
+      sock.on('connect', () => sock.write(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`));
+      sock.on('data', (chunk) => {
+        const now = process.hrtime.bigint();
+        buf += chunk;
+        let at = 0;
+        for (;;) {
+          const r = parseResp(buf, at);
+          if (r === null) break;
+          at = r[1];
+          const [v] = r;
+          if (Array.isArray(v) && v[0] === 'message' && v[1] === channel) deliver(s, v[2], now);
+          else if (!s.subscribed && Array.isArray(v) && v[0] === 'subscribe') {
+            clearTimeout(timer);
+            if (v[1] === channel && v[2] === 1) {
+              s.subscribed = true;
+              resolve();
+            } else reject(new Error(`SUBSCRIBE answered ${JSON.stringify(v)}`));
+          } else if (!s.subscribed) {
+            clearTimeout(timer);
+            reject(new Error(`SUBSCRIBE answered ${JSON.stringify(v).slice(0, 200)}`));
+          } else stray++;
+        }
+        buf = buf.slice(at);
+      });
+      sock.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+        lost(s, `error: ${err.message}`);
+      });
+      sock.on('close', () => {
+        clearTimeout(timer);
+        reject(new Error('closed before subscribing'));
+        lost(s, 'closed by the server');
+      });
+    });
+
+  const started = performance.now();
+  let nextIndex = 0;
+  const runner = async () => {
+    while (nextIndex < connections) {
+      nextIndex++;
+      const s = { next: 0, count: 0, subscribed: false, lost: false, finishing: false, close: () => {} };
+      subs.push(s);
+      try {
+        await (kind === 'ws' ? openWs(s) : openResp(s));
+      } catch (err) {
+        bump(failures, err instanceof Error ? err.message : String(err));
+        s.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, connections) }, runner));
+  opened = subs.filter((s) => s.subscribed).length;
+  parentPort.postMessage({
+    type: 'ready',
+    opened,
+    failed: connections - opened,
+    connectMs: performance.now() - started,
+    failures: [...failures],
+  });
+  await new Promise((resolve) => parentPort.once('message', resolve));
+  const complete = subs.filter((s) => s.subscribed && s.count === messages && s.next === perSeq.length).length;
+  for (const s of subs) s.finishing = true;
+  const out = latencies.slice(0, Math.min(received, latencies.length));
+  parentPort.postMessage(
+    {
+      type: 'result',
+      latencies: out,
+      lastPerSeq: [...lastPerSeq],
+      received,
+      complete,
+      disorder,
+      stray,
+      warmups,
+      closed,
+      closeReasons: [...closeReasons],
+    },
+    [out.buffer],
+  );
+  for (const s of subs) s.close();
+}
+
+/** The CPU time (user + system) process pid has used so far, in ms (/proc/<pid>/stat, clock-tick resolution). */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Waits (at most ms) for a message of `type` from each worker; throws if one fails, exits, or times out. */
+function fromWorkers(workers, type, ms, what) {
+  return Promise.all(
+    workers.map(
+      (w) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => done(reject, new Error(`${what}: no answer within ${ms} ms`)), ms);
+          const onMessage = (m) => {
+            if (m.type === type) done(resolve, m);
+          };
+          const onError = (err) => done(reject, err);
+          const onExit = (code) => done(reject, new Error(`${what}: subscriber thread exited with code ${code}`));
+          const done = (settle, v) => {
+            clearTimeout(timer);
+            w.off('message', onMessage);
+            w.off('error', onError);
+            w.off('exit', onExit);
+            settle(v);
+          };
+          w.on('message', onMessage);
+          w.once('error', onError);
+          w.once('exit', onExit);
+        }),
+    ),
+  );
+}
+
+/** Returns the server's `field` from INFO `part` as a string, or null. */
+async function infoField(client, part, field) {
+  try {
+    const m = new RegExp(`^${field}:(.*)$`, 'm').exec(await client.info(part));
+    return m ? m[1].trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One fan-out run (see the fan-out section in the header): n subscribers of target on a fresh server, idle
+ * memory, then FANOUT_WARMUP + params.fanoutMessages PUBLISHes FANOUT_INTERVAL_MS apart. Problems (refused or
+ * lost connections, missing deliveries) are appended to `problems` and the figures are still returned.
+ */
+async function fanoutRun(params, t, n, tlsFiles, problems) {
+  const srv =
+    t.kind === 'redis'
+      ? await startServer('redis', null, t.label, null, ['--maxclients', String(FANOUT_MAX_CLIENTS)])
+      : await startGateway(t.label, t.tls ? tlsFiles : null, ['--max-clients', String(FANOUT_MAX_CLIENTS)]);
+  const what = `${t.label}, ${n} subscribers`;
+  const admin = connect(srv.port);
+  const workers = [];
+  try {
+    await admin.connect();
+    const maxClients = Number((await admin.config('GET', 'maxclients'))[1]);
+    if (!(maxClients > n)) throw new Error(`${what}: maxclients is ${maxClients} (asked for ${FANOUT_MAX_CLIENTS})`);
+    await sleep(FANOUT_SETTLE_MS);
+    const rss0 = rssBytes(srv.pid);
+    const used0 = await usedMemory(admin);
+
+    console.error(`[bench]   ${what}: connecting`);
+    const threads = Math.min(FANOUT_CLIENT_THREADS, n);
+    for (let i = 0; i < threads; i++) {
+      const w = new Worker(new URL(import.meta.url), {
+        workerData: {
+          role: 'fanout',
+          kind: t.kind === 'redis' ? 'resp' : 'ws',
+          url: srv.url ?? null,
+          port: srv.port,
+          ca: t.tls ? readFileSync(tlsFiles.cert, 'utf8') : null,
+          connections: Math.floor(n / threads) + (i < n % threads ? 1 : 0),
+          channel: FANOUT_CHANNEL,
+          warmup: FANOUT_WARMUP,
+          messages: params.fanoutMessages,
+          concurrency: FANOUT_CONNECT_CONCURRENCY,
+        },
+      });
+      live.add(w);
+      w.once('exit', () => live.delete(w));
+      // A message's 'seq' can come before its PUBLISH's reply: remembered from the start.
+      w.delivered = new Set();
+      w.on('message', (m) => {
+        if (m.type === 'seq') w.delivered.add(m.seq);
+      });
+      workers.push(w);
+    }
+    const readies = await fromWorkers(workers, 'ready', FANOUT_CONNECT_TIMEOUT_MS, `${what}: connecting`);
+    assertAlive(srv);
+    const opened = readies.reduce((a, r) => a + r.opened, 0);
+    const connectMs = Math.max(...readies.map((r) => r.connectMs));
+    const failures = new Map();
+    for (const r of readies) for (const [why, k] of r.failures) failures.set(why, (failures.get(why) ?? 0) + k);
+    if (opened < n) {
+      const whys = [...failures].map(([why, k]) => `${k} × ${why}`).join('; ');
+      problems.push(`${what}: only ${opened} subscribed (${whys})`);
+    }
+    const numsub = Number((await admin.call('PUBSUB', 'NUMSUB', FANOUT_CHANNEL))[1]);
+    if (numsub !== opened) problems.push(`${what}: PUBSUB NUMSUB says ${numsub}, ${opened} subscribed`);
+    const connectedClients = Number(await infoField(admin, 'clients', 'connected_clients'));
+    await sleep(FANOUT_SETTLE_MS);
+    const rss1 = rssBytes(srv.pid);
+    const used1 = await usedMemory(admin);
+
+    console.error(`[bench]   ${what}: publishing`);
+    // One message at a time: the next is published FANOUT_INTERVAL_MS after every subscriber has the previous
+    // one (or after FANOUT_DRAIN_MS without; then no longer waited for), so each measures one fan-out alone.
+    const receivers = [];
+    const publishMs = [];
+    let allDelivered = true;
+    let cpu0 = null;
+    for (let seq = 0; seq < FANOUT_WARMUP + params.fanoutMessages; seq++) {
+      await sleep(FANOUT_INTERVAL_MS);
+      if (seq === FANOUT_WARMUP) cpu0 = { server: cpuMs(srv.pid), clients: process.cpuUsage() };
+      const sentAt = performance.now();
+      const k = await admin.publish(FANOUT_CHANNEL, `${seq} ${process.hrtime.bigint()}`);
+      const repliedAt = performance.now();
+      const until = Date.now() + (allDelivered ? FANOUT_DRAIN_MS : 0);
+      const pending = () => workers.some((w, i) => readies[i].opened > 0 && !w.delivered.has(seq));
+      while (pending() && Date.now() < until) {
+        assertAlive(srv);
+        await sleep(2);
+      }
+      allDelivered &&= !pending();
+      if (seq >= FANOUT_WARMUP) {
+        publishMs.push(repliedAt - sentAt);
+        receivers.push(k);
+      }
+    }
+    const serverCpuMs = cpuMs(srv.pid) - cpu0.server;
+    const clientsCpu = process.cpuUsage(cpu0.clients);
+    assertAlive(srv);
+    for (const w of workers) w.postMessage('finish');
+    const results = await fromWorkers(workers, 'result', 30_000, `${what}: results`);
+    const rss2 = rssBytes(srv.pid);
+
+    const count = results.reduce((a, r) => a + r.latencies.length, 0);
+    const all = new Float64Array(count);
+    let at = 0;
+    for (const r of results) {
+      all.set(r.latencies, at);
+      at += r.latencies.length;
+    }
+    all.sort();
+    const sum = (key) => results.reduce((a, r) => a + r[key], 0);
+    const closeReasons = new Map();
+    for (const r of results)
+      for (const [why, k] of r.closeReasons) closeReasons.set(why, (closeReasons.get(why) ?? 0) + k);
+    const expected = opened * params.fanoutMessages;
+    const received = sum('received');
+    if (!allDelivered || received !== expected)
+      problems.push(`${what}: ${received} of ${expected} deliveries (waiting up to ${FANOUT_DRAIN_MS} ms per message)`);
+    if (sum('closed') > 0) {
+      const whys = [...closeReasons].map(([why, k]) => `${k} × ${why}`).join('; ');
+      problems.push(`${what}: ${sum('closed')} subscribers lost their connection (${whys})`);
+    }
+    if (sum('disorder') > 0) problems.push(`${what}: ${sum('disorder')} messages out of order or repeated`);
+    if (sum('stray') > 0) problems.push(`${what}: ${sum('stray')} unexpected frames`);
+    const badReceivers = receivers.filter((k) => k !== opened);
+    if (badReceivers.length > 0) problems.push(`${what}: PUBLISH answered ${badReceivers[0]} receivers, not ${opened}`);
+    const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
+    publishMs.sort((a, b) => a - b);
+    return {
+      subscribers: n,
+      subscribed: opened,
+      connectFailures: [...failures],
+      connectMs: Math.round(connectMs),
+      maxClients,
+      connectedClients,
+      numsub,
+      rssBefore: rss0,
+      rssIdle: rss1,
+      rssAfterDeliveries: rss2,
+      rssBytesPerConnection: (rss1 - rss0) / n,
+      usedMemoryBefore: used0,
+      usedMemoryIdle: used1,
+      usedMemoryBytesPerConnection: used0 !== null && used1 !== null ? (used1 - used0) / n : null,
+      expected,
+      received,
+      complete: sum('complete'),
+      closed: sum('closed'),
+      closeReasons: [...closeReasons],
+      p50Ms: round(percentile(all, 50)),
+      p99Ms: round(percentile(all, 99)),
+      maxMs: round(all.length ? all[all.length - 1] : null),
+      publishP50Ms: round(percentile(publishMs, 50)),
+      serverCpuMsPerMessage: round(serverCpuMs / params.fanoutMessages),
+      clientsCpuMsPerMessage: round((clientsCpu.user + clientsCpu.system) / 1000 / params.fanoutMessages),
+      publishMaxMs: round(publishMs.at(-1) ?? null),
+      // Per recorded message, when its last subscriber had it (ms after the PUBLISH was sent).
+      lastDeliveryMs: Array.from({ length: params.fanoutMessages }, (_, i) =>
+        round(Math.max(...results.map((r) => r.lastPerSeq[i]))),
+      ),
+    };
+  } finally {
+    admin.disconnect();
+    await Promise.all(
+      workers.map(async (w) => {
+        if (!(await waitWorkerExit(w, 10_000))) await w.terminate();
+        live.delete(w);
+      }),
+    );
+    await stopServer(srv);
+  }
+}
+
+/** Resolves true when the worker has exited, or false after ms. */
+function waitWorkerExit(w, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    w.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    if (w.threadId === -1) {
+      clearTimeout(timer);
+      resolve(true);
+    }
+  });
+}
+
+async function fanoutSection(params, kvwsCmd) {
+  if (kvwsCmd.overridden) return { skipped: 'KVWS_BENCH_CMD is set, and the WebSocket gateway is kvws’s own' };
+  const need = Math.max(...params.fanoutSubscribers) + 256;
+  const limit = openFilesLimit();
+  if (limit !== null && limit < need)
+    throw new Error(`the open files limit is ${limit}, the subscribers need ${need} (raise it: ulimit -n ${need})`);
+  // Other work on the machine moves these latencies a lot: the load average before the section is kept with them.
+  const loadAverage = loadavg()[0];
+  const tlsFiles = await makeTlsFiles();
+  const problems = [];
+  const out = {};
+  try {
+    for (const n of params.fanoutSubscribers) {
+      out[n] = {};
+      for (const t of FANOUT_TARGETS) {
+        try {
+          out[n][t.key] = await fanoutRun(params, t, n, tlsFiles, problems);
+        } catch (err) {
+          const msg = err instanceof Error ? err.message : String(err);
+          problems.push(`${t.label}, ${n} subscribers: ${msg}`);
+          out[n][t.key] = { error: msg };
+        } finally {
+          await stopAll();
+        }
+      }
+    }
+    return { ...out, openFilesLimit: limit, loadAverage, problems };
+  } finally {
+    rmSync(tlsFiles.dir, { recursive: true, force: true });
+    tempDirs.delete(tlsFiles.dir);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Report.
 
@@ -1992,6 +2534,7 @@ function renderMarkdown(res) {
     lines.push('');
   }
   if (res.persistence !== undefined) renderPersistence(res, lines);
+  if (res.fanout !== undefined) renderFanout(res, lines);
   while (lines.at(-1) === '') lines.pop();
   return lines.join('\n');
 }
@@ -2083,6 +2626,80 @@ function renderPersistence(res, lines) {
   lines.push('');
 }
 
+/** Appends the fan-out section's table to lines. */
+function renderFanout(res, lines) {
+  const p = res.params;
+  const fo = res.fanout;
+  lines.push(
+    `#### Pub/sub fan-out: one PUBLISH to many subscribers (${p.fanoutMessages} messages after ${p.fanoutWarmup} warm-up messages, each published ${p.fanoutIntervalMs} ms after the previous one reached every subscriber; latency over every delivery)`,
+    '',
+  );
+  if (fo.error) {
+    lines.push(`Failed: ${fo.error.split('\n')[0]}`, '');
+    return;
+  }
+  if (fo.skipped) {
+    lines.push(`Skipped: ${fo.skipped}.`, '');
+    return;
+  }
+  const names = { redis: 'Redis, RESP', kvws: 'kvws, WebSocket', kvwsTls: 'kvws, WebSocket over TLS' };
+  const fmtKb = (b) => (b === null || b === undefined ? '—' : (b / 1000).toFixed(1));
+  const fmtLat = (x) => (x === null || x === undefined ? '—' : x.toFixed(1));
+  lines.push(
+    '| Subscribers | Server | Connect + SUBSCRIBE s | Delivered | p50 ms | p99 ms | max ms | Server CPU ms / message | Subscribers’ CPU ms / message | RSS KB / connection | used_memory KB / connection |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const n of p.fanoutSubscribers ?? []) {
+    for (const key of ['redis', 'kvws', 'kvwsTls']) {
+      const v = fo[n]?.[key];
+      if (!v) continue;
+      const who = `| ${fmtInt(n)} | ${names[key]} |`;
+      if (v.error) {
+        lines.push(`${who} failed: ${v.error.split('\n')[0].replaceAll('|', '\\|')} | | | | | | | | |`);
+        continue;
+      }
+      lines.push(
+        `${who} ${fmtSec(v.connectMs)} | ${fmtInt(v.received)} / ${fmtInt(v.expected)} | ${fmtLat(v.p50Ms)} | ${fmtLat(v.p99Ms)} | ${fmtLat(v.maxMs)} | ${fmtLat(v.serverCpuMsPerMessage)} | ${fmtLat(v.clientsCpuMsPerMessage)} | ${fmtKb(v.rssBytesPerConnection)} | ${fmtKb(v.usedMemoryBytesPerConnection)} |`,
+      );
+    }
+  }
+  const largest = Math.max(...(p.fanoutSubscribers ?? [0]));
+  const at = fo[largest] ?? {};
+  const verdict = (x, ok, fmt) =>
+    x === null || x === undefined ? 'no figure' : `${fmt(x)}, ${ok(x) ? 'met' : 'not met'}`;
+  const target = (key) => {
+    const v = at[key];
+    const lat = verdict(
+      v?.p99Ms,
+      (x) => x <= FANOUT_TARGET_P99_MS,
+      (x) => `p99 ${fmtLat(x)} ms`,
+    );
+    const mem = verdict(
+      v?.rssBytesPerConnection,
+      (x) => x <= FANOUT_TARGET_BYTES,
+      (x) => `${fmtKb(x)} KB RSS`,
+    );
+    return `${names[key]}: ${lat}; ${mem}`;
+  };
+  const targetText =
+    largest >= 10_000
+      ? `At ${fmtInt(largest)} subscribers, ${target('kvwsTls')}; ${target('kvws')}.`
+      : `Not measured: this run's largest count is ${fmtInt(largest)} subscribers (--quick).`;
+  lines.push(
+    '',
+    `Each message is \`PUBLISH ${FANOUT_CHANNEL} "<seq> <time>"\` from one RESP client, the time read from the machine's monotonic clock just before sending; latency is its arrival at each subscriber minus that time. ` +
+      `kvws subscribers are WebSocket connections (\`ws\`, subprotocol \`kvws.v1\`, \`{"id":1,"cmd":["SUBSCRIBE","${FANOUT_CHANNEL}"]}\`), over TLS (a throwaway self-signed P-256 certificate) and without (--no-tls); Redis subscribers are raw TCP sockets sending \`SUBSCRIBE ${FANOUT_CHANNEL}\`. ` +
+      `Each row uses a freshly started server (\`--max-clients\`/\`--maxclients ${FANOUT_MAX_CLIENTS}\`). Memory per connection: the growth of the server's RSS, and of its INFO \`used_memory\` (kvws: V8 heap used + external + array buffers, no GC forced), from before connecting to ${FANOUT_SETTLE_MS / 1000} s after the last SUBSCRIBE, divided by the subscribers; KB = 1,000 bytes. ` +
+      `CPU per message: the CPU time the server process, and the bench process (its subscriber threads), used from the first recorded PUBLISH to the last delivery, divided by the messages (the ${p.fanoutIntervalMs} ms pauses included; clock-tick resolution for the server). ` +
+      `The subscribers run in ${p.fanoutClientThreads} worker threads of the bench process, on the machine's ${res.machine.cpus} CPUs with the server, so latency includes the time they take to read ${fmtInt(largest)} sockets. ` +
+      `1-minute load average when the section started: ${fo.loadAverage?.toFixed(2) ?? '—'}.`,
+    '',
+    `Targets (issue 8): p99 ≤ ${FANOUT_TARGET_P99_MS} ms at 10,000 subscribers and ≤ ${FANOUT_TARGET_BYTES / 1000} KB per idle connection (RSS). ${targetText}`,
+  );
+  if (fo.problems?.length) lines.push('', ...fo.problems.map((x) => `- ${x.split('\n')[0]}`));
+  lines.push('');
+}
+
 /** Replaces the text between the markers in BENCHMARKS.md (creating the file or the markers if absent). */
 function updateBenchmarksMd(markdown) {
   const block = `${MARK_START}\n${markdown}\n${MARK_END}`;
@@ -2131,8 +2748,13 @@ both servers run without persistence (\`redis-server --appendonly no --save ''\`
 - **Persistence**: for each \`appendfsync\` policy, \`redis-benchmark\` SET, INCR and LPUSH against both servers with
   their append-only file on; then the time to start again on an AOF of one million keys (incremental records
   only, and after \`BGREWRITEAOF\`), from spawn to the first \`PONG\`.
+- **Pub/sub fan-out**: one message published to 1,000 and 10,000 subscribers of one channel (Redis: RESP sockets;
+  kvws: WebSocket connections, over TLS and without), each published once the previous one reached every
+  subscriber: p50/p99/max delivery latency, and the server's RSS growth per idle subscriber connection. Needs an
+  open files limit (\`ulimit -n\`) of at least 10,256.
 `;
 
 // Entry point, last so that every module-level constant above is initialised first.
 if (isMainThread) await mainThread();
+else if (workerData.role === 'fanout') await fanoutSubscriberThread(workerData);
 else await expiryLoader(workerData);

@@ -512,7 +512,7 @@ class WsConnection {
       return;
     }
     // One buffer, one write: header and payload in the same TLS record, one syscall per tick.
-    const out = Buffer.concat(this.pending);
+    const out = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
     if (this.socket.destroyed) return;
@@ -810,16 +810,18 @@ class WsConnection {
       if (reply.offset > this.streamSent) this.streamSent = reply.offset;
       // A stream event: serialized once per encoding however many subscribers it goes to.
       let cache = reply.encoded;
-      let bytes = cache?.get(enc);
-      if (bytes === undefined) {
-        bytes = Buffer.from(JSON.stringify(streamFrame(reply, enc)));
+      let frame = cache?.get(enc);
+      if (frame === undefined) {
+        // The whole WebSocket frame, header included: each subscriber's write shares this one buffer.
+        const payload = Buffer.from(JSON.stringify(streamFrame(reply, enc)));
+        frame = Buffer.concat([textFrameHeader(payload.length), payload]);
         if (cache === null) {
           cache = new Map();
           reply.encoded = cache;
         }
-        cache.set(enc, bytes);
+        cache.set(enc, frame);
       }
-      this.sendBytes(bytes);
+      this.sendBytes(frame, true);
       return;
     }
     if (reply instanceof PushReply && reply.items[0] === 'stream') {
@@ -860,8 +862,11 @@ class WsConnection {
     this.sendBytes(Buffer.from(text));
   }
 
-  /** `send` for a payload already encoded (UTF-8 JSON); the buffer may be shared with other connections. */
-  private sendBytes(payload: Buffer): void {
+  /**
+   * `send` for a payload already encoded (UTF-8 JSON), or with `framed` a whole frame (header included); the
+   * buffer may be shared with other connections.
+   */
+  private sendBytes(payload: Buffer, framed = false): void {
     if (this.closed) return;
     const ws = this.ws;
     const max = this.gateway.options.maxBuffer;
@@ -883,7 +888,8 @@ class WsConnection {
       }
     } else this.softSince = 0;
     // Server frames are unmasked text frames (RFC 6455 §5.2); each tick's frames leave in one write.
-    this.pending.push(textFrameHeader(payload.length), payload);
+    if (framed) this.pending.push(payload);
+    else this.pending.push(textFrameHeader(payload.length), payload);
     this.pendingBytes += payload.length + 10;
     if (!this.flushScheduled) {
       this.flushScheduled = true;

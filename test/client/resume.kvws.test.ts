@@ -1,10 +1,10 @@
-import net from 'node:net';
 import type { KeyEvent, Message } from '@kvws/client';
 import { connectWs, type WsClient, type WsEvents } from '@kvws/client/ws';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 // Resume (issue 8) through the WebSocket transport (@kvws/client/ws) against real kvws processes: keys with
@@ -14,57 +14,6 @@ import { sleep, waitFor } from '../helpers/wait.js';
 // cannot recover: its event log no longer reaches back (same epoch), and a restart without persistence (a
 // new epoch): the `resume` event tells the application, and the subscriptions go on from the new position.
 // kvws-only.
-
-/** A TCP proxy on 127.0.0.1 to `target` that the test can cut, or make refuse connections. */
-class TcpProxy {
-  readonly sockets = new Set<net.Socket>();
-  /** When true, new connections are accepted and destroyed at once (the server looks down). */
-  refusing = false;
-
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
-
-  static async start(target: number): Promise<TcpProxy> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
-    server.on('connection', (client) => proxy.accept(client, target));
-    return proxy;
-  }
-
-  private accept(client: net.Socket, target: number): void {
-    client.on('error', () => {});
-    if (this.refusing) {
-      client.destroy();
-      return;
-    }
-    const upstream = net.connect(target, '127.0.0.1');
-    upstream.on('error', () => {});
-    for (const s of [client, upstream]) {
-      this.sockets.add(s);
-      s.on('close', () => {
-        this.sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-
-  /** Destroys every open connection (both sides), mid-stream. */
-  cut(): void {
-    for (const s of this.sockets) s.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.refusing = true;
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const clients: WsClient[] = [];
 const servers: RunningServer[] = [];

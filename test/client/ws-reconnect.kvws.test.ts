@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AbortError, ConnectionError, KvwsError, type Message, TimeoutError } from '@kvws/client';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type TestSigner, writeTestKeysFile } from '../helpers/jwt-keys.js';
 import { freePort, type RunningServer, redisClient, startKvws, wsUrl } from '../helpers/server.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 // Reconnects of the WebSocket transport (@kvws/client/ws): a TCP proxy between the client and a real kvws
@@ -19,57 +19,6 @@ import { sleep, waitFor } from '../helpers/wait.js';
 // ConnectionError; the queue is bounded; backoff delays are full-jitter within their bounds; close() stops
 // it all. Then the token-expiry path (push + close 4401 → fresh token), and a server killed and restarted
 // on the same port. kvws-only.
-
-/** A TCP proxy on 127.0.0.1 to `target` that the test can cut, or make refuse connections. */
-class TcpProxy {
-  readonly sockets = new Set<net.Socket>();
-  /** When true, new connections are accepted and destroyed at once (the server looks down). */
-  refusing = false;
-
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
-
-  static async start(target: number): Promise<TcpProxy> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const proxy = new TcpProxy(server, (server.address() as net.AddressInfo).port);
-    server.on('connection', (client) => proxy.accept(client, target));
-    return proxy;
-  }
-
-  private accept(client: net.Socket, target: number): void {
-    client.on('error', () => {});
-    if (this.refusing) {
-      client.destroy();
-      return;
-    }
-    const upstream = net.connect(target, '127.0.0.1');
-    upstream.on('error', () => {});
-    for (const s of [client, upstream]) {
-      this.sockets.add(s);
-      s.on('close', () => {
-        this.sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-
-  /** Destroys every open connection (both sides), mid-stream. */
-  cut(): void {
-    for (const s of this.sockets) s.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.refusing = true;
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let dir = '';
 /** ws:// (--no-tls), users file (default off, alice, admin), a JWT keys file the test signs with. */

@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import type { RunningServer } from './server.js';
-import { sleep } from './wait.js';
+import { type RunningServer, redisClient, startKvws } from './server.js';
 
 /** A fresh temporary data directory; `cleanup()` removes it. */
 export function tempDataDir(prefix = 'kvws-data-'): { dir: string; cleanup(): void } {
@@ -11,24 +10,89 @@ export function tempDataDir(prefix = 'kvws-data-'): { dir: string; cleanup(): vo
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** SIGKILL (no chance to flush anything) and wait until the process is gone (bounded: 10 s). */
+/**
+ * SIGKILL (no shutdown path runs, nothing is flushed) and resolves once the process has exited (`stop()`
+ * waits for its exit event). Throws when `server` is not a child process (REDIS_URL).
+ */
 export async function killHard(server: RunningServer): Promise<void> {
   const pid = server.pid;
   if (pid === undefined) throw new Error('not a kvws child process');
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
-    return;
+    // Already gone: stop() returns at once.
   }
-  for (let i = 0; i < 500; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(20);
+  await server.stop();
+}
+
+/** The arguments of a kvws with the AOF in `data` under `appendfsync`, and no RDB snapshots. */
+export function aofArgs(
+  data: string,
+  appendfsync: 'always' | 'everysec' | 'no',
+  options: { autoRewrite?: boolean } = {},
+): string[] {
+  const args = ['--data-dir', data, '--appendfsync', appendfsync, '--save', ''];
+  if (options.autoRewrite === false) args.push('--auto-aof-rewrite-percentage', '0');
+  return args;
+}
+
+/** The value of `name` in an INFO reply (`name:value` lines), or undefined when absent. */
+export function infoField(info: string, name: string): string | undefined {
+  return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+}
+
+/**
+ * What a test file starts (kvws processes, clients, work directories, writer processes, anything with a
+ * cleanup), remembered so that one `release()` in afterAll frees it all, whichever test failed where.
+ */
+export class TestResources {
+  private readonly writers: { kill(): void }[] = [];
+  private readonly clients: Redis[] = [];
+  private readonly servers: RunningServer[] = [];
+  private readonly cleanups: (() => void)[] = [];
+
+  /** Starts kvws with `args` (startKvws). */
+  async start(args: string[]): Promise<RunningServer> {
+    const s = await startKvws(args);
+    this.servers.push(s);
+    return s;
   }
-  throw new Error(`kvws ${pid} still alive 10 s after SIGKILL`);
+
+  /** An ioredis client for `server` (redisClient) whose `error` events are ignored: servers get killed. */
+  client(server: RunningServer): Redis {
+    const c = redisClient(server);
+    c.on('error', () => {});
+    this.clients.push(c);
+    return c;
+  }
+
+  /** A fresh temporary directory `work` (named `prefix…`) with an empty `data/` inside, for kvws's data. */
+  workDir(prefix: string): { work: string; data: string } {
+    const work = mkdtempSync(path.join(os.tmpdir(), prefix));
+    this.onRelease(() => rmSync(work, { recursive: true, force: true }));
+    const data = path.join(work, 'data');
+    mkdirSync(data);
+    return { work, data };
+  }
+
+  /** Remembers a process to kill (`kill()` must be harmless once it has exited); returns it. */
+  writer<W extends { kill(): void }>(w: W): W {
+    this.writers.push(w);
+    return w;
+  }
+
+  /** Runs `cleanup` in release(), after the servers have stopped, in the reverse order of registration. */
+  onRelease(cleanup: () => void): void {
+    this.cleanups.push(cleanup);
+  }
+
+  /** Kills the writers, disconnects the clients, stops the servers, then runs the cleanups. */
+  async release(): Promise<void> {
+    for (const w of this.writers.splice(0)) w.kill();
+    for (const c of this.clients.splice(0)) c.disconnect();
+    await Promise.all(this.servers.splice(0).map((s) => s.stop()));
+    for (const cleanup of this.cleanups.splice(0).reverse()) cleanup();
+  }
 }
 
 /**

@@ -1,9 +1,8 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type Redis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { aofArgs, infoField, killHard, TestResources } from '../helpers/persistence.js';
+import type { RunningServer } from '../helpers/server.js';
 import { sleep } from '../helpers/wait.js';
 import { Acknowledged, startWriter } from './writer.mjs';
 
@@ -26,45 +25,11 @@ const REWRITE_ROUNDS = LONG ? 8 : 2;
 /** Per-round budget for the test timeouts (a round takes ~3 s on the reference machine). */
 const ROUND_MS = 12_000;
 
-const workDirs: string[] = [];
-const servers: RunningServer[] = [];
-const clients: Redis[] = [];
-const writers: { kill(): void }[] = [];
-
-afterAll(async () => {
-  for (const w of writers) w.kill();
-  for (const c of clients) c.disconnect();
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const d of workDirs) rmSync(d, { recursive: true, force: true });
-});
+const res = new TestResources();
+afterAll(() => res.release());
 
 /** A work directory: `data/` for kvws, the writers' records next to it. */
-function workDir(): { work: string; data: string } {
-  const work = mkdtempSync(path.join(tmpdir(), 'kvws-crash-'));
-  workDirs.push(work);
-  const data = path.join(work, 'data');
-  mkdirSync(data);
-  return { work, data };
-}
-
-async function start(args: string[]): Promise<RunningServer> {
-  const s = await startKvws(args);
-  servers.push(s);
-  return s;
-}
-
-function client(server: RunningServer): Redis {
-  const c = redisClient(server);
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
-
-/** SIGKILL: no shutdown path runs. Resolves once the process has exited (stop() waits for its exit event). */
-async function killHard(server: RunningServer): Promise<void> {
-  process.kill(server.pid as number, 'SIGKILL');
-  await server.stop();
-}
+const workDir = () => res.workDir('kvws-crash-');
 
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
@@ -76,10 +41,6 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   } finally {
     clearTimeout(t);
   }
-}
-
-function field(info: string, name: string): string | undefined {
-  return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }
 
 /** The last incremental file named by the manifest (where records were being appended). */
@@ -114,19 +75,18 @@ async function crashRound(
   options: RoundOptions = {},
 ): Promise<{ server: RunningServer; output: string; note: string }> {
   const out = path.join(dirs.work, `acks-${round}`);
-  const w = startWriter({ port: server.port, out, round });
-  writers.push(w);
+  const w = res.writer(startWriter({ port: server.port, out, round }));
   await w.started(256);
   const delay = 50 + Math.floor(Math.random() * 1000);
   await sleep(delay);
   let note = `kill after ${delay} ms`;
   if (options.rewrite) {
-    const c = client(server);
+    const c = res.client(server);
     expect(await c.bgrewriteaof()).toBe('Background append only file rewriting started');
     // Up to 500 ms: the kill lands while keys are encoded, around the cut, or after the switch.
     const after = Math.floor(Math.random() * 500);
     await sleep(after);
-    const inProgress = field(await c.info('persistence'), 'aof_rewrite_in_progress');
+    const inProgress = infoField(await c.info('persistence'), 'aof_rewrite_in_progress');
     note += `, BGREWRITEAOF ${after} ms before (in progress at the kill: ${inProgress === '1' ? 'yes' : 'no'})`;
   }
   await killHard(server);
@@ -137,17 +97,17 @@ async function crashRound(
   expect(acked.errors).toEqual([]);
   options.afterKill?.(dirs.data);
 
-  const next = await start(args);
+  const next = await res.start(args);
   const output = next.output();
   expect(output).not.toMatch(/cannot load/);
   const loaded = /kvws: AOF loaded: (\d+) keys from (\d+) records/.exec(output);
   expect(loaded, output).not.toBeNull();
-  const c = client(next);
+  const c = res.client(next);
   expect(Number(loaded?.[1])).toBe(await c.dbsize());
   const info = await c.info('persistence');
   // A kill in the middle of a write can leave a torn last record: cut off and reported, never an error.
   const truncated = /kvws: AOF \S+ was truncated: .*\((\d+) bytes dropped\)/.exec(output);
-  expect(field(info, 'aof_last_load_truncated')).toBe(truncated ? '1' : '0');
+  expect(infoField(info, 'aof_last_load_truncated')).toBe(truncated ? '1' : '0');
   if (truncated) note += `, torn tail of ${truncated[1]} bytes cut off at load`;
   const leftovers = readdirSync(path.join(dirs.data, 'appendonlydir')).filter((f) => f.startsWith('temp-'));
   if (leftovers.length) note += `, temporary files left: ${leftovers.join(' ')}`;
@@ -156,15 +116,15 @@ async function crashRound(
   return { server: next, output, note };
 }
 
-describe.each(['always', 'everysec'])('SIGKILL under write load, appendfsync %s', (policy) => {
-  const args = (data: string) => ['--data-dir', data, '--appendfsync', policy, '--save', ''];
+describe.each(['always', 'everysec'] as const)('SIGKILL under write load, appendfsync %s', (policy) => {
+  const args = (data: string) => aofArgs(data, policy);
 
   it(
     `keeps every acknowledged write through ${ROUNDS} kills at random moments`,
     async () => {
       const dirs = workDir();
       const acked = new Acknowledged();
-      let server = await start(args(dirs.data));
+      let server = await res.start(args(dirs.data));
       for (let round = 0; round < ROUNDS; round++) {
         const r = await crashRound(server, dirs, args(dirs.data), round, acked);
         server = r.server;
@@ -180,10 +140,10 @@ describe.each(['always', 'everysec'])('SIGKILL under write load, appendfsync %s'
     async () => {
       const dirs = workDir();
       const acked = new Acknowledged();
-      let server = await start(args(dirs.data));
+      let server = await res.start(args(dirs.data));
       // A dataset big enough that the rewrite (2 ms slices between clients' commands) is still running when
       // the kill comes.
-      const seed = client(server);
+      const seed = res.client(server);
       for (let i = 0; i < 100_000; i += 5000) {
         const p = seed.pipeline();
         for (let j = i; j < i + 5000; j++) {
@@ -199,15 +159,15 @@ describe.each(['always', 'everysec'])('SIGKILL under write load, appendfsync %s'
         console.log(`[${policy}] rewrite round ${round}: ${r.note}`);
       }
       // Whatever state the kills left the directory in, the last server can still rewrite and restart.
-      const c = client(server);
+      const c = res.client(server);
       await c.bgrewriteaof();
       const deadline = Date.now() + 20_000;
-      while (field(await c.info('persistence'), 'aof_rewrite_in_progress') !== '0' && Date.now() < deadline)
+      while (infoField(await c.info('persistence'), 'aof_rewrite_in_progress') !== '0' && Date.now() < deadline)
         await sleep(50);
-      expect(field(await c.info('persistence'), 'aof_last_bgrewrite_status')).toBe('ok');
+      expect(infoField(await c.info('persistence'), 'aof_last_bgrewrite_status')).toBe('ok');
       await server.stop();
-      const again = await start(args(dirs.data));
-      expect(await acked.check(client(again))).toEqual([]);
+      const again = await res.start(args(dirs.data));
+      expect(await acked.check(res.client(again))).toEqual([]);
       await again.stop();
     },
     40_000 + REWRITE_ROUNDS * ROUND_MS,
@@ -217,9 +177,9 @@ describe.each(['always', 'everysec'])('SIGKILL under write load, appendfsync %s'
 describe('a torn tail left by a crash', () => {
   it('is cut off at load and reported (a transaction without EXEC is dropped whole), not an error', async () => {
     const dirs = workDir();
-    const args = ['--data-dir', dirs.data, '--appendfsync', 'always', '--save', ''];
+    const args = aofArgs(dirs.data, 'always');
     const acked = new Acknowledged();
-    const server = await start(args);
+    const server = await res.start(args);
     // What a crash in the middle of writing a transaction leaves: MULTI and a complete INCR, then half of
     // the next record.
     const torn =
@@ -235,15 +195,15 @@ describe('a torn tail left by a crash', () => {
     expect(m, r.output).not.toBeNull();
     expect(m?.[1]).toBe(file);
     expect(Number(m?.[2])).toBeGreaterThanOrEqual(torn.length);
-    const c = client(r.server);
+    const c = res.client(r.server);
     expect(await c.exists('torn')).toBe(0);
     // The cut was made on disk: the next start loads the file as it is, with nothing to report.
     await r.server.stop();
-    const again = await start(args);
+    const again = await res.start(args);
     expect(again.output()).not.toMatch(/was truncated/);
     expect(again.output()).toMatch(/kvws: AOF loaded: \d+ keys/);
-    const c2 = client(again);
-    expect(field(await c2.info('persistence'), 'aof_last_load_truncated')).toBe('0');
+    const c2 = res.client(again);
+    expect(infoField(await c2.info('persistence'), 'aof_last_load_truncated')).toBe('0');
     expect(await acked.check(c2)).toEqual([]);
     expect(readdirSync(path.join(dirs.data, 'appendonlydir')).filter((f) => f.startsWith('temp-'))).toEqual([]);
     await again.stop();

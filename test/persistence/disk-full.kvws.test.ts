@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { aofArgs, infoField, killHard, TestResources } from '../helpers/persistence.js';
+import type { RunningServer } from '../helpers/server.js';
 import { sleep } from '../helpers/wait.js';
 
 // A full disk (issue 7), on a real filesystem: kvws's data directory is on a 3 MB tmpfs mostly taken by a
@@ -19,51 +20,27 @@ const VALUE_BYTES = 1024;
 /** Space left free on the tmpfs next to the filler when kvws starts: fills after ~400 records. */
 const HEADROOM = 448 * 1024;
 
-const mounts: string[] = [];
-const servers: RunningServer[] = [];
-const clients: Redis[] = [];
-
-afterAll(async () => {
-  for (const c of clients) c.disconnect();
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const m of mounts) {
-    try {
-      execFileSync('umount', [m], { stdio: 'pipe', timeout: 10_000 });
-    } catch {
-      execFileSync('umount', ['-l', m], { stdio: 'pipe', timeout: 10_000 });
-    }
-    rmSync(m, { recursive: true, force: true });
-  }
-});
+const res = new TestResources();
+afterAll(() => res.release());
 
 /** A fresh 3 MB tmpfs, with `data/` (kvws's data directory) and a filler leaving HEADROOM bytes free. */
 function smallDisk(): { mount: string; data: string; filler: string } {
   const mount = mkdtempSync(path.join(tmpdir(), 'kvws-full-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mount], { stdio: 'pipe', timeout: 10_000 });
-  mounts.push(mount);
+  res.onRelease(() => {
+    try {
+      execFileSync('umount', [mount], { stdio: 'pipe', timeout: 10_000 });
+    } catch {
+      execFileSync('umount', ['-l', mount], { stdio: 'pipe', timeout: 10_000 });
+    }
+    rmSync(mount, { recursive: true, force: true });
+  });
   const data = path.join(mount, 'data');
   mkdirSync(data);
   const filler = path.join(mount, 'filler');
   const st = statfsSync(mount);
   writeFileSync(filler, Buffer.alloc(Number(st.bavail) * Number(st.bsize) - HEADROOM, 'f'));
   return { mount, data, filler };
-}
-
-async function start(args: string[]): Promise<RunningServer> {
-  const s = await startKvws(args);
-  servers.push(s);
-  return s;
-}
-
-function client(server: RunningServer): Redis {
-  const c = redisClient(server);
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
-
-function field(info: string, name: string): string | undefined {
-  return new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
 }
 
 function valueFor(key: string): string {
@@ -83,7 +60,7 @@ async function writeUntilRefused(
   const refusals: string[] = [];
   await Promise.all(
     Array.from({ length: conns }, async (_, c) => {
-      const r = client(server);
+      const r = res.client(server);
       // At most ~20 MB per connection: far past the tmpfs's size, so the loop ends by refusal.
       for (let i = 0; i < 20_000; i += 8) {
         const p = r.pipeline();
@@ -132,21 +109,12 @@ describe.skipIf(!ROOT_USER)('a full disk (tmpfs)', () => {
   it.each([
     ['always', 'deleting a file'],
     ['everysec', 'growing the filesystem'],
-  ])(
+  ] as const)(
     'appendfsync %s: MISCONF while full, reads go on, writes resume after %s, nothing acknowledged is lost',
     async (policy, how) => {
       const disk = smallDisk();
-      const args = [
-        '--data-dir',
-        disk.data,
-        '--appendfsync',
-        policy,
-        '--save',
-        '',
-        '--auto-aof-rewrite-percentage',
-        '0',
-      ];
-      const server = await start(args);
+      const args = aofArgs(disk.data, policy, { autoRewrite: false });
+      const server = await res.start(args);
 
       const { acked, refusals } = await writeUntilRefused(server, 'k', 3);
       expect(acked.size).toBeGreaterThan(0);
@@ -154,7 +122,7 @@ describe.skipIf(!ROOT_USER)('a full disk (tmpfs)', () => {
       // refused with MISCONF.
       for (const m of refusals) expect(m).toMatch(/^(Connection is closed\.|MISCONF Errors writing to the AOF file: )/);
 
-      const r = client(server);
+      const r = res.client(server);
       const refused = await r.set('after-full', 'x').then(
         () => 'OK',
         (e: Error) => e.message,
@@ -166,8 +134,8 @@ describe.skipIf(!ROOT_USER)('a full disk (tmpfs)', () => {
       expect(await r.get(someKey)).toBe(acked.get(someKey));
       expect(await r.exists('after-full')).toBe(0);
       const info = await r.info('persistence');
-      expect(field(info, 'aof_last_write_status')).toBe('err');
-      expect(Number(field(info, 'aof_write_errors'))).toBeGreaterThan(0);
+      expect(infoField(info, 'aof_last_write_status')).toBe('err');
+      expect(Number(infoField(info, 'aof_write_errors'))).toBeGreaterThan(0);
       expect(server.output()).toMatch(/kvws: AOF write error: .*(ENOSPC|no space left)/i);
 
       // Free space; kvws retries every second and takes writes again.
@@ -187,15 +155,14 @@ describe.skipIf(!ROOT_USER)('a full disk (tmpfs)', () => {
       }
       expect(accepted, 'writes accepted within 10 s of freeing space').toBe(true);
       acked.set('after-recovery', valueFor('after-recovery'));
-      expect(field(await r.info('persistence'), 'aof_last_write_status')).toBe('ok');
+      expect(infoField(await r.info('persistence'), 'aof_last_write_status')).toBe('ok');
       expect(server.output()).toMatch(/kvws: AOF write error is over: accepting writes again/);
       await writeAll(r, 'later', 200, acked);
 
-      process.kill(server.pid as number, 'SIGKILL');
-      await server.stop(); // resolves once the killed process has exited
-      const again = await start(args);
+      await killHard(server);
+      const again = await res.start(args);
       expect(again.output()).toMatch(/kvws: AOF loaded: \d+ keys/);
-      const r2 = client(again);
+      const r2 = res.client(again);
       expect(await missing(r2, acked)).toEqual([]);
       console.log(
         `[${policy}] disk full after ${acked.size - 201} acknowledged SETs; refusals: ${refusals.join(' | ')}`,
@@ -207,32 +174,22 @@ describe.skipIf(!ROOT_USER)('a full disk (tmpfs)', () => {
 
   it('a kill while the disk is full loses nothing acknowledged; a torn last record is cut off at load', async () => {
     const disk = smallDisk();
-    const args = [
-      '--data-dir',
-      disk.data,
-      '--appendfsync',
-      'always',
-      '--save',
-      '',
-      '--auto-aof-rewrite-percentage',
-      '0',
-    ];
-    const server = await start(args);
+    const args = aofArgs(disk.data, 'always', { autoRewrite: false });
+    const server = await res.start(args);
     const { acked } = await writeUntilRefused(server, 'k', 3);
     expect(acked.size).toBeGreaterThan(0);
     // Killed in the MISCONF state: the refused batch's records were never on disk (nor acknowledged); a
     // write cut short by ENOSPC may have left part of a record at the end of the file.
-    process.kill(server.pid as number, 'SIGKILL');
-    await server.stop();
+    await killHard(server);
     unlinkSync(disk.filler);
-    const again = await start(args);
+    const again = await res.start(args);
     const out = again.output();
     expect(out).not.toMatch(/cannot load/);
     expect(out).toMatch(/kvws: AOF loaded: \d+ keys/);
-    const r = client(again);
+    const r = res.client(again);
     expect(await missing(r, acked)).toEqual([]);
     const torn = /kvws: AOF \S+ was truncated: .*/.exec(out)?.[0];
-    expect(field(await r.info('persistence'), 'aof_last_load_truncated')).toBe(torn ? '1' : '0');
+    expect(infoField(await r.info('persistence'), 'aof_last_load_truncated')).toBe(torn ? '1' : '0');
     console.log(`killed while full: ${acked.size} acknowledged SETs present; ${torn ?? 'no torn tail'}`);
     await again.stop();
   }, 60_000);
@@ -240,19 +197,10 @@ describe.skipIf(!ROOT_USER)('a full disk (tmpfs)', () => {
   it('a client blocked in BLPOP is not handed an element whose push could not be written', async () => {
     const disk = smallDisk();
     unlinkSync(disk.filler);
-    const args = [
-      '--data-dir',
-      disk.data,
-      '--appendfsync',
-      'always',
-      '--save',
-      '',
-      '--auto-aof-rewrite-percentage',
-      '0',
-    ];
-    const server = await start(args);
-    const consumer = client(server);
-    const producer = client(server);
+    const args = aofArgs(disk.data, 'always', { autoRewrite: false });
+    const server = await res.start(args);
+    const consumer = res.client(server);
+    const producer = res.client(server);
     await Promise.all([consumer.ping(), producer.ping()]);
     const popped = consumer.blpop('queue', 5).then(
       (v) => v,

@@ -1,9 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { aofArgs, killHard, TestResources } from '../helpers/persistence.js';
 import { sleep } from '../helpers/wait.js';
 import { Acknowledged, startWriter } from './writer.mjs';
 
@@ -13,43 +12,11 @@ import { Acknowledged, startWriter } from './writer.mjs';
 // SIGKILL and restart every acknowledged write is there, nothing removed comes back, and the directory
 // holds one base and one incremental file.
 
-const workDirs: string[] = [];
-const servers: RunningServer[] = [];
-const clients: Redis[] = [];
-const writers: { kill(): void }[] = [];
+const res = new TestResources();
+afterAll(() => res.release());
 
-afterAll(async () => {
-  for (const w of writers) w.kill();
-  for (const c of clients) c.disconnect();
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const d of workDirs) rmSync(d, { recursive: true, force: true });
-});
-
-function workDir(): { work: string; data: string } {
-  const work = mkdtempSync(path.join(tmpdir(), 'kvws-rewrite-'));
-  workDirs.push(work);
-  const data = path.join(work, 'data');
-  mkdirSync(data);
-  return { work, data };
-}
-
-async function start(args: string[]): Promise<RunningServer> {
-  const s = await startKvws(args);
-  servers.push(s);
-  return s;
-}
-
-function client(server: RunningServer): Redis {
-  const c = redisClient(server);
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
-
-async function killHard(server: RunningServer): Promise<void> {
-  process.kill(server.pid as number, 'SIGKILL');
-  await server.stop(); // resolves once the killed process has exited
-}
+/** A work directory: `data/` for kvws, the writer's records next to it. */
+const workDir = () => res.workDir('kvws-rewrite-');
 
 async function persistence(r: Redis): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -95,6 +62,19 @@ function expectCompactLayout(data: string): void {
   expect(manifest[0].name).toMatch(/^appendonly\.aof\.\d+\.base\.kvws$/);
   expect(manifest[1].name).toMatch(/^appendonly\.aof\.\d+\.incr\.aof$/);
   expect(files).toEqual([...manifest.map((f) => f.name), 'appendonly.aof.manifest'].sort());
+}
+
+/**
+ * A kvws with the AOF on (`appendfsync`, no automatic rewrites) in a fresh work directory, and a client on it
+ * that filled it with `n` keys (fill); `args` restart it on the same data.
+ */
+async function filled(appendfsync: 'always' | 'everysec', n: number) {
+  const dirs = workDir();
+  const args = aofArgs(dirs.data, appendfsync, { autoRewrite: false });
+  const server = await res.start(args);
+  const r = res.client(server);
+  await fill(r, n);
+  return { dirs, args, server, r };
 }
 
 /** Fills database 0 with `n` string keys `fill:i` = `value-i` (MSET, 1000 keys per command). */
@@ -170,28 +150,14 @@ function collectionLoad(r: Redis) {
 
 describe('BGREWRITEAOF under write load', () => {
   it('keeps every acknowledged write through several rewrites, a SIGKILL and a restart', async () => {
-    const dirs = workDir();
-    const args = [
-      '--data-dir',
-      dirs.data,
-      '--appendfsync',
-      'everysec',
-      '--save',
-      '',
-      '--auto-aof-rewrite-percentage',
-      '0',
-    ];
-    const server = await start(args);
-    const r = client(server);
-    await fill(r, 50_000);
+    const { dirs, args, server, r } = await filled('everysec', 50_000);
     const acked = new Acknowledged();
     for (let i = 0; i < 50_000; i++) acked.keys.set(`fill:${i}`, `value-${i}`);
 
     const out = path.join(dirs.work, 'acks');
-    const w = startWriter({ port: server.port, out, round: 0, maxMs: 60_000 });
-    writers.push(w);
+    const w = res.writer(startWriter({ port: server.port, out, round: 0, maxMs: 60_000 }));
     await w.started(256);
-    const load = collectionLoad(client(server));
+    const load = collectionLoad(res.client(server));
     const REWRITES = 4;
     const times: number[] = [];
     for (let i = 0; i < REWRITES; i++) {
@@ -212,9 +178,9 @@ describe('BGREWRITEAOF under write load', () => {
     expect(acked.errors).toEqual([]);
     expect(acked.count).toBeGreaterThan(0);
 
-    const again = await start(args);
+    const again = await res.start(args);
     expect(again.output()).toMatch(/kvws: loading AOF base appendonly\.aof\.\d+\.base\.kvws/);
-    const c = client(again);
+    const c = res.client(again);
     expect(await acked.check(c)).toEqual([]);
     expect(await load.check(c)).toEqual([]);
     expect((await persistence(c)).aof_rewrites).toBe('0'); // counted per process, as Redis
@@ -227,21 +193,8 @@ describe('BGREWRITEAOF under write load', () => {
   }, 120_000);
 
   it('pauses clients briefly while rewriting 200k keys (longest pause < 50 ms)', async () => {
-    const dirs = workDir();
-    const args = [
-      '--data-dir',
-      dirs.data,
-      '--appendfsync',
-      'everysec',
-      '--save',
-      '',
-      '--auto-aof-rewrite-percentage',
-      '0',
-    ];
-    const server = await start(args);
-    const r = client(server);
-    await fill(r, 200_000);
-    const probe = client(server);
+    const { server, r } = await filled('everysec', 200_000);
+    const probe = res.client(server);
 
     /** GETs one after another until `until()` (bounded to 60 s); returns their latencies (ms), sorted. */
     const gets = async (until: () => boolean): Promise<number[]> => {
@@ -290,20 +243,7 @@ describe('BGREWRITEAOF under write load', () => {
   }, 120_000);
 
   it('FLUSHALL during a rewrite: the rewrite starts again, completes, and flushed keys stay gone', async () => {
-    const dirs = workDir();
-    const args = [
-      '--data-dir',
-      dirs.data,
-      '--appendfsync',
-      'always',
-      '--save',
-      '',
-      '--auto-aof-rewrite-percentage',
-      '0',
-    ];
-    const server = await start(args);
-    const r = client(server);
-    await fill(r, 200_000);
+    const { dirs, args, server, r } = await filled('always', 200_000);
 
     expect(await r.bgrewriteaof()).toBe('Background append only file rewriting started');
     expect((await persistence(r)).aof_rewrite_in_progress).toBe('1');
@@ -321,8 +261,8 @@ describe('BGREWRITEAOF under write load', () => {
     expectCompactLayout(dirs.data);
 
     await killHard(server);
-    const again = await start(args);
-    const c = client(again);
+    const again = await res.start(args);
+    const c = res.client(again);
     expect(await c.dbsize()).toBe(1000);
     expect(await c.get('after:999')).toBe('v999');
     expect(await c.exists('fill:0', 'fill:199999')).toBe(0);

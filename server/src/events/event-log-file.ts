@@ -9,11 +9,11 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../persistence/files.js';
 import type { Latin1Buffer } from '../protocol/resp.js';
 import type { EventLog, EventSink, StreamEvent } from './event-log.js';
 
@@ -197,15 +197,7 @@ export class EventLogFile implements EventSink {
   }
 
   private writeMeta(meta: object): void {
-    const tmp = `${this.metaPath}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(meta));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.metaPath);
+    writeFileAtomicSync(this.metaPath, JSON.stringify(meta));
   }
 }
 

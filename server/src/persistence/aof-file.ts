@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Latin1Buffer } from '../protocol/resp.js';
+import { ReadWindow } from './read-window.js';
 
 /**
  * Reading the append-only file's incremental files: RESP arrays of bulk strings, one per record, exactly
@@ -20,7 +21,6 @@ export class AofFormatError extends Error {
   }
 }
 
-const READ = 4 << 20;
 const MAX_ARGS = 1 << 20;
 const MAX_BULK = 2 ** 31 - 1;
 
@@ -36,41 +36,37 @@ export interface AofRecord {
  * file, or throws AofFormatError (truncated or malformed) naming the record's offset.
  */
 export class AofScanner {
-  private readonly fd: number;
   readonly size: number;
-  private buf = Buffer.alloc(0);
-  private pos = 0;
-  private end = 0;
-  /** File offset of buf[0]. */
-  private base = 0;
+  private readonly w: ReadWindow;
 
   constructor(readonly file: string) {
-    this.fd = openSync(file, 'r');
-    this.size = fstatSync(this.fd).size;
+    this.w = new ReadWindow(file);
+    this.size = statSync(file).size;
   }
 
   close(): void {
-    closeSync(this.fd);
+    this.w.close();
   }
 
   /** Offset of the next unread byte. */
   get offset(): number {
-    return this.base + this.pos;
+    return this.w.offset;
   }
 
   next(): AofRecord | null {
-    const start = this.offset;
+    const w = this.w;
+    const start = w.offset;
     if (start >= this.size) return null;
-    // `p` walks ahead of pos; pos moves only when the whole record has been read.
-    let p = this.pos;
+    // `p` walks ahead of w.pos; w.pos moves only when the whole record has been read.
+    let p = w.pos;
     const fail = (reason: string): never => {
       throw new AofFormatError(this.file, start, reason, false);
     };
     const ensure = (n: number): void => {
-      if (p + n <= this.end) return;
-      const rel = p - this.pos;
-      this.fill(rel + n, start);
-      p = this.pos + rel;
+      if (p + n <= w.end) return;
+      const rel = p - w.pos;
+      if (!w.fill(rel + n)) throw new AofFormatError(this.file, start, 'unexpected end of file inside a record', true);
+      p = w.pos + rel;
     };
     // Reads "<int>\r\n" after a type byte; returns the integer.
     const line = (): number => {
@@ -78,53 +74,34 @@ export class AofScanner {
       let digits = 0;
       for (;;) {
         ensure(1);
-        const c = this.buf[p++];
+        const c = w.buf[p++];
         if (c === 13) break;
         if (c < 48 || c > 57 || digits > 12) fail('bad length in record header');
         n = n * 10 + (c - 48);
         digits++;
       }
       ensure(1);
-      if (this.buf[p++] !== 10 || digits === 0) fail('bad line ending in record header');
+      if (w.buf[p++] !== 10 || digits === 0) fail('bad line ending in record header');
       return n;
     };
     ensure(1);
-    if (this.buf[p++] !== 42) fail("expected '*' (start of a record)");
+    if (w.buf[p++] !== 42) fail("expected '*' (start of a record)");
     const argc = line();
     if (argc < 1 || argc > MAX_ARGS) fail(`bad argument count ${argc}`);
     const argv = new Array<string>(argc);
     for (let i = 0; i < argc; i++) {
       ensure(1);
-      if (this.buf[p++] !== 36) fail("expected '$' (start of an argument)");
+      if (w.buf[p++] !== 36) fail("expected '$' (start of an argument)");
       const len = line();
       if (len > MAX_BULK) fail(`argument too long (${len} bytes)`);
       ensure(len + 2);
-      argv[i] = (this.buf as Latin1Buffer).latin1Slice(p, p + len);
+      argv[i] = (w.buf as Latin1Buffer).latin1Slice(p, p + len);
       p += len;
-      if (this.buf[p] !== 13 || this.buf[p + 1] !== 10) fail('argument not followed by CRLF');
+      if (w.buf[p] !== 13 || w.buf[p + 1] !== 10) fail('argument not followed by CRLF');
       p += 2;
     }
-    this.pos = p;
-    return { argv, start, end: this.offset };
-  }
-
-  /** Makes `need` bytes available from pos, keeping pos; throws a truncation error at EOF. */
-  private fill(need: number, recordStart: number): void {
-    const rest = this.end - this.pos;
-    const size = Math.max(READ, need + READ);
-    const next = size > this.buf.length ? Buffer.allocUnsafe(size) : this.buf;
-    this.buf.copy(next, 0, this.pos, this.end);
-    this.base += this.pos;
-    this.buf = next;
-    this.pos = 0;
-    this.end = rest;
-    while (this.end < need) {
-      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.base + this.end);
-      if (got === 0) {
-        throw new AofFormatError(this.file, recordStart, 'unexpected end of file inside a record', true);
-      }
-      this.end += got;
-    }
+    w.pos = p;
+    return { argv, start, end: w.offset };
   }
 }
 

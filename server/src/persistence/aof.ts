@@ -21,6 +21,7 @@ import type { Engine } from '../engine/engine.js';
 import type { EventLogFile } from '../events/event-log-file.js';
 import { ErrorReply } from '../protocol/reply.js';
 import { AofFormatError, AofScanner, checkAofFile, encodeRecord } from './aof-file.js';
+import { syncDir, writeFileAtomicSync } from './files.js';
 import { loadSnapshotFile, SnapshotEncoder, SnapshotFormatError } from './snapshot-format.js';
 import { DEFAULT_SNAPSHOT_JOB, SnapshotAborted, SnapshotJob, type SnapshotJobOptions } from './snapshot-job.js';
 
@@ -704,16 +705,11 @@ export class Aof {
 
   /** Writes the manifest atomically: temp file, fsync, rename, fsync of the directory. */
   private writeManifestSync(m: Manifest): void {
-    const tmp = join(this.options.dir, `temp-${this.options.fileName}.manifest`);
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, this.manifestText(m));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.manifestPath);
-    syncDir(this.options.dir);
+    writeFileAtomicSync(
+      this.manifestPath,
+      this.manifestText(m),
+      join(this.options.dir, `temp-${this.options.fileName}.manifest`),
+    );
   }
 
   /** The same, off the event loop (during a rewrite); `manifestWrite` is pending meanwhile. */
@@ -833,19 +829,6 @@ export function writeSnapshotSync(engine: Engine, path: string): number {
   renameSync(tmp, path);
   syncDir(path.slice(0, Math.max(0, path.lastIndexOf('/'))) || '.');
   return enc.size;
-}
-
-/** fsync of a directory, so a rename in it is durable. */
-export function syncDir(dir: string): void {
-  let fd = -1;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some filesystems do not support fsync on directories; the rename is still atomic.
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
 }
 
 function mb(bytes: number): string {

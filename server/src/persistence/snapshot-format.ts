@@ -1,9 +1,9 @@
-import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { type Db, typeOf, type Value } from '../engine/db.js';
 import { List } from '../engine/list.js';
 import { SortedSet } from '../engine/sorted-set.js';
 import type { Latin1Buffer } from '../protocol/resp.js';
+import { ReadWindow } from './read-window.js';
 
 /**
  * kvws's snapshot format: the AOF's base file (as Redis's RDB preamble) and the SAVE/BGSAVE dump.
@@ -387,77 +387,50 @@ export function loadSnapshotFile(
   }
 }
 
-const READ = 4 << 20;
-
 /** Sequential reads over a file through a window buffer, with the absolute offset and a running CRC-32. */
 class FileReader {
-  private readonly fd: number;
-  private buf = Buffer.alloc(0);
-  /** Window: buf[pos, end) unread; buf[0, pos) read but not yet folded into `crc`. base = file offset of buf[0]. */
-  private pos = 0;
-  private end = 0;
-  private base = 0;
+  private readonly w: ReadWindow;
+  /** CRC-32 of the bytes consumed and already dropped from the window. */
   private crc = 0;
-  private eof = false;
 
   constructor(readonly file: string) {
-    this.fd = openSync(file, 'r');
+    this.w = new ReadWindow(file, (consumed) => {
+      this.crc = crc32(consumed, this.crc);
+    });
   }
 
   get offset(): number {
-    return this.base + this.pos;
+    return this.w.offset;
   }
 
   error(reason: string, offset: number): SnapshotFormatError {
     return new SnapshotFormatError(this.file, offset, reason);
   }
 
-  /** Makes n bytes available at pos, or throws (truncated file). */
+  /** Makes n bytes available, or throws (truncated file). */
   private need(n: number): void {
-    if (this.end - this.pos >= n) return;
-    // Fold the consumed part into the CRC, move the rest to the front (or to a bigger buffer) and read on.
-    this.crc = crc32(this.buf.subarray(0, this.pos), this.crc);
-    const rest = this.end - this.pos;
-    const size = Math.max(READ, n + READ);
-    const next = size > this.buf.length ? Buffer.allocUnsafe(size) : this.buf;
-    this.buf.copy(next, 0, this.pos, this.end);
-    this.base += this.pos;
-    this.buf = next;
-    this.pos = 0;
-    this.end = rest;
-    while (this.end < n && !this.eof) {
-      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
-      if (got === 0) this.eof = true;
-      this.end += got;
-    }
-    if (this.end < n) throw this.error('unexpected end of file (truncated snapshot)', this.base + this.end);
+    const w = this.w;
+    if (!w.fill(n)) throw this.error('unexpected end of file (truncated snapshot)', w.base + w.end);
   }
 
   atEnd(): boolean {
-    if (this.pos < this.end) return false;
-    if (this.eof) return true;
-    try {
-      this.need(1);
-      return false;
-    } catch {
-      return true;
-    }
+    return !this.w.fill(1);
   }
 
   /** CRC of every byte read so far. */
   crcSoFar(): number {
-    return crc32(this.buf.subarray(0, this.pos), this.crc) >>> 0;
+    return crc32(this.w.buf.subarray(0, this.w.pos), this.crc) >>> 0;
   }
 
   byte(): number {
     this.need(1);
-    return this.buf[this.pos++];
+    return this.w.buf[this.w.pos++];
   }
 
   bytes(n: number): Buffer {
     this.need(n);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
+    const b = this.w.buf.subarray(this.w.pos, this.w.pos + n);
+    this.w.pos += n;
     return b;
   }
 
@@ -484,8 +457,8 @@ class FileReader {
 
   f64(): number {
     this.need(8);
-    const x = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
+    const x = this.w.buf.readDoubleLE(this.w.pos);
+    this.w.pos += 8;
     return x;
   }
 
@@ -493,12 +466,12 @@ class FileReader {
     const n = this.varint();
     if (n > 2 ** 31) throw this.error(`implausible string length ${n}`, this.offset);
     this.need(n);
-    const s = (this.buf as Latin1Buffer).latin1Slice(this.pos, this.pos + n);
-    this.pos += n;
+    const s = (this.w.buf as Latin1Buffer).latin1Slice(this.w.pos, this.w.pos + n);
+    this.w.pos += n;
     return s;
   }
 
   close(): void {
-    closeSync(this.fd);
+    this.w.close();
   }
 }

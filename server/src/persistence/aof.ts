@@ -442,7 +442,9 @@ export class Aof {
       if (!this.flush() && (client === null || client.aofSeq > this.writtenSeq))
         return Promise.reject(this.writeError as Error);
     }
-    if (this.options.fsync !== 'always') return null;
+    // After a rewrite's cut, records go to a new incremental file that only the manifest being written names:
+    // until it is on disk, a crash would load the old manifest without them, so replies wait for it.
+    if (this.options.fsync !== 'always') return this.manifestWrite;
     if (this.syncedPos >= this.pos && this.manifestWrite === null && !this.eventFile?.dirty) return null;
     const target = this.pos;
     const synced = new Promise<void>((resolve, reject) => this.syncWaiters.push({ pos: target, resolve, reject }));

@@ -423,8 +423,9 @@ class FileReader {
   }
 
   byte(): number {
-    this.need(1);
-    return this.w.buf[this.w.pos++];
+    const w = this.w;
+    if (w.pos >= w.end) this.need(1);
+    return w.buf[w.pos++];
   }
 
   bytes(n: number): Buffer {
@@ -463,11 +464,22 @@ class FileReader {
   }
 
   str(): string {
-    const n = this.varint();
+    const w = this.w;
+    let n: number;
+    // Fast path: a one-byte length and the whole string already in the window (most keys and values).
+    if (w.pos < w.end && w.buf[w.pos] < 0x80) {
+      n = w.buf[w.pos];
+      if (w.end - w.pos > n) {
+        const s = (w.buf as Latin1Buffer).latin1Slice(w.pos + 1, w.pos + 1 + n);
+        w.pos += 1 + n;
+        return s;
+      }
+      w.pos++;
+    } else n = this.varint();
     if (n > 2 ** 31) throw this.error(`implausible string length ${n}`, this.offset);
-    this.need(n);
-    const s = (this.w.buf as Latin1Buffer).latin1Slice(this.w.pos, this.w.pos + n);
-    this.w.pos += n;
+    if (w.end - w.pos < n) this.need(n);
+    const s = (w.buf as Latin1Buffer).latin1Slice(w.pos, w.pos + n);
+    w.pos += n;
     return s;
   }
 

@@ -876,7 +876,7 @@ export class HttpApi {
     const query = parseQuery(req);
     const token = this.presentedToken(req, query);
     const session = this.openSession(req, res);
-    this.clientOf.set(res, session.client);
+    if (this.engine.aof !== null) this.clientOf.set(res, session.client);
     const pending = this.authenticate(req, session, token) ?? null;
     return { session, format, query, pending };
   }

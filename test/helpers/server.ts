@@ -56,6 +56,23 @@ export async function startKvws(extraArgs: string[] = [], env: Record<string, st
     c.disconnect();
     return { host: u.hostname, port, isRedis: true, output: () => '', stop: async () => {} };
   }
+  // freePort() releases the port before kvws binds it, so a test running at the same time may take it first:
+  // on EADDRINUSE, start again on fresh ports (an explicit `--port` too; tests read it back as httpsPort).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnKvws(extraArgs, env);
+    } catch (e) {
+      if (attempt >= 4 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+      const i = extraArgs.indexOf('--port');
+      if (i >= 0 && extraArgs[i + 1] !== '0') {
+        extraArgs = [...extraArgs];
+        extraArgs[i + 1] = String(await freePort());
+      }
+    }
+  }
+}
+
+async function spawnKvws(extraArgs: string[], env: Record<string, string>): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [KVWS_BIN, 'serve', '--resp-port', String(port), '--port', '0', ...extraArgs], {
     cwd: ROOT,

@@ -111,8 +111,6 @@ export class Aof {
   private errorKind: 'write' | 'fsync' | null = null;
   readonly stats = {
     rewrites: 0,
-    rewriteInProgress: false,
-    rewriteScheduled: false,
     lastRewriteStatus: 'ok' as 'ok' | 'err',
     lastRewriteMs: -1,
     currentRewriteStartedAt: 0,
@@ -549,10 +547,8 @@ export class Aof {
     if (this.rewriting) return this.rewriting;
     const p = this.runRewrite().finally(() => {
       this.rewriting = null;
-      this.stats.rewriteInProgress = false;
     });
     this.rewriting = p;
-    this.stats.rewriteInProgress = true;
     return p;
   }
 

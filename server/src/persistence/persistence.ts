@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerOptions } from '../config.js';
@@ -44,6 +44,8 @@ export class Persistence {
   private timer: NodeJS.Timeout | null = null;
   saveRules: [number, number][];
   loadReport: AofLoadReport | null = null;
+  /** Dumps written since start (INFO rdb_saves). */
+  private saves = 0;
   /** Loading finished: only then may shutdown write a dump (never a half-loaded dataset). */
   private loaded = false;
 
@@ -53,10 +55,6 @@ export class Persistence {
     private readonly log: (line: string) => void,
   ) {
     this.saveRules = parseSaveRules(options.save);
-  }
-
-  get enabled(): boolean {
-    return this.options.dataDir !== undefined;
   }
 
   get dumpPath(): string {
@@ -177,6 +175,7 @@ export class Persistence {
     this.dirtyAtSave = dirty;
     this.lastSave = Math.floor(Date.now() / 1000);
     this.lastBgsaveStatus = 'ok';
+    this.saves++;
   }
 
   get bgsaveInProgress(): boolean {
@@ -208,6 +207,7 @@ export class Persistence {
       await rename(tmp, this.dumpPath);
       this.dirtyAtSave = dirty;
       this.lastSave = Math.floor(Date.now() / 1000);
+      this.saves++;
     })().then(
       () => {
         this.lastBgsaveStatus = 'ok';
@@ -285,7 +285,7 @@ export class Persistence {
       ['rdb_last_bgsave_status', this.lastBgsaveStatus],
       ['rdb_last_bgsave_time_sec', this.lastBgsaveSeconds],
       ['rdb_current_bgsave_time_sec', this.bgsave ? Math.round((now - this.bgsaveStartedAt) / 1000) : -1],
-      ['rdb_saves', 0],
+      ['rdb_saves', this.saves],
       ['aof_enabled', aof ? 1 : 0],
       ['aof_rewrite_in_progress', aof?.rewriteInProgress ? 1 : 0],
       ['aof_rewrite_scheduled', 0],
@@ -322,14 +322,5 @@ export class Persistence {
       );
     }
     return fields;
-  }
-
-  /** Size of the dump file, or 0. */
-  dumpSize(): number {
-    try {
-      return statSync(this.dumpPath).size;
-    } catch {
-      return 0;
-    }
   }
 }

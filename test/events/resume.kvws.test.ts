@@ -279,6 +279,11 @@ describe('the event stream over SSE (HTTP API)', () => {
     );
     expect(resumed).toMatch(/data: message,news,three\n\nid: [0-9a-f]+:\d+\ndata: message,news,four/);
     expect(resumed).not.toContain('data: message,news,two');
+    // The same with ?lastEventId= (EventSource in a page cannot set headers on its first request).
+    const viaQuery = await sse(port, `/subscribe/news?lastEventId=${ids[2].epoch}:${ids[2].offset}`, {}, (t) =>
+      t.includes('data: message,news,four'),
+    );
+    expect(viaQuery).toMatch(/data: message,news,three\n\nid: [0-9a-f]+:\d+\ndata: message,news,four/);
     const lost = await sse(port, '/subscribe/news', { 'last-event-id': 'ffff:1' }, (t) => t.includes('kvws-stream'));
     expect(lost).toContain('event: kvws-stream\ndata: {"recovered":false');
   });

@@ -139,6 +139,8 @@ interface ReplyFormat {
 interface Query {
   /** `_token`'s value (percent-decoded); undefined without one. */
   token: string | undefined;
+  /** `lastEventId`'s value (an SSE resume where headers cannot be set; also left in `args`); undefined without one. */
+  lastEventId: string | undefined;
   /** `NAME=VALUE` → NAME, VALUE; a bare `FLAG` → FLAG; in order, percent-decoded (`+` = space). */
   args: string[];
 }
@@ -263,7 +265,7 @@ export function percentDecode(s: string, plusIsSpace: boolean): string | null {
 function parseQuery(req: IncomingMessage): Query {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  const out: Query = { token: undefined, args: [] };
+  const out: Query = { token: undefined, lastEventId: undefined, args: [] };
   if (q < 0) return out;
   for (const part of url.slice(q + 1).split('&')) {
     if (part === '') continue;
@@ -278,6 +280,8 @@ function parseQuery(req: IncomingMessage): Query {
       out.token = value ?? '';
       continue;
     }
+    // Read by the event streams; a command's path form still gets it as arguments, as any other.
+    if (name === 'lastEventId') out.lastEventId = value ?? '';
     out.args.push(name);
     if (value !== null) out.args.push(value);
   }
@@ -1129,7 +1133,7 @@ export class HttpApi {
       if (name === '') throw badRequest(`name the ${kind} in the path: ${route}<${kind}>`);
     }
     req.resume(); // a body, if any, is read and dropped
-    const [session] = await this.begin(req, res);
+    const [session, , query] = await this.begin(req, res);
     const client = session.client;
     const engine = this.engine;
     // Deliveries before the response head is written wait here (none are expected: SUBSCRIBE is synchronous).
@@ -1186,13 +1190,7 @@ export class HttpApi {
     // Resume (Last-Event-ID, or ?lastEventId= where headers cannot be set): in this same turn, so no event
     // falls between the subscription and the replay.
     const events = engine.events;
-    const since =
-      kind === 'monitor'
-        ? null
-        : parseEventId(
-            (req.headers['last-event-id'] as string | undefined) ??
-              new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId'),
-          );
+    const since = kind === 'monitor' ? null : parseEventId(header(req, 'last-event-id') ?? query.lastEventId);
     const position = since
       ? events.resume(client, [fromJsonArg(name, 'utf8')], kind === 'pattern', since)
       : events.position();

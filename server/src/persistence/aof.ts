@@ -13,7 +13,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
@@ -177,7 +177,7 @@ export class Aof {
       this.seq = 1;
       if (initialDataset) {
         const base = this.baseName(1);
-        this.writeSnapshotSync(join(this.options.dir, base));
+        writeSnapshotSync(this.engine, join(this.options.dir, base));
         this.manifest.base = { name: base, seq: 1, type: 'b' };
         this.stats.baseSize = statSync(join(this.options.dir, base)).size;
       }
@@ -188,7 +188,7 @@ export class Aof {
       report.ms = Date.now() - t0;
       return report;
     }
-    this.manifest = this.readManifest();
+    this.manifest = readManifest(this.options.dir, this.options.fileName, false);
     const m = this.manifest;
     this.seq = Math.max(m.base?.seq ?? 0, ...m.incrs.map((f) => f.seq));
     const engine = this.engine;
@@ -655,45 +655,6 @@ export class Aof {
 
   // ---- manifest ----
 
-  private readManifest(readOnly = false): Manifest {
-    const path = this.manifestPath;
-    const text = readFileSync(path, 'latin1');
-    const m: Manifest = { base: null, incrs: [] };
-    let lineNo = 0;
-    for (const line of text.split('\n')) {
-      lineNo++;
-      if (line.trim() === '' || line.startsWith('#')) continue;
-      const parts = line.trim().split(/\s+/);
-      const f: Partial<ManifestFile> = {};
-      for (let i = 0; i + 1 < parts.length; i += 2) {
-        if (parts[i] === 'file') f.name = parts[i + 1];
-        else if (parts[i] === 'seq') f.seq = Number(parts[i + 1]);
-        else if (parts[i] === 'type') f.type = parts[i + 1] as ManifestFile['type'];
-      }
-      if (
-        parts.length % 2 !== 0 ||
-        !f.name ||
-        f.name.includes('/') ||
-        !Number.isInteger(f.seq) ||
-        !['b', 'h', 'i'].includes(f.type ?? '')
-      )
-        throw new AofLoadError(
-          `cannot load the AOF: manifest ${path} line ${lineNo} is malformed: ${JSON.stringify(line)}`,
-        );
-      const file = f as ManifestFile;
-      if (!existsSync(join(this.options.dir, file.name)) && file.type !== 'h')
-        throw new AofLoadError(`cannot load the AOF: ${file.name}, named by ${path} line ${lineNo}, does not exist`);
-      if (file.type === 'b') {
-        if (m.base) throw new AofLoadError(`cannot load the AOF: manifest ${path} names two base files`);
-        m.base = file;
-      } else if (file.type === 'i') m.incrs.push(file);
-      else if (!readOnly && existsSync(join(this.options.dir, file.name)))
-        unlinkSync(join(this.options.dir, file.name));
-    }
-    if (!m.base && m.incrs.length === 0) throw new AofLoadError(`cannot load the AOF: manifest ${path} names no files`);
-    return m;
-  }
-
   private manifestText(m: Manifest): string {
     let s = '';
     if (m.base) s += `file ${m.base.name} seq ${m.base.seq} type b\n`;
@@ -715,7 +676,6 @@ export class Aof {
     const text = this.manifestText(this.manifest);
     const prev = this.manifestWrite ?? Promise.resolve();
     const p = prev.then(async () => {
-      const { open } = await import('node:fs/promises');
       const tmp = join(this.options.dir, `temp-${this.options.fileName}.manifest`);
       const fh = await open(tmp, 'w', 0o600);
       try {
@@ -747,11 +707,6 @@ export class Aof {
     return `${this.options.fileName}.${seq}.incr.aof`;
   }
 
-  /** A synchronous snapshot (start-up only, when a dump becomes the first base). */
-  private writeSnapshotSync(path: string): void {
-    writeSnapshotSync(this.engine, path);
-  }
-
   // ---- shutdown ----
 
   /** Writes and fsyncs everything, waits for a rewrite's manifest, and closes the file. */
@@ -781,18 +736,51 @@ export class Aof {
 
   /** The base's name and a check of every incremental file of an AOF directory (for `kvws check-aof`). */
   static check(dir: string, fileName: string): { base: string | null; incrs: ReturnType<typeof checkAofFile>[] } {
-    const a = new Aof({} as Engine, {
-      dir,
-      fileName,
-      fsync: 'no',
-      autoRewriteMinSize: 0,
-      autoRewritePercentage: 0,
-      loadTruncated: true,
-      log: () => {},
-    });
-    const m = a.readManifest(true);
+    const m = readManifest(dir, fileName, true);
     return { base: m.base?.name ?? null, incrs: m.incrs.map((f) => checkAofFile(join(dir, f.name))) };
   }
+}
+
+/**
+ * Reads the manifest `<dir>/<fileName>.manifest`: the base and incremental files in order. History files
+ * (type h) are deleted unless `readOnly`. Throws AofLoadError for a malformed line or a missing file.
+ */
+function readManifest(dir: string, fileName: string, readOnly: boolean): Manifest {
+  const path = join(dir, `${fileName}.manifest`);
+  const text = readFileSync(path, 'latin1');
+  const m: Manifest = { base: null, incrs: [] };
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const parts = line.trim().split(/\s+/);
+    const f: Partial<ManifestFile> = {};
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      if (parts[i] === 'file') f.name = parts[i + 1];
+      else if (parts[i] === 'seq') f.seq = Number(parts[i + 1]);
+      else if (parts[i] === 'type') f.type = parts[i + 1] as ManifestFile['type'];
+    }
+    if (
+      parts.length % 2 !== 0 ||
+      !f.name ||
+      f.name.includes('/') ||
+      !Number.isInteger(f.seq) ||
+      !['b', 'h', 'i'].includes(f.type ?? '')
+    )
+      throw new AofLoadError(
+        `cannot load the AOF: manifest ${path} line ${lineNo} is malformed: ${JSON.stringify(line)}`,
+      );
+    const file = f as ManifestFile;
+    if (!existsSync(join(dir, file.name)) && file.type !== 'h')
+      throw new AofLoadError(`cannot load the AOF: ${file.name}, named by ${path} line ${lineNo}, does not exist`);
+    if (file.type === 'b') {
+      if (m.base) throw new AofLoadError(`cannot load the AOF: manifest ${path} names two base files`);
+      m.base = file;
+    } else if (file.type === 'i') m.incrs.push(file);
+    else if (!readOnly && existsSync(join(dir, file.name))) unlinkSync(join(dir, file.name));
+  }
+  if (!m.base && m.incrs.length === 0) throw new AofLoadError(`cannot load the AOF: manifest ${path} names no files`);
+  return m;
 }
 
 /** Encodes every database into `path` synchronously (SAVE, and a first base at start-up). */

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerOptions } from '../config.js';
 import type { Engine } from '../engine/engine.js';
@@ -244,7 +244,6 @@ export class Persistence {
     // A fresh AOF whose first base is the current dataset: written synchronously (bounded by dataset size,
     // as Redis's fork would be), then records follow.
     if (existsSync(join(aofDir, `${o.appendfilename}.manifest`))) {
-      const { rm } = await import('node:fs/promises');
       await rm(aofDir, { recursive: true, force: true });
     }
     aof.open(true);

@@ -60,6 +60,15 @@ Persistence (docs/persistence.md; needs --data-dir):
   --save "S N [S N …]"          dump after S seconds with N changes (default "3600 1 300 100 60 10000"; "" = never)
   --dbfilename NAME             dump file for SAVE/BGSAVE (default dump.kvws)
 
+The Redis engine (docs/scaling.md): the gateway in front of real Redis instead of the embedded engine
+  --engine URL                  embedded (default), redis://host:port, redis-cluster://h1:p1,h2:p2,…,
+                                redis-sentinel://h1:p1,h2:p2/MASTER (rediss… for TLS to Redis)
+  --engine-username NAME, --engine-password PW   AUTH to Redis (prefer KVWS_ENGINE_PASSWORD to the flag)
+  --engine-tls-ca FILE          CA that signed the Redis servers' certificates (rediss…)
+  --engine-timeout MS           longest wait for Redis, failover retries included (default 10000)
+  --engine-max-dedicated N      connections held by blocking commands and WATCH at once (default 1000)
+  --no-engine-notify            do not turn notify-keyspace-events on on the Redis servers
+
 Users and tokens (docs/security.md):
   --acl-file FILE               users file, Redis ACL syntax with argon2id hashes (default DATA_DIR/users.acl)
   --acl-log-max-len N           ACL LOG entries kept (default 128)
@@ -122,7 +131,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  log(`version ${KVWS_VERSION}, embedded engine, ${options.databases} databases, pid ${process.pid}`);
+  log(
+    `version ${KVWS_VERSION}, ${options.engine === 'embedded' ? 'embedded engine' : 'Redis engine'}, ${options.databases} databases, pid ${process.pid}`,
+  );
   for (const l of listening) {
     const host = l.host.includes(':') ? `[${l.host}]` : l.host;
     if (l.kind === 'https' || l.kind === 'http') {

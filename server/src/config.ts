@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseEngineTarget } from './backends/engine-target.js';
 import { parseNotifyFlags } from './engine/notify.js';
 
 /**
@@ -45,6 +46,38 @@ export const ServerOptionsSchema = z
     tlsKey: z.string().optional(),
     /** Directory for the append-only file and other state; unset = memory only. */
     dataDir: z.string().optional(),
+    /**
+     * Where the data lives: `embedded` (kvws's own engine) or a Redis deployment the gateway fronts:
+     * redis://host:port, redis-cluster://h1:p1,h2:p2, redis-sentinel://h1:p1,h2:p2/<master> (rediss… for
+     * TLS). See backends/engine-target.ts and docs/scaling.md.
+     */
+    engine: z
+      .string()
+      .superRefine((v, ctx) => {
+        try {
+          parseEngineTarget(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      })
+      .default('embedded'),
+    /** Credentials for the Redis engine (override the URL's; prefer KVWS_ENGINE_PASSWORD to a flag). */
+    engineUsername: z.string().optional(),
+    enginePassword: z.string().optional(),
+    /** CA certificate (PEM file) that signed the Redis servers' certificates, for rediss… engines. */
+    engineTlsCa: z.string().optional(),
+    /**
+     * How long a command may wait for the Redis engine (ms), retries through a failover included, before
+     * the client gets an error.
+     */
+    engineTimeout: z.number().int().min(100).default(10_000),
+    /**
+     * Connections to Redis held by one session at a time (blocking commands, WATCH): at most this many
+     * at once; beyond it such a command gets an error.
+     */
+    engineMaxDedicated: z.number().int().min(1).default(1000),
+    /** Turn `notify-keyspace-events` on on the Redis servers (adding kvws's classes to theirs, never removing). */
+    engineNotify: z.boolean().default(true),
     /** Keep an append-only file in the data directory (Redis's `appendonly`); on by default when there is one. */
     appendonly: z.boolean().default(true),
     /** When the AOF is fsynced: `always` (before each reply), `everysec` (once a second) or `no` (left to the OS). */
@@ -265,6 +298,13 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'tls-cert': { key: 'tlsCert', kind: 'string' },
   'tls-key': { key: 'tlsKey', kind: 'string' },
   'data-dir': { key: 'dataDir', kind: 'string' },
+  engine: { key: 'engine', kind: 'string' },
+  'engine-username': { key: 'engineUsername', kind: 'string' },
+  'engine-password': { key: 'enginePassword', kind: 'string' },
+  'engine-tls-ca': { key: 'engineTlsCa', kind: 'string' },
+  'engine-timeout': { key: 'engineTimeout', kind: 'number' },
+  'engine-max-dedicated': { key: 'engineMaxDedicated', kind: 'number' },
+  'engine-notify': { key: 'engineNotify', kind: 'boolean' },
   appendonly: { key: 'appendonly', kind: 'boolean' },
   appendfsync: { key: 'appendfsync', kind: 'string' },
   appendfilename: { key: 'appendfilename', kind: 'string' },

@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
 import { TokenService } from './auth/jwt.js';
+import { parseEngineTarget, redactUrl } from './backends/engine-target.js';
+import { RedisGateway } from './backends/redis/gateway.js';
+import { RedisBackend } from './backends/redis/redis-backend.js';
 import { aclFilePath, isLoopbackHost, jwtKeysPath, type ServerOptions } from './config.js';
 import { Engine } from './engine/engine.js';
 import { HttpApi } from './net/http-api.js';
@@ -26,19 +29,46 @@ export class KvwsServer {
   https: HttpsServer | null = null;
   ws: WsGateway | null = null;
   api: HttpApi | null = null;
+  /** The gateway to Redis when `--engine` names a Redis deployment (null: the embedded engine). */
+  gateway: RedisGateway | null = null;
 
   /** `log` receives one-line notices while running (certificate reloads). */
   constructor(
-    readonly options: ServerOptions,
+    public options: ServerOptions,
     readonly log: (line: string) => void = () => {},
   ) {
+    const target = parseEngineTarget(options.engine);
+    if (target.kind !== 'embedded') {
+      // The data lives in Redis: kvws keeps no dataset of its own to persist (docs/scaling.md).
+      options = { ...options, appendonly: false, save: '' };
+      this.options = options;
+    }
     this.engine = new Engine(options);
     this.engine.log = log;
+    if (target.kind !== 'embedded') {
+      const backend = new RedisBackend(target, {
+        username: options.engineUsername,
+        password: options.enginePassword,
+        tlsCa: options.engineTlsCa,
+        timeout: options.engineTimeout,
+        maxDedicated: options.engineMaxDedicated,
+      });
+      this.gateway = new RedisGateway(this.engine, backend, options.engineNotify);
+      this.gateway.install();
+    }
   }
 
   async start(): Promise<Listening[]> {
     try {
       await this.startAuth();
+      if (this.gateway) {
+        try {
+          await this.gateway.start();
+        } catch (e) {
+          throw new StartError(`${(e as Error).message} (--engine ${redactUrl(this.options.engine)})`);
+        }
+        this.log(`engine: ${redactUrl(this.options.engine)}`);
+      }
       try {
         this.engine.persistence.load();
       } catch (e) {
@@ -241,6 +271,7 @@ export class KvwsServer {
     await Promise.all([this.resp?.close(), this.ws?.close()]);
     await this.https?.close();
     this.engine.shutdown();
+    await this.gateway?.close();
     await this.engine.persistence.shutdown();
   }
 }

@@ -96,6 +96,8 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
       engine.stats.rejectedCalls++;
       return new ErrorReply('ERR Command not allowed inside a transaction');
     }
+    const refused = engine.gateway?.queueCheck(client, cmd, argv);
+    if (refused) return reject(engine, client, false, refused);
     client.multi.queue.push(argv);
     return QUEUED;
   }

@@ -6,7 +6,7 @@ import { EventLog } from '../events/event-log.js';
 import type { Aof } from '../persistence/aof.js';
 import { Persistence } from '../persistence/persistence.js';
 import { recordsFor } from '../persistence/propagate.js';
-import { type Reply, SimpleString } from '../protocol/reply.js';
+import { type ErrorReply, type Reply, SimpleString } from '../protocol/reply.js';
 import { Blocking } from './blocking.js';
 import { Client } from './client.js';
 import { ConfigParams } from './config-params.js';
@@ -103,6 +103,11 @@ export class Engine {
    * frozen value is copied before it is changed in place. null otherwise (the dispatcher's fast path).
    */
   writeGuard: ((db: Db, keys: string[]) => void) | null = null;
+  /**
+   * Set when the data lives in Redis (backends/redis/gateway.ts): the table's handlers forward to it, and
+   * the dispatcher asks it whether a command may be queued in a transaction.
+   */
+  gateway: { queueCheck(client: Client, cmd: RuntimeCommand, argv: string[]): ErrorReply | null } | null = null;
   /** The AOF and dumps: loading at start, SAVE/BGSAVE, INFO persistence, durable shutdown. */
   readonly persistence: Persistence;
   readonly stats: EngineStats = {

@@ -92,3 +92,31 @@ export interface KeyspaceListener {
   onKeyEvent?(e: KeyEvent): void;
   onDbEvent?(e: DbEvent): void;
 }
+
+/** Event names Redis emits, by class (for events that come from elsewhere: the Redis engine's feed). */
+const EVENT_CLASSES: Record<string, EventClass> = {};
+for (const [cls, names] of [
+  ['$', 'set setrange incrby incrbyfloat append'],
+  ['l', 'lpush rpush lpop rpop linsert lset lrem ltrim'],
+  ['s', 'sadd srem spop sinterstore sunionstore sdiffstore'],
+  ['h', 'hset hsetnx hincrby hincrbyfloat hdel hexpire hpersist hexpired'],
+  [
+    'z',
+    'zadd zincr zrem zpopmin zpopmax zrembyscore zrembyrank zrembylex zinterstore zunionstore zdiffstore zrangestore',
+  ],
+  ['x', 'expired'],
+  ['e', 'evicted'],
+  ['n', 'new'],
+  ['m', 'keymiss'],
+  ['t', 'xadd xtrim xdel xsetid xgroup-create xgroup-createconsumer xgroup-delconsumer xgroup-destroy xgroup-setid'],
+] as const) {
+  for (const n of names.split(' ')) EVENT_CLASSES[n] = cls;
+}
+
+/**
+ * The class of a keyspace event by its name (`expired` → x, `hset` → h, …); generic (g) for the rest
+ * (del, expire, rename_from, copy_to, restore, sortstore, …), as Redis classes them.
+ */
+export function eventClassOf(event: string): EventClass {
+  return EVENT_CLASSES[event] ?? 'g';
+}

@@ -67,6 +67,7 @@ The Redis engine (docs/scaling.md): the gateway in front of real Redis instead o
   --engine-tls-ca FILE          CA that signed the Redis servers' certificates (rediss…)
   --engine-timeout MS           longest wait for Redis, failover retries included (default 10000)
   --engine-max-dedicated N      connections held by blocking commands and WATCH at once (default 1000)
+  --resp-max-in-flight N        pipelined commands a RESP connection may have waiting on Redis (default 1000)
   --no-engine-notify            do not turn notify-keyspace-events on on the Redis servers
 
 Users and tokens (docs/security.md):

@@ -78,6 +78,11 @@ export const ServerOptionsSchema = z
     engineMaxDedicated: z.number().int().min(1).default(1000),
     /** Turn `notify-keyspace-events` on on the Redis servers (adding kvws's classes to theirs, never removing). */
     engineNotify: z.boolean().default(true),
+    /**
+     * Replies one RESP connection may be waiting for from the Redis engine at once (pipelined commands);
+     * at the limit its next commands wait until replies come back.
+     */
+    respMaxInFlight: z.number().int().min(1).default(1000),
     /** Keep an append-only file in the data directory (Redis's `appendonly`); on by default when there is one. */
     appendonly: z.boolean().default(true),
     /** When the AOF is fsynced: `always` (before each reply), `everysec` (once a second) or `no` (left to the OS). */
@@ -299,6 +304,7 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'tls-key': { key: 'tlsKey', kind: 'string' },
   'data-dir': { key: 'dataDir', kind: 'string' },
   engine: { key: 'engine', kind: 'string' },
+  'resp-max-in-flight': { key: 'respMaxInFlight', kind: 'number' },
   'engine-username': { key: 'engineUsername', kind: 'string' },
   'engine-password': { key: 'enginePassword', kind: 'string' },
   'engine-tls-ca': { key: 'engineTlsCa', kind: 'string' },

@@ -153,6 +153,7 @@ export class KvwsServer {
           pubsubSoftSeconds: 'pubsubSoftSeconds',
           maxBulkLen: 'protoMaxBulkLen',
           maxInlineLen: 'maxInlineLen',
+          maxInFlight: 'respMaxInFlight',
         },
       );
       this.resp = new RespServer(this.engine, respOptions);

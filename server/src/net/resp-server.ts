@@ -3,7 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Client, type FrontDoor } from '../engine/client.js';
 import type { Engine } from '../engine/engine.js';
-import { ErrorReply, type Reply } from '../protocol/reply.js';
+import { ErrorReply, isPipelined, type Reply } from '../protocol/reply.js';
 import {
   PROTO_INLINE_MAX_SIZE,
   PROTO_MAX_BULK_LEN,
@@ -48,6 +48,11 @@ export interface RespServerOptions {
   pubsubHardLimit?: number;
   /** … or stays at or above this many bytes for more than `pubsubSoftSeconds`. 0 = no limit. Default 8 MiB. */
   pubsubSoftLimit?: number;
+  /**
+   * Replies one connection may be waiting for at once from the Redis engine (pipelined commands); at the
+   * limit, its next commands wait in the query buffer until replies come back. Default 1000.
+   */
+  maxInFlight?: number;
   /** See `pubsubSoftLimit`. Default 60. */
   pubsubSoftSeconds?: number;
   /** Other clients whose pending output reaches this many bytes are disconnected. 0 = unlimited. Default 0. */
@@ -169,6 +174,7 @@ export class RespServer {
       maxBulkLen: PROTO_MAX_BULK_LEN,
       maxInlineLen: PROTO_INLINE_MAX_SIZE,
       maxQueryBuffer: 1024 * 1024 * 1024,
+      maxInFlight: 1000,
     };
     // Each option reads through to `opts` at every use (falling back to its default), so an options
     // object whose fields are getters over the live server configuration makes CONFIG SET take effect
@@ -304,6 +310,13 @@ class RespConnection {
   private readonly writer = new RespWriter();
   /** A blocking command's Promise is pending: later commands wait in the parser. */
   private waiting = false;
+  /**
+   * Replies in command order while one of them is a pending Promise (null: none pending, replies are
+   * written as they come). A pipelined Promise (Redis engine) lets later commands run meanwhile.
+   */
+  private queue: Slot[] | null = null;
+  /** Pipelined Promises pending (bounded by maxInFlight). */
+  private inFlight = 0;
   /** Inside process(): replies are flushed at its end, and a self-kill waits for the reply. */
   private executing = false;
   /** Stop reading commands; close once pending replies are written (QUIT, protocol error, self-kill). */
@@ -388,12 +401,22 @@ class RespConnection {
         }
         if (this.closed) return;
         if (reply instanceof Promise) {
-          this.waiting = true;
+          const slot = this.enqueue(null);
+          const blocking = !isPipelined(reply);
+          if (blocking) this.waiting = true;
+          else this.inFlight++;
           reply.then(
-            (r) => this.settled(r),
-            (e) => this.settled(internalError(e)),
+            (r) => this.settled(slot, r, blocking),
+            (e) => this.settled(slot, internalError(e), blocking),
           );
-          break;
+          if (blocking || this.inFlight >= (o.maxInFlight ?? 1000)) break;
+          continue;
+        }
+        if (this.queue !== null) {
+          // An earlier reply is still pending: this one waits its turn.
+          this.enqueue(reply);
+          if (client.closeAfterReply) this.ending = true;
+          continue;
         }
         writer.write(reply, client.resp);
         if (this.afterReply.length !== 0) this.writeAfterReply();
@@ -408,14 +431,50 @@ class RespConnection {
     if (this.ending) this.end();
   }
 
-  /** A blocking command finished: write its reply and carry on with the commands that queued up. */
-  private settled(reply: Reply): void {
-    this.waiting = false;
+  /**
+   * Adds a reply slot (`reply` null: its Promise is pending), with what must follow the reply (a monitor's
+   * own line, closing after QUIT) captured now, while the command's effects are fresh.
+   */
+  private enqueue(reply: Reply | null): Slot {
+    const slot: Slot = {
+      reply,
+      done: reply !== null,
+      after: this.afterReply.length !== 0 ? this.afterReply : null,
+      close: this.client.closeAfterReply,
+    };
+    if (slot.after !== null) this.afterReply = [];
+    if (this.queue === null) this.queue = [];
+    this.queue.push(slot);
+    return slot;
+  }
+
+  /**
+   * A Promise reply settled: write every reply now at the head of the queue, then carry on with the
+   * commands that queued up (a blocking command held them; a full pipeline paused them).
+   */
+  private settled(slot: Slot, reply: Reply, blocking: boolean): void {
+    if (blocking) this.waiting = false;
+    else this.inFlight--;
     if (this.closed) return;
-    this.writer.write(reply, this.client.resp);
-    if (this.afterReply.length !== 0) this.writeAfterReply();
-    if (this.client.closeAfterReply) this.ending = true;
-    this.process();
+    slot.reply = reply;
+    slot.done = true;
+    const q = this.queue as Slot[];
+    let i = 0;
+    for (; i < q.length && q[i].done; i++) {
+      const s = q[i];
+      this.writer.write(s.reply as Reply, this.client.resp);
+      if (s.after !== null) for (const r of s.after) this.writer.write(r, this.client.resp);
+      if (s.close) this.ending = true;
+    }
+    if (i === q.length) this.queue = null;
+    else if (i > 0) q.splice(0, i);
+    if (this.ending) {
+      if (this.queue === null) this.end();
+      else this.flush();
+      return;
+    }
+    if (!this.waiting && !this.paused) this.process();
+    else this.flush();
   }
 
   /** Writes what client.pushAfterReply queued during the command whose reply was just written. */
@@ -532,7 +591,7 @@ class RespConnection {
     }
     const c = this.client;
     // As Redis: blocked, pub/sub and monitor clients are not closed for idling.
-    if (this.waiting || c.blocked !== null || c.subscriptionCount > 0 || c.monitor) {
+    if (this.waiting || this.queue !== null || c.blocked !== null || c.subscriptionCount > 0 || c.monitor) {
       this.lastActivity = now;
       return;
     }
@@ -546,6 +605,11 @@ class RespConnection {
   end(): void {
     if (this.closed) return;
     this.ending = true;
+    // Replies still pending from the Redis engine: settled() ends the connection once they are written.
+    if (this.queue !== null) {
+      this.flush();
+      return;
+    }
     this.flush();
     if (this.closed) return;
     if (this.held !== null) return; // releaseHeld() ends the connection once the held replies are out
@@ -572,4 +636,14 @@ class RespConnection {
 function internalError(e: unknown): ErrorReply {
   const msg = e instanceof Error ? e.message : String(e);
   return new ErrorReply(/^[A-Z]+ /.test(msg) ? msg : `ERR ${msg}`);
+}
+
+/** One reply in command order (RespConnection.queue). */
+interface Slot {
+  reply: Reply | null;
+  done: boolean;
+  /** Pushes to write right after the reply (client.pushAfterReply during the command). */
+  after: Reply[] | null;
+  /** The command asked for the connection to close after its reply (QUIT). */
+  close: boolean;
 }

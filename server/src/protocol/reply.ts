@@ -137,3 +137,21 @@ export const Err = {
 export function wrongArity(fullName: string): string {
   return `ERR wrong number of arguments for '${fullName.toLowerCase()}' command`;
 }
+
+const PIPELINED = Symbol('kvws.pipelined');
+
+/**
+ * Marks a Promise reply whose command is already under way in order (sent to the Redis engine on the
+ * connection that serves it): a front door may run the client's next commands before it settles, as long
+ * as it writes the replies in command order. Unmarked Promises (blocking commands, AUTH) hold the
+ * connection's later commands until they settle.
+ */
+export function pipelined(p: Promise<Reply>): Promise<Reply> {
+  (p as Promise<Reply> & { [PIPELINED]?: true })[PIPELINED] = true;
+  return p;
+}
+
+/** Whether `p` was marked with `pipelined`. */
+export function isPipelined(p: Promise<Reply>): boolean {
+  return (p as Promise<Reply> & { [PIPELINED]?: true })[PIPELINED] === true;
+}

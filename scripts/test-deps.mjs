@@ -2,6 +2,7 @@
 // Makes sure the system programs the tests (or the benchmarks) need, which npm cannot install, are present:
 //   redis-server                  (Debian package redis-server)  real Redis to compare against
 //   redis-cli, redis-benchmark    (Debian package redis-tools)   real clients / load generator
+//   redis-sentinel                (Debian package redis-sentinel) Sentinel setups behind the gateway tests
 //   /usr/bin/chromium             (Debian package chromium)      real browser for the client tests
 //   webdis                        (Debian package webdis)        HTTP front for Redis; benchmarks only
 //
@@ -23,6 +24,7 @@ const REDIS_NEEDS = [
   { name: 'redis-server', pkg: 'redis-server' },
   { name: 'redis-cli', pkg: 'redis-tools' },
   { name: 'redis-benchmark', pkg: 'redis-tools' },
+  { name: 'redis-sentinel', pkg: 'redis-sentinel' },
 ];
 /** What `npm test` needs. */
 export const TEST_NEEDS = [...REDIS_NEEDS, { name: '/usr/bin/chromium', pkg: 'chromium' }];

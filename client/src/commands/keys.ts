@@ -101,6 +101,12 @@ export const keyCommands = {
    * session is the connection; over HTTP each request (or pipeline / transaction) is its own session.
    */
   select: (index: number) => command<'OK'>(['SELECT', index]),
+  /**
+   * WAIT numreplicas timeout → how many replicas have acknowledged this session's writes, once that many
+   * have or after `timeoutMs` (0 = no limit). On the embedded engine (no replicas) 0; in front of Redis,
+   * the smallest count over the masters (docs/scaling.md).
+   */
+  wait: (numreplicas: number, timeoutMs: number) => command(['WAIT', numreplicas, timeoutMs], toNumber),
   /** TOUCH key [key …] → how many of the keys exist (their last access time is updated). */
   touch: (...keys: Key[]) => command(['TOUCH', ...keys], toNumber),
   /** OBJECT ENCODING key → the internal encoding name (`listpack`, `hashtable`, `int`…), or null when the key is missing. */

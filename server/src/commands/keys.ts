@@ -304,6 +304,17 @@ export const handlers: Handlers = {
     return OK;
   },
 
+  // WAIT numreplicas timeout — the embedded engine has no replicas: 0 at once when none are asked for
+  // (or inside EXEC), else 0 after `timeout` ms (0 = never, until CLIENT UNBLOCK), as a Redis master without
+  // replicas answers. The Redis engine asks its masters (backends/redis/gateway.ts).
+  WAIT(client, argv) {
+    const wanted = toInt(argv[1]);
+    const timeout = toInt(argv[2], 'ERR timeout is not an integer or out of range');
+    if (timeout < 0) throw new CommandError('ERR timeout is negative');
+    if (wanted <= 0 || client.inExec) return 0;
+    return client.engine.blocking.block(client, client.db, [], timeout, () => undefined, 0);
+  },
+
   // TOUCH key [key ...]
   TOUCH(client, argv) {
     return handlers.EXISTS(client, argv);

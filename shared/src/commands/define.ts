@@ -26,6 +26,8 @@ export interface CommandInput {
   tips?: string[];
   /** See CommandSpec.wholeKeyspace. */
   wholeKeyspace?: true;
+  /** Leave out the group's implied category (WAIT is in Redis's generic group, but only @connection). */
+  noGroupCategory?: true;
   subcommands?: Record<string, Omit<CommandInput, 'group'> & { group?: CommandGroup }>;
 }
 
@@ -44,7 +46,7 @@ export function defineCommand(name: string, input: CommandInput): CommandSpec {
   }
   const acl = new Set<AclCategory>();
   const groupCat = GROUP_CATEGORY[input.group];
-  if (groupCat && !input.subcommands) acl.add(groupCat);
+  if (groupCat && !input.subcommands && !input.noGroupCategory) acl.add(groupCat);
   for (const c of input.acl ?? []) acl.add(c);
   if (flags.includes('write')) acl.add('write');
   if (flags.includes('readonly') && !acl.has('scripting')) acl.add('read');

@@ -153,6 +153,18 @@ export const generic: CommandSpec[] = [
       'Returns the number of existing keys out of those specified after updating the time they were last accessed.',
     since: '3.2.1',
   }),
+  c('WAIT', {
+    group: g,
+    arity: 3,
+    flags: ['noscript'],
+    acl: ['connection'],
+    noGroupCategory: true,
+    syntax: 'WAIT numreplicas timeout',
+    summary:
+      'Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.',
+    since: '3.0.0',
+    tips: ['request_policy:all_shards', 'response_policy:agg_min'],
+  }),
   c('OBJECT', {
     group: g,
     arity: -2,

@@ -1,9 +1,10 @@
 import { Cluster } from 'ioredis';
+import { toInt } from '../../commands/args.js';
 import type { RuntimeCommand } from '../../commands/index.js';
 import type { Handler } from '../../commands/types.js';
 import type { Client } from '../../engine/client.js';
 import { commandKeys, type Engine } from '../../engine/engine.js';
-import { Err, ErrorReply, NULL_ARRAY, OK, type Reply, VerbatimReply } from '../../protocol/reply.js';
+import { Err, ErrorReply, NULL_ARRAY, OK, pipelined, type Reply, VerbatimReply } from '../../protocol/reply.js';
 import { RedisEventFeed } from './event-feed.js';
 import { type Dedicated, EngineUnavailable, type MasterNode, type RedisBackend, sendRaw } from './redis-backend.js';
 import { execReply, type RawReply, toReply } from './reply-shapes.js';
@@ -145,6 +146,8 @@ export class RedisGateway {
           this.backend.isCluster
             ? new ErrorReply('ERR SWAPDB is not allowed in cluster mode')
             : this.forward(client, cmd, argv);
+      case 'wait':
+        return (client, argv) => this.wait(client, argv);
       case 'publish':
         return (client, argv) => this.send(client, argv, 0);
       case 'info':
@@ -229,7 +232,8 @@ export class RedisGateway {
   }
 
   private send(client: Client, argv: string[], db: number): Promise<Reply> {
-    return this.backend.request(db, argv).then((raw) => toReply(raw, argv, client.resp), unavailable);
+    // Sent now, in order, on the connection that serves it: the front door may run the next commands.
+    return pipelined(this.backend.request(db, argv).then((raw) => toReply(raw, argv, client.resp), unavailable));
   }
 
   /**
@@ -584,6 +588,67 @@ export class RedisGateway {
       const err = rs.find((r) => r instanceof Error);
       return toReply(err ?? rs[0] ?? null, argv, client.resp);
     }, unavailable);
+  }
+
+  /**
+   * WAIT numreplicas timeout, over every master (Redis's tips: all_shards, agg_min): each master's
+   * replication offset now covers this client's acknowledged writes (they were sent before), so the
+   * answer is the smallest number of replicas of a master that have reached it. Replica offsets come
+   * from INFO replication, polled, without holding any shared connection; replicas report them about
+   * once a second, so a WAIT that is satisfied takes up to that long. CLIENT UNBLOCK and disconnection
+   * end it.
+   */
+  private async wait(client: Client, argv: string[]): Promise<Reply> {
+    let wanted: number;
+    let timeout: number;
+    try {
+      wanted = toInt(argv[1]);
+      timeout = toInt(argv[2], 'ERR timeout is not an integer or out of range');
+    } catch (e) {
+      return new ErrorReply((e as Error).message);
+    }
+    if (timeout < 0) return new ErrorReply('ERR timeout is negative');
+    const deadline = timeout === 0 ? Number.POSITIVE_INFINITY : Date.now() + timeout;
+    let stop: Reply | null = null;
+    const keys: string[] = [];
+    client.blocked = {
+      db: client.db.index,
+      keys,
+      cancel: (error) => {
+        stop = error ? new ErrorReply('UNBLOCKED client unblocked via CLIENT UNBLOCK') : -1;
+      },
+    };
+    this.blockedNow++;
+    try {
+      const masters = this.sortedMasters(0);
+      const replication = async (m: MasterNode) => {
+        const r = await this.backend.request(0, ['INFO', 'replication'], m.conn);
+        if (!Buffer.isBuffer(r)) throw new EngineUnavailable(r instanceof Error ? r.message : 'bad INFO reply');
+        return r.toString('latin1');
+      };
+      const targets = await Promise.all(
+        masters.map(async (m) => Number(/master_repl_offset:(\d+)/.exec(await replication(m))?.[1] ?? 0)),
+      );
+      for (;;) {
+        const counts = await Promise.all(
+          masters.map(async (m, i) => {
+            let n = 0;
+            for (const x of (await replication(m)).matchAll(/^slave\d+:.*?offset=(\d+)/gm))
+              if (Number(x[1]) >= targets[i]) n++;
+            return n;
+          }),
+        );
+        const acked = counts.length === 0 ? 0 : Math.min(...counts);
+        if (stop !== null) return stop === -1 ? acked : stop;
+        if (acked >= wanted || Date.now() >= deadline || client.closed) return acked;
+        await sleep(Math.min(50, deadline - Date.now()));
+      }
+    } catch (e) {
+      return unavailable(e);
+    } finally {
+      this.blockedNow--;
+      if (client.blocked?.keys === keys) client.blocked = null;
+    }
   }
 
   // ---- INFO ----------------------------------------------------------------------------------------------

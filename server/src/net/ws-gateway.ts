@@ -20,7 +20,7 @@ import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
 import { type Engine, MonitorLine } from '../engine/engine.js';
 import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
-import { ErrorReply, NullArray, PushReply, type Reply } from '../protocol/reply.js';
+import { ErrorReply, isPipelined, NullArray, PushReply, type Reply } from '../protocol/reply.js';
 import { rejectUpgrade } from './https-server.js';
 import { clientForSocket, isLoopback } from './resp-server.js';
 
@@ -136,6 +136,8 @@ interface Job {
   /** Index of the next command to run (cmd and pipeline jobs can stop at a blocking command). */
   next: number;
   results: Envelope[];
+  /** Results still pending from pipelined commands (the Redis engine); the job answers when none is. */
+  pending?: number;
 }
 
 type Parsed = { job: Job } | { id: Id | null; error: string };
@@ -666,6 +668,17 @@ class WsConnection {
       }
       const argv = job.argvs[job.next++];
       const r = this.exec(argv);
+      if (r instanceof Promise && isPipelined(r)) {
+        // Under way on the Redis engine in order: run the next commands meanwhile, fill the slot later.
+        const slot = job.results.length;
+        job.results.push({ result: null });
+        job.pending = (job.pending ?? 0) + 1;
+        r.then(
+          (reply) => this.pipelinedDone(job, slot, reply),
+          (e) => this.pipelinedDone(job, slot, internalError(e)),
+        );
+        continue;
+      }
       if (r instanceof Promise) {
         if (this.isBlocking(argv)) {
           this.laneBusy = true;
@@ -686,7 +699,15 @@ class WsConnection {
       job.results.push(toEnvelope(r, job.enc));
       if (this.client.closeAfterReply) this.ending = true;
     }
-    this.finish(job);
+    if (!job.pending) this.finish(job);
+  }
+
+  /** A pipelined command of `job` answered: fill its slot; the job answers once it has run and none is pending. */
+  private pipelinedDone(job: Job, slot: number, reply: Reply): void {
+    job.results[slot] = toEnvelope(reply, job.enc);
+    job.pending = (job.pending as number) - 1;
+    if (this.closed) return;
+    if (job.pending === 0 && job.next >= job.argvs.length) this.finish(job);
   }
 
   /** An asynchronous non-blocking command of `job` answered: carry on with the job, then with held requests. */
@@ -774,6 +795,20 @@ class WsConnection {
       if (firstError === null && r instanceof ErrorReply) firstError = `multi[${i}]: ${r.message}`;
     }
     const r = this.exec(['EXEC']);
+    if (r instanceof Promise) {
+      // The Redis engine: EXEC is under way on Redis (later frames are sent after it); answer when it settles.
+      r.then(
+        (reply) => this.answerExec(job, reply, firstError),
+        (e) => this.answerExec(job, internalError(e), firstError),
+      );
+      return;
+    }
+    this.answerExec(job, r, firstError);
+  }
+
+  /** The reply to a multi frame, from EXEC's. */
+  private answerExec(job: Job, r: Reply, firstError: string | null): void {
+    if (this.closed) return;
     if (r instanceof ErrorReply) {
       const detail = firstError && r.code === 'EXECABORT' ? ` (${firstError})` : '';
       this.reply(job.id, { error: `${r.message}${detail}` });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseEngineTarget } from './backends/engine-target.js';
+import { parseEngineTarget, redactUrl } from './backends/engine-target.js';
 import { parseNotifyFlags } from './engine/notify.js';
 
 /**
@@ -445,9 +445,15 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue.path.join('.');
-    // apiTokens may hold plaintext tokens: never echoed.
+    // apiTokens and the engine password may hold secrets: never echoed; the engine URL with its password hidden.
     const value =
-      issue.path[0] === 'apiTokens' ? '(not shown)' : field in raw ? JSON.stringify(raw[field]) : '(missing)';
+      issue.path[0] === 'apiTokens' || issue.path[0] === 'enginePassword'
+        ? '(not shown)'
+        : issue.path[0] === 'engine' && typeof raw.engine === 'string'
+          ? JSON.stringify(redactUrl(raw.engine))
+          : field in raw
+            ? JSON.stringify(raw[field])
+            : '(missing)';
     const flag = Object.keys(OPTION_FLAGS).find((f) => OPTION_FLAGS[f].key === field);
     throw new ConfigError(`invalid option ${field}${flag ? ` (--${flag})` : ''} = ${value}: ${issue.message}`);
   }

@@ -37,7 +37,8 @@ const SCHEMES: Record<string, { kind: 'redis' | 'cluster' | 'sentinel'; tls: boo
 /** Parses an `--engine` value; throws an Error whose message names what is wrong. */
 export function parseEngineTarget(value: string): EngineTarget {
   if (value === 'embedded') return { kind: 'embedded' };
-  const m = /^([a-z-]+):\/\/(?:([^@/]*)@)?([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(value);
+  // The user information runs to the last @ before the query, so a password may hold / or @ unencoded.
+  const m = /^([a-z-]+):\/\/(?:([^?]*)@)?([^@/?]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(value);
   const scheme = m ? SCHEMES[m[1]] : undefined;
   if (!m || !scheme) {
     throw new Error(
@@ -50,6 +51,9 @@ export function parseEngineTarget(value: string): EngineTarget {
     throw new Error('--engine redis:// takes one host:port (use redis-cluster:// or redis-sentinel:// for several)');
   }
   const target: EngineTarget = { kind: scheme.kind, nodes, tls: scheme.tls };
+  if (auth?.includes('/')) {
+    throw new Error('--engine: percent-encode "/" in the user name and password (%2F); the URL is not shown');
+  }
   if (auth !== undefined && auth !== '') {
     const i = auth.indexOf(':');
     const user = decodeURIComponent(i < 0 ? auth : auth.slice(0, i));
@@ -87,5 +91,11 @@ function parseHostPort(hp: string, defaultPort: number): { host: string; port: n
 
 /** The URL with any password replaced by `***` (for messages and logs). */
 export function redactUrl(value: string): string {
-  return value.replace(/^([a-z-]+:\/\/[^:@/]*:)[^@/]*@/, '$1***@').replace(/(sentinelPassword=)[^&]*/, '$1***');
+  return value
+    .replace(/^([a-z-]+:\/\/)([^?]*)@/, (_, scheme: string, auth: string) => {
+      const i = auth.indexOf(':');
+      const user = i < 0 ? null : auth.slice(0, i);
+      return user !== null && !/[/@]/.test(user) ? `${scheme}${user}:***@` : `${scheme}***@`;
+    })
+    .replace(/(sentinelPassword=)[^&]*/, '$1***');
 }

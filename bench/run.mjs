@@ -8,6 +8,7 @@
 //            after a 1 s warm-up (not 5 s after 2 s). Figures are noisier; never --write them.
 //            persistence: 10,000 requests (not 50,000) per run, 100,000 keys for load time (not 1,000,000).
 //            fanout: 200 and 1,000 subscribers (not 1,000 and 10,000), 10 messages (not 20).
+//            gateway: 2 s runs after a 1 s warm-up (not 5 s after 2 s), redis-benchmark -n 20000 (not 100000).
 //   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
 //            (creating the file if missing). Refused if any section failed, and with --quick or --only.
 //   --only   run only the named sections (comma-separated, e.g. --only persistence,acl), for development.
@@ -86,6 +87,21 @@
 //               PUBLISH must count N receivers; refused or lost connections are reported with their reasons.
 //               Needs an open files limit of N + 256 (checked). Targets: p99 <= 100 ms at 10,000 subscribers,
 //               <= 30 KB (30,000 bytes) RSS per idle connection. Skipped (not failed) when KVWS_BENCH_CMD is set.
+//   gateway     the Redis engine: kvws `serve --engine redis-cluster://…` in front of a Redis Cluster of 3 masters
+//               without replicas (redis-server --cluster-enabled yes in temporary directories, created with
+//               `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes`, waited for until every node says
+//               cluster_state:ok). 10,000 keys `key:%010d` with 16-byte values are loaded; then 50 connections in
+//               this process, each with one request in flight (no pipelining): GET or SET (even odds) of a random
+//               key, every reply checked, each request timed with process.hrtime. Targets: (a) direct, an ioredis
+//               Cluster per connection; (b) direct, one shared ioredis Cluster (auto-pipelining off for both);
+//               (c) through kvws's RESP port, an ioredis Redis per connection. Closed loop (each connection sends
+//               when answered), then paced (each connection on its own schedule, 2,000 requests/s in all, so the
+//               p50s compare the same load). One warm-up run per target, then
+//               3 rounds in alternating order (a, b, c, c, b, a, …), median rps with that run's p50/p99 (paced: the
+//               run with the median p50) and the CPU used by this process, kvws and the Redis nodes. Ratios kvws/direct; target: kvws p50 <= 1.3x
+//               direct (a) at 50 connections. Then redis-benchmark -t set,get -c 50 -P 1 -r 10000 -d 16 against
+//               kvws and, with --cluster, against the cluster, 3 interleaved runs after a warm-up, median rps.
+//               Skipped (not failed) when KVWS_BENCH_CMD is set: the Redis engine is kvws's own.
 // Output: a Markdown report on stdout and bench/results/latest.json.
 // Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
 //
@@ -120,7 +136,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import WebSocket from 'ws';
 import { BENCH_NEEDS, ensureInstalled, locate } from '../scripts/test-deps.mjs';
 
@@ -193,8 +209,20 @@ const FANOUT_SETTLE_MS = 1_000; // before each memory reading
 const FANOUT_TARGET_P99_MS = 100; // at 10,000 subscribers
 const FANOUT_TARGET_BYTES = 30_000; // RSS per idle connection
 const CLOCK_TICKS = 100; // USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on Linux)
+// Gateway section (the Redis engine).
+const GATEWAY_MASTERS = 3; // masters of the Redis Cluster, no replicas
+const GATEWAY_KEYS = 10_000; // key:%010d, loaded before the runs
+const GATEWAY_DURATION_S = 5; // per recorded run (--quick: GATEWAY_QUICK_DURATION_S)
+const GATEWAY_WARMUP_S = 2; // the unrecorded run per target (--quick: GATEWAY_QUICK_WARMUP_S)
+const GATEWAY_QUICK_DURATION_S = 2;
+const GATEWAY_QUICK_WARMUP_S = 1;
+const GATEWAY_BENCH_TESTS = ['set', 'get'];
+const GATEWAY_TARGET_P50 = 1.3; // gateway p50 / direct p50, at most
+const GATEWAY_PACED_RATE = 2_000; // paced runs: requests/s over all connections (40/s on each)
+const CLUSTER_NODE_TIMEOUT_MS = 5_000; // cluster-node-timeout
+const CLUSTER_READY_TIMEOUT_MS = 60_000; // from `redis-cli --cluster create` to cluster_state:ok everywhere
 // Every section, in the order they run (--only picks among them).
-const SECTIONS = ['throughput', 'acl', 'memory', 'expiry', 'websocket', 'http', 'persistence', 'fanout'];
+const SECTIONS = ['throughput', 'acl', 'memory', 'expiry', 'websocket', 'http', 'persistence', 'fanout', 'gateway'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared by the main thread and the expiry loader worker.
@@ -314,6 +342,12 @@ async function mainThread() {
     fanoutWarmup: FANOUT_WARMUP,
     fanoutIntervalMs: FANOUT_INTERVAL_MS,
     fanoutClientThreads: FANOUT_CLIENT_THREADS,
+    gatewayMasters: GATEWAY_MASTERS,
+    gatewayConnections: BENCH_CLIENTS,
+    gatewayKeys: GATEWAY_KEYS,
+    gatewayDurationS: quick ? GATEWAY_QUICK_DURATION_S : GATEWAY_DURATION_S,
+    gatewayWarmupS: quick ? GATEWAY_QUICK_WARMUP_S : GATEWAY_WARMUP_S,
+    gatewayRequests: quick ? 20_000 : 100_000,
     only,
   };
 
@@ -348,6 +382,7 @@ async function mainThread() {
     http: () => httpSection(params, kvwsCmd),
     persistence: () => persistenceSection(params, kvwsCmd),
     fanout: () => fanoutSection(params, kvwsCmd),
+    gateway: () => gatewaySection(params, kvwsCmd),
   };
   for (const name of SECTIONS) if (!only || only.includes(name)) await section(name, run[name]);
 
@@ -2291,6 +2326,271 @@ async function fanoutSection(params, kvwsCmd) {
   }
 }
 
+// Gateway section.
+
+/** The gateway section's load targets, in the order they run in a round (reversed every other round). */
+const GATEWAY_TARGETS = [
+  { key: 'direct', label: 'direct, an ioredis Cluster per connection' },
+  { key: 'directShared', label: 'direct, one shared ioredis Cluster' },
+  { key: 'gateway', label: 'through kvws, an ioredis Redis per connection' },
+];
+
+/**
+ * Starts one Redis Cluster node (a redis-server with cluster-enabled in a new temporary directory, which holds
+ * its nodes.conf) on free loopback ports; returns it as startServer does, once it answers PING.
+ */
+async function startClusterNode(label) {
+  for (let attempt = 1; ; attempt++) {
+    // The cluster bus port is chosen too: Redis's default, port + 10000, may be taken or out of range.
+    const busPort = await freePort();
+    const args = ['--cluster-enabled', 'yes', '--cluster-port', String(busPort)];
+    args.push('--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(CLUSTER_NODE_TIMEOUT_MS));
+    try {
+      return await startServer('redis', null, label, null, args);
+    } catch (err) {
+      if (!/address already in use/i.test(String(err?.message)) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * Starts a Redis Cluster of `masters` masters without replicas (redis-cli --cluster create) and waits until every
+ * node says cluster_state:ok, knows every node and sees all 16384 slots assigned. Returns the nodes (startServer's
+ * objects, stopped by stopAll). Throws, with redis-cli's or the nodes' output, if the cluster does not form
+ * within CLUSTER_READY_TIMEOUT_MS.
+ */
+async function startRedisCluster(masters) {
+  const nodes = [];
+  for (let i = 1; i <= masters; i++) nodes.push(await startClusterNode(`redis-cluster-${i}`));
+  const create = ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`)];
+  create.push('--cluster-replicas', '0', '--cluster-yes');
+  const r = await runProcess('redis-cli', create, CLUSTER_READY_TIMEOUT_MS);
+  if (r.code !== 0) {
+    const out = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-LOG_TAIL_LINES).join('\n');
+    throw new Error(`redis-cli --cluster create failed (${r.signal ?? `exit ${r.code}`})\n${out}`);
+  }
+  const deadline = Date.now() + CLUSTER_READY_TIMEOUT_MS;
+  const clients = nodes.map((n) => connect(n.port));
+  try {
+    await Promise.all(clients.map((c) => c.connect()));
+    for (;;) {
+      const infos = await Promise.all(clients.map((c) => c.call('CLUSTER', 'INFO')));
+      const ok = (info) =>
+        /^cluster_state:ok\r?$/m.test(info) &&
+        new RegExp(`^cluster_known_nodes:${masters}\\r?$`, 'm').test(info) &&
+        /^cluster_slots_assigned:16384\r?$/m.test(info);
+      if (infos.every(ok)) return nodes;
+      for (const n of nodes) assertAlive(n);
+      if (Date.now() > deadline) {
+        const states = infos.map((info, i) => `${nodes[i].label}: ${/^cluster_state:(\S+)/m.exec(info)?.[1]}`);
+        throw new Error(`the cluster was not ready within ${CLUSTER_READY_TIMEOUT_MS} ms (${states.join(', ')})`);
+      }
+      await sleep(100);
+    }
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+}
+
+/** Returns an ioredis Cluster client of the given nodes that sends each command as it comes (no auto-pipelining). */
+function connectCluster(nodes) {
+  return new Cluster(
+    nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    {
+      lazyConnect: true,
+      enableAutoPipelining: false,
+      scaleReads: 'master',
+      clusterRetryStrategy: () => null,
+      redisOptions: {
+        enableReadyCheck: false,
+        maxRetriesPerRequest: 0,
+        connectTimeout: 10_000,
+        commandTimeout: COMMAND_TIMEOUT_MS,
+      },
+    },
+  );
+}
+
+/**
+ * Runs the gateway section's load for durationMs: each of `callers` (ioredis clients; the same client may appear
+ * several times) has at most one command in flight, a GET or a SET (even odds) of a random key among GATEWAY_KEYS
+ * (`key:%010d`, the value of key i always valueFor(i), so every GET reply is checked). Without `rate`, each sends
+ * its next command as soon as the last one is answered (a closed loop); with `rate` (requests/s over all
+ * callers), each sends on its own schedule, one command every callers.length / rate seconds from a random phase,
+ * or at once when it is behind. Each request is timed with process.hrtime from just before the call to its
+ * reply. `procs` are the server processes whose CPU time is read before and after. Returns { ops, errors,
+ * firstError, elapsedMs, rps, p50Ms, p99Ms, benchCpuPct, cpuPct: { label: % } } (CPU as a percentage of one CPU
+ * over the run).
+ */
+async function gatewayLoad(callers, durationMs, procs, rate = null) {
+  const latencies = [];
+  let errors = 0;
+  let firstError = null;
+  const cpu0 = procs.map((p) => cpuMs(p.pid));
+  const bench0 = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(durationMs) * 1_000_000n;
+  const intervalNs = rate ? (callers.length / rate) * 1e9 : 0;
+  const worker = async (c) => {
+    let next = start + BigInt(Math.floor(Math.random() * intervalNs));
+    while (process.hrtime.bigint() < end) {
+      if (rate) {
+        const waitNs = next - process.hrtime.bigint();
+        if (waitNs > 0n) await sleep(Number(waitNs) / 1e6);
+        if (process.hrtime.bigint() >= end) break;
+        next += BigInt(Math.round(intervalNs));
+      }
+      const i = Math.floor(Math.random() * GATEWAY_KEYS);
+      const set = Math.random() < 0.5;
+      const t0 = process.hrtime.bigint();
+      try {
+        const reply = set ? await c.set(keyName(i), valueFor(i)) : await c.get(keyName(i));
+        latencies.push(Number(process.hrtime.bigint() - t0));
+        if (reply !== (set ? 'OK' : valueFor(i))) throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
+      } catch (err) {
+        errors++;
+        firstError ??= `${set ? 'SET' : 'GET'} ${keyName(i)}: ${err instanceof Error ? err.message : err}`;
+        // A dead connection fails at once; do not spin on it.
+        if (errors > 1000) return;
+      }
+    }
+  };
+  await Promise.all(callers.map(worker));
+  const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const bench = process.cpuUsage(bench0);
+  const cpuPct = Object.fromEntries(
+    procs.map((p, i) => [p.label, Math.round(((cpuMs(p.pid) - cpu0[i]) * 100) / elapsedMs)]),
+  );
+  const sorted = Float64Array.from(latencies).sort();
+  const ms = (ns) => (ns === null ? null : Math.round(ns / 1e3) / 1e3);
+  return {
+    ops: latencies.length,
+    errors,
+    firstError,
+    elapsedMs: Math.round(elapsedMs),
+    rps: (latencies.length * 1000) / elapsedMs,
+    p50Ms: ms(percentile(sorted, 50)),
+    p99Ms: ms(percentile(sorted, 99)),
+    benchCpuPct: Math.round(((bench.user + bench.system) / 1e3 / elapsedMs) * 100),
+    cpuPct,
+  };
+}
+
+async function gatewaySection(params, kvwsCmd) {
+  if (kvwsCmd.overridden) return { skipped: 'KVWS_BENCH_CMD is set, and the Redis engine is kvws’s own' };
+  const loadAverage = loadavg()[0];
+  const nodes = await startRedisCluster(GATEWAY_MASTERS);
+  const engine = `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+  const kvws = await startServer('kvws', null, 'kvws-gateway', null, ['--engine', engine]);
+  const problems = [];
+  const clients = [];
+  const track = (c) => {
+    c.on('error', () => {});
+    clients.push(c);
+    return c;
+  };
+  try {
+    // With its default notify-keyspace-events (empty), kvws turns no notifications on in the cluster: the
+    // direct runs share the cluster with an idle gateway. Checked, since notifications would cost both.
+    const admin = track(connect(nodes[0].port));
+    await admin.connect();
+    const notify = (await admin.call('CONFIG', 'GET', 'notify-keyspace-events'))[1];
+    if (notify !== '') problems.push(`notify-keyspace-events is "${notify}" on the cluster, not empty`);
+    // Every key exists before the runs, so each GET has a value to check.
+    const loader = track(connectCluster(nodes));
+    await loader.connect();
+    const t0 = Date.now();
+    for (let i = 0; i < GATEWAY_KEYS; i += BATCH) {
+      const sets = [];
+      for (let j = i; j < Math.min(GATEWAY_KEYS, i + BATCH); j++) sets.push(loader.set(keyName(j), valueFor(j)));
+      await Promise.all(sets);
+    }
+    console.error(`[bench]   ${GATEWAY_KEYS} keys loaded in ${Date.now() - t0} ms`);
+
+    const n = params.gatewayConnections;
+    const callers = {
+      direct: Array.from({ length: n }, () => track(connectCluster(nodes))),
+      directShared: Array(n).fill(track(connectCluster(nodes))),
+      gateway: Array.from({ length: n }, () => track(connect(kvws.port))),
+    };
+    await Promise.all([...new Set(Object.values(callers).flat())].map((c) => c.connect()));
+    const procs = [kvws, ...nodes];
+    const run = async (t, ms, what, rate = null) => {
+      console.error(`[bench]   ${what}: ${t.label}${rate ? ` at ${rate} requests/s` : ''}`);
+      const r = await gatewayLoad(callers[t.key], ms, procs, rate);
+      for (const srv of procs) assertAlive(srv);
+      if (r.errors > 0) {
+        problems.push(`${what}, ${t.label}: ${r.errors} errors, the first: ${r.firstError}`);
+        return null;
+      }
+      return r;
+    };
+    // Warm-up, not recorded: kvws, ioredis and the load loop run on a JIT.
+    for (const t of GATEWAY_TARGETS) await run(t, params.gatewayWarmupS * 1000, 'warm-up');
+    // ROUNDS rounds over the targets, in reverse order every other round (direct, gateway, gateway, direct…), so
+    // that drift on the shared machine does not always favour one. Reported per target: the run with the median
+    // rps (closed loop), or with the median p50 (paced: every run has about the same rps).
+    const rounds = async (what, rate) => {
+      const runs = Object.fromEntries(GATEWAY_TARGETS.map((t) => [t.key, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? GATEWAY_TARGETS : [...GATEWAY_TARGETS].reverse();
+        for (const t of order) {
+          runs[t.key].push(await run(t, params.gatewayDurationS * 1000, `${what} round ${round + 1}`, rate));
+        }
+      }
+      const rows = Object.fromEntries(
+        Object.entries(runs).map(([key, rs]) => [key, rate ? medianBy(rs, 'p50Ms') : medianRow(rs)]),
+      );
+      for (const [key, row] of Object.entries(rows)) if (!row) problems.push(`${what}: no ${key} result`);
+      const p50Ratio = (a, b) => (a?.p50Ms != null && b?.p50Ms ? a.p50Ms / b.p50Ms : null);
+      const ratios = {
+        rps: rpsRatio(rows.gateway, rows.direct),
+        p50: p50Ratio(rows.gateway, rows.direct),
+        rpsShared: rpsRatio(rows.gateway, rows.directShared),
+        p50Shared: p50Ratio(rows.gateway, rows.directShared),
+      };
+      return { rate, rows, ratios, runs };
+    };
+    // Closed loop: each connection sends as soon as it is answered, so the machine is saturated and p50 follows
+    // from the rate (Little's law: p50 ≈ connections / rps).
+    const load = await rounds('closed loop', null);
+    // Paced: the same connections at a fixed total rate, well within every target's capacity, so the p50s compare
+    // the time a request takes at the same load (a fixed figure, so that runs can be compared with each other).
+    const paced = await rounds('paced', GATEWAY_PACED_RATE);
+
+    // Secondary: redis-benchmark -c 50 through kvws, and in cluster mode against the cluster itself.
+    const cluster = { ...nodes[0], label: 'redis-cluster' };
+    const rbArgs = ['-r', String(GATEWAY_KEYS), '-d', String(VALUE_BYTES)];
+    const bench = (srv) => {
+      const args = srv === cluster ? ['--cluster', ...rbArgs] : rbArgs;
+      return redisBenchmark(srv, 1, params.gatewayRequests, GATEWAY_BENCH_TESTS, args);
+    };
+    for (const srv of [cluster, kvws]) await bench(srv);
+    const rb = { cluster: [], kvws: [] };
+    const rbTargets = Object.entries({ cluster, kvws });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [key, srv] of round % 2 === 0 ? rbTargets : [...rbTargets].reverse()) {
+        const x = await bench(srv);
+        if (x.problem) problems.push(x.problem);
+        rb[key].push(x);
+      }
+    }
+    const rbMed = { cluster: medianRows(rb.cluster), kvws: medianRows(rb.kvws) };
+    const redisBenchmarkRows = Object.fromEntries(
+      GATEWAY_BENCH_TESTS.map((t) => {
+        const name = t.toUpperCase();
+        const c = rbMed.cluster[name] ?? null;
+        const k = rbMed.kvws[name] ?? null;
+        if (!c || !k) problems.push(`no redis-benchmark result for ${name}`);
+        return [name, { cluster: c, kvws: k, ratio: rpsRatio(k, c) }];
+      }),
+    );
+    return { load, paced, redisBenchmark: redisBenchmarkRows, loadAverage, problems };
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Report.
 
@@ -2535,6 +2835,7 @@ function renderMarkdown(res) {
   }
   if (res.persistence !== undefined) renderPersistence(res, lines);
   if (res.fanout !== undefined) renderFanout(res, lines);
+  if (res.gateway !== undefined) renderGateway(res, lines);
   while (lines.at(-1) === '') lines.pop();
   return lines.join('\n');
 }
@@ -2700,6 +3001,92 @@ function renderFanout(res, lines) {
   lines.push('');
 }
 
+/** Appends the gateway section's tables to lines. */
+function renderGateway(res, lines) {
+  const p = res.params;
+  const gw = res.gateway;
+  lines.push(
+    `#### Redis engine: kvws in front of a ${p.gatewayMasters}-master Redis Cluster (${p.gatewayConnections} connections with one request in flight on each, GET/SET 50/50 on ${p.gatewayKeys?.toLocaleString('en-US')} keys, ${p.valueBytes}-byte values; ${p.gatewayDurationS} s runs, median of 3 interleaved rounds after a ${p.gatewayWarmupS} s warm-up run)`,
+    '',
+  );
+  if (gw.error) {
+    lines.push(`Failed: ${gw.error.split('\n')[0]}`, '');
+    return;
+  }
+  if (gw.skipped) {
+    lines.push(`Skipped: ${gw.skipped}.`, '');
+    return;
+  }
+  const names = {
+    direct: 'direct: an ioredis `Cluster` per connection',
+    directShared: 'direct: one shared ioredis `Cluster`',
+    gateway: 'through kvws: an ioredis `Redis` per connection',
+  };
+  const fmtLat = (x) => (x === null || x === undefined ? '—' : x.toFixed(2));
+  const cpu = (v) => {
+    if (!v?.cpuPct) return '—';
+    const redis = Object.entries(v.cpuPct)
+      .filter(([label]) => label.startsWith('redis-cluster'))
+      .reduce((a, [, x]) => a + x, 0);
+    return `${v.benchCpuPct} / ${v.cpuPct['kvws-gateway'] ?? '—'} / ${redis}`;
+  };
+  const loads = [
+    ['closed loop', gw.load],
+    [`paced, ${fmtInt(gw.paced?.rate)} requests/s`, gw.paced],
+  ];
+  lines.push(
+    '| Load | Client | Requests/s | p50 ms | p99 ms | CPU %: bench / kvws / Redis (3 nodes) |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const [label, l] of loads) {
+    if (!l) continue;
+    for (const t of GATEWAY_TARGETS) {
+      const v = l.rows?.[t.key];
+      lines.push(
+        `| ${label} | ${names[t.key]} | ${fmtInt(v?.rps)} | ${fmtLat(v?.p50Ms)} | ${fmtLat(v?.p99Ms)} | ${cpu(v)} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    '| Load | kvws/direct p50 | kvws/direct requests/s | kvws/shared Cluster p50 | kvws/shared Cluster requests/s |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const [label, l] of loads) {
+    if (!l) continue;
+    const r = l.ratios ?? {};
+    lines.push(
+      `| ${label} | ${fmtRatio(r.p50)} | ${fmtRatio(r.rps)} | ${fmtRatio(r.p50Shared)} | ${fmtRatio(r.rpsShared)} |`,
+    );
+  }
+  lines.push(
+    '',
+    `redis-benchmark -c ${p.gatewayConnections} -P 1 -r ${p.gatewayKeys} -d ${p.valueBytes} (${p.gatewayRequests?.toLocaleString('en-US')} requests, median of 3 interleaved runs after a warm-up run), requests/s with p50 ms:`,
+    '',
+    '| Test | Redis Cluster (`--cluster`) | kvws gateway | kvws/Cluster |',
+    '| --- | ---: | ---: | ---: |',
+  );
+  for (const [t, v] of Object.entries(gw.redisBenchmark ?? {})) {
+    const cell = (x) => (x?.rps == null ? '—' : `${fmtInt(x.rps)} (${fmtMs(x.p50Ms)})`);
+    lines.push(`| ${t} | ${cell(v.cluster)} | ${cell(v.kvws)} | ${fmtRatio(v.ratio)} |`);
+  }
+  const verdict = (x) =>
+    x === null || x === undefined ? 'no figure' : `${fmtRatio(x)}, ${x <= GATEWAY_TARGET_P50 ? 'met' : 'not met'}`;
+  lines.push(
+    '',
+    `The cluster is ${p.gatewayMasters} redis-server masters without replicas on this machine; kvws runs \`serve --engine redis-cluster://…\` (its default \`notify-keyspace-events\`, empty, so no notifications are turned on in the cluster) and keeps one connection per master. ` +
+      `All ${p.gatewayConnections} connections (each sends a GET or a SET of a random key and waits for the reply; no pipelining) run in the bench process, timed per request with \`process.hrtime\`. ` +
+      `Direct: the application talks to the cluster itself with ioredis (auto-pipelining off), either with a \`Cluster\` client per connection (${p.gatewayConnections} × ${p.gatewayMasters} sockets) or with one shared \`Cluster\` (one socket per master, as the gateway has). ` +
+      'Closed loop: each connection sends its next request as soon as it has the reply, so the machine is saturated and p50 is about connections / requests per second (Little’s law): it measures capacity. ' +
+      `Paced: the same connections, each sending on its own schedule, ${fmtInt(gw.paced?.rate)} requests/s in all, well below every client’s capacity, so the p50s compare the time a request takes at the same load; the run with the median p50 is shown. ` +
+      `Everything shares the machine’s ${res.machine.cpus} CPUs: the gateway adds a Node process to the same cores. 1-minute load average when the section started: ${gw.loadAverage?.toFixed(2) ?? '—'}.`,
+    '',
+    `Target (Redis engine): through kvws, p50 ≤ ${GATEWAY_TARGET_P50.toFixed(2)}× direct ioredis (a \`Cluster\` per connection) at ${p.gatewayConnections} connections: closed loop ${verdict(gw.load?.ratios?.p50)}; paced ${verdict(gw.paced?.ratios?.p50)}.`,
+  );
+  if (gw.problems?.length) lines.push('', ...gw.problems.map((x) => `- ${x.split('\n')[0]}`));
+  lines.push('');
+}
+
 /** Replaces the text between the markers in BENCHMARKS.md (creating the file or the markers if absent). */
 function updateBenchmarksMd(markdown) {
   const block = `${MARK_START}\n${markdown}\n${MARK_END}`;
@@ -2752,6 +3139,11 @@ both servers run without persistence (\`redis-server --appendonly no --save ''\`
   kvws: WebSocket connections, over TLS and without), each published once the previous one reached every
   subscriber: p50/p99/max delivery latency, and the server's RSS growth per idle subscriber connection. Needs an
   open files limit (\`ulimit -n\`) of at least 10,256.
+- **Redis engine (gateway)**: kvws \`serve --engine redis-cluster://…\` in front of a three-master Redis Cluster
+  started on the same machine, against ioredis talking to the same cluster directly, in the same interleaved rounds:
+  50 connections with one request in flight each, GET/SET 50/50 on 10,000 keys, closed loop and then paced at 2,000
+  requests/s; requests/s and p50/p99 per request. \`redis-benchmark -c 50\` against kvws and, with
+  \`--cluster\`, against the cluster, as a second figure.
 `;
 
 // Entry point, last so that every module-level constant above is initialised first.

@@ -17,12 +17,24 @@ const KEY_PATTERNS = ['__keyspace@*__:*', '__keyevent@*__:*'];
 /** Subscribed on one master only: PUBLISH reaches every node of a cluster, so one is enough (and no duplicates). */
 const ALL_CHANNELS = '*';
 
+/** A keyspace message held back: pattern, channel, message. */
+type Held = [string, string, string];
+/** Messages held per subscriber at most (a master without slots has no keys, so this is a safety bound). */
+const HOLD_MAX = 100_000;
+
 interface Subscriber {
   conn: Redis;
   /** Whether this one carries `*` (the PUBLISHed messages). */
   publishes: boolean;
   /** Settles when the first subscription is confirmed and notify-keyspace-events widened. */
   ready: Promise<void>;
+  /**
+   * Cluster: while the node is a master that serves no slot in the gateway's view (added, about to receive
+   * slots, or drained of them), its keyspace messages are held here instead of delivered: released in
+   * order once a slot refresh shows it serving slots, dropped with it if it turns out not to be a master
+   * (a drained master becomes a replica, whose notifications repeat its master's). null: delivered at once.
+   */
+  held: Held[] | null;
 }
 
 /**
@@ -33,15 +45,30 @@ interface Subscriber {
  * only to sessions that may read the key). kvws's own `notify-keyspace-events` decides which classes are
  * delivered, whatever other gateways asked Redis for.
  *
- * Topology: a cluster's masters are re-read at every slot refresh (ioredis, every 2 s and after MOVED), so
- * a promoted replica or an added master is subscribed to and a departed one dropped; a single server or a
- * Sentinel-managed master has one subscriber that ioredis reconnects (Sentinel: to the new master, also
- * on +switch-master). On each (re)connection the master's `notify-keyspace-events` is widened to include
- * kvws's classes when `engineNotify` is on.
+ * Topology: a cluster's masters are re-read at every slot refresh (ioredis, every second and after MOVED),
+ * so a promoted replica is subscribed to and a departed master dropped. Masters that serve no slot yet
+ * (an added node) are found in CLUSTER NODES at each refresh and subscribed to ahead, their messages held
+ * (see Subscriber.held) until they serve slots: the keys a resharding moves there give events from the
+ * first one, before ioredis's slot map names the node. A single server or a Sentinel-managed master has
+ * one subscriber that ioredis reconnects (Sentinel: to the new master, also on +switch-master). On each
+ * (re)connection the master's `notify-keyspace-events` is widened to include kvws's classes when
+ * `engineNotify` is on.
  */
 export class RedisEventFeed {
   private readonly subs = new Map<string, Subscriber>();
-  readonly stats = { events: 0, dropped: 0, subscriptions: 0, resubscriptions: 0, notifyConfigured: 0 };
+  readonly stats = {
+    events: 0,
+    dropped: 0,
+    subscriptions: 0,
+    resubscriptions: 0,
+    notifyConfigured: 0,
+    /** Held messages delivered, and dropped (their node was no master, or HOLD_MAX was passed). */
+    released: 0,
+    heldDropped: 0,
+  };
+  /** Masters without slots, per the last CLUSTER NODES ("host:port"). */
+  private emptyMasters = new Set<string>();
+  private discovering = false;
   /** Masters whose notify-keyspace-events could not be set (CONFIG refused), already logged once. */
   private readonly warned = new Set<string>();
   private closed = false;
@@ -52,7 +79,12 @@ export class RedisEventFeed {
     private readonly configureNotify: boolean,
   ) {
     const main = backend.main;
-    if (backend.isCluster) main.on('refresh', () => this.sync());
+    if (backend.isCluster) {
+      main.on('refresh', () => {
+        this.sync();
+        this.discoverEmptyMasters();
+      });
+    }
   }
 
   /**
@@ -61,6 +93,7 @@ export class RedisEventFeed {
    */
   async start(timeoutMs: number): Promise<void> {
     this.sync();
+    this.discoverEmptyMasters();
     const waits = [...this.subs.values()].map((s) => s.ready);
     await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
@@ -68,17 +101,25 @@ export class RedisEventFeed {
   /** Brings the subscribers in line with the masters now known. */
   sync(): void {
     if (this.closed) return;
-    const wanted = new Set<string>();
-    if (!this.backend.isCluster) wanted.add('main');
-    else for (const m of this.backend.masters(0)) wanted.add(m.key);
+    const serving = new Set<string>();
+    if (!this.backend.isCluster) serving.add('main');
+    else for (const m of this.backend.masters(0)) serving.add(m.key);
+    const wanted = new Set([...serving, ...this.emptyMasters]);
     for (const [key, sub] of this.subs) {
       if (!wanted.has(key)) {
         this.subs.delete(key);
+        if (sub.held) this.stats.heldDropped += sub.held.length;
+        // A demoted or partitioned master may still send what it had buffered: none of it is an event now.
+        sub.conn.removeAllListeners('pmessageBuffer');
         sub.conn.disconnect();
       }
     }
-    for (const key of wanted) if (!this.subs.has(key)) this.subscribe(key);
-    // Exactly one subscriber carries `*`.
+    for (const key of wanted) {
+      const sub = this.subs.get(key) ?? this.subscribe(key);
+      if (serving.has(key)) this.release(sub);
+      else if (sub.held === null) sub.held = [];
+    }
+    // Exactly one subscriber carries `*` (PUBLISH reaches every node, held or not).
     let carrier = [...this.subs.values()].find((s) => s.publishes);
     if (!carrier && this.subs.size > 0) {
       carrier = this.subs.values().next().value as Subscriber;
@@ -87,11 +128,42 @@ export class RedisEventFeed {
     }
   }
 
-  private subscribe(key: string): void {
-    const options =
-      key === 'main'
-        ? this.backend.connectionOptions(0)
-        : this.backend.nodeOptions(key.slice(0, key.lastIndexOf(':')), Number(key.slice(key.lastIndexOf(':') + 1)));
+  /**
+   * Reads CLUSTER NODES (from any node) for the masters that serve no slot and are not failing; syncs when
+   * that set changed. One read at a time; a failed read changes nothing.
+   */
+  private discoverEmptyMasters(): void {
+    if (this.discovering || this.closed || !this.backend.isCluster) return;
+    this.discovering = true;
+    this.backend
+      .request(0, ['CLUSTER', 'NODES'])
+      .then((r) => {
+        if (!Buffer.isBuffer(r)) return;
+        const found = new Set<string>();
+        for (const line of r.toString('latin1').split('\n')) {
+          // id addr flags master ping pong epoch link [slot…]; `[slot->-id]`/`[slot-<-id]` are migrations.
+          const f = line.trim().split(' ');
+          if (f.length < 8 || f.slice(8).some((x) => !x.startsWith('['))) continue;
+          const flags = f[2].split(',');
+          // `fail?` (one node's suspicion) passes: dropping a held subscriber on it would lose its messages.
+          if (!flags.includes('master') || flags.some((x) => /^(fail|handshake|noaddr)$/.test(x))) continue;
+          const addr = f[1].split('@')[0];
+          if (addr.startsWith(':')) continue; // address not known yet
+          found.add(addr);
+        }
+        const same = found.size === this.emptyMasters.size && [...found].every((k) => this.emptyMasters.has(k));
+        if (same) return;
+        this.emptyMasters = found;
+        this.sync();
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.discovering = false;
+      });
+  }
+
+  private subscribe(key: string): Subscriber {
+    const options = this.optionsFor(key);
     const conn = new Redis({ ...options, connectionName: 'kvws-gateway-events', autoResubscribe: true });
     let first = true;
     let widened: Promise<void> = Promise.resolve();
@@ -99,7 +171,7 @@ export class RedisEventFeed {
       () => {},
       () => {},
     );
-    const sub: Subscriber = { conn, publishes: false, ready: subscribed.then(() => widened) };
+    const sub: Subscriber = { conn, publishes: false, ready: subscribed.then(() => widened), held: null };
     this.subs.set(key, sub);
     this.stats.subscriptions++;
     conn.on('error', () => {});
@@ -109,21 +181,50 @@ export class RedisEventFeed {
       first = false;
     });
     conn.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, message: Buffer) =>
-      this.onMessage(pattern.toString('latin1'), channel.toString('latin1'), message.toString('latin1')),
+      this.onMessage(sub, pattern.toString('latin1'), channel.toString('latin1'), message.toString('latin1')),
     );
+    return sub;
+  }
+
+  private optionsFor(key: string) {
+    if (key === 'main') return this.backend.connectionOptions(0);
+    const i = key.lastIndexOf(':');
+    return this.backend.nodeOptions(key.slice(0, i), Number(key.slice(i + 1)));
+  }
+
+  /** Delivers what `sub` held, in order, and delivers its messages at once from now on. */
+  private release(sub: Subscriber): void {
+    const held = sub.held;
+    if (held === null) return;
+    sub.held = null;
+    this.stats.released += held.length;
+    for (const [pattern, channel, message] of held) this.onKeyspace(pattern, channel, message);
   }
 
   /** One message from Redis: into the event log and to kvws's subscribers, if kvws's flags select it. */
-  private onMessage(pattern: string, channel: string, message: string): void {
-    const isKeyspace = channel.startsWith(KEYSPACE);
-    const isKeyevent = !isKeyspace && channel.startsWith(KEYEVENT);
+  private onMessage(sub: Subscriber, pattern: string, channel: string, message: string): void {
     if (pattern === ALL_CHANNELS) {
       // Keyspace notifications arrive through the per-master patterns.
-      if (isKeyspace || isKeyevent) return;
+      if (channel.startsWith(KEYSPACE) || channel.startsWith(KEYEVENT)) return;
       this.stats.events++;
       this.engine.publishEvent(channel, message, null);
       return;
     }
+    if (sub.held) {
+      if (sub.held.length >= HOLD_MAX) {
+        sub.held.shift();
+        this.stats.heldDropped++;
+      }
+      sub.held.push([pattern, channel, message]);
+      return;
+    }
+    this.onKeyspace(pattern, channel, message);
+  }
+
+  private onKeyspace(_pattern: string, channel: string, message: string): void {
+    const isKeyspace = channel.startsWith(KEYSPACE);
+    const isKeyevent = !isKeyspace && channel.startsWith(KEYEVENT);
+    if (!isKeyspace && !isKeyevent) return;
     const sep = channel.indexOf('__:');
     if (sep < 0) return;
     const rest = channel.slice(sep + 3);
@@ -149,9 +250,15 @@ export class RedisEventFeed {
   async widenNotify(key: string, options: { host?: string; port?: number } = {}): Promise<void> {
     const want = this.engine.notifyFlags;
     if (want === 0) return;
-    const conn =
-      key === 'main' ? (this.backend.main as Redis) : this.backend.masters(0).find((m) => m.key === key)?.conn;
-    if (!conn) return;
+    let conn = key === 'main' ? (this.backend.main as Redis) : this.backend.masters(0).find((m) => m.key === key)?.conn;
+    // A master that serves no slot has no connection in ioredis's pool: one for this, closed after.
+    let own: Redis | null = null;
+    if (!conn) {
+      if (key === 'main') return;
+      own = new Redis({ ...this.optionsFor(key), retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      own.on('error', () => {});
+      conn = own;
+    }
     const where = key === 'main' ? `${options.host ?? 'the master'}` : key;
     try {
       const cur = await sendRaw(conn, ['CONFIG', 'GET', 'notify-keyspace-events'], this.backend.options.timeout);
@@ -162,7 +269,7 @@ export class RedisEventFeed {
       if (merged === have) return;
       const r = await sendRaw(
         conn,
-        ['CONFIG', 'SET', 'notify-keyspace-events', formatNotifyFlags(merged)],
+        ['CONFIG', 'SET', 'notify-keyspace-events', notifySetting(merged)],
         this.backend.options.timeout,
       );
       if (r instanceof Error) throw r;
@@ -174,6 +281,8 @@ export class RedisEventFeed {
         `Redis engine: could not turn notify-keyspace-events on at ${where} (${(e as Error).message}); ` +
           `set it there to at least "${formatNotifyFlags(want)}" for keyspace events`,
       );
+    } finally {
+      own?.disconnect();
     }
   }
 
@@ -196,4 +305,14 @@ export class RedisEventFeed {
     for (const s of this.subs.values()) s.conn.disconnect();
     this.subs.clear();
   }
+}
+
+/**
+ * `flags` as a notify-keyspace-events value for CONFIG SET. formatNotifyFlags copies Redis's CONFIG GET, which
+ * leaves `n` out after `A` (so Redis 7 reads back "AKE" where "AKEn" was set): sent as is, the new-key
+ * events would be turned off. Also why a setting read back may lack `n` although Redis has it.
+ */
+function notifySetting(flags: number): string {
+  const s = formatNotifyFlags(flags);
+  return flags & classBit('n') && !s.includes('n') ? `${s}n` : s;
 }

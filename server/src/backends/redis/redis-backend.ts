@@ -57,9 +57,11 @@ export class RedisBackend {
   private readonly dbConns = new Map<number, Redis>();
   private readonly idle = new Map<string, Redis[]>();
   /** Dedicated connections handed out and not yet released. */
-  dedicatedInUse = 0;
+  private readonly inUse = new Set<Dedicated>();
   readonly stats = { requests: 0, retries: 0, timeouts: 0, dedicatedOpened: 0 };
   private closed = false;
+  /** The last connection error of the shared connection (start-up messages). */
+  private lastError: Error | null = null;
 
   constructor(
     readonly target: Extract<EngineTarget, { kind: 'redis' | 'cluster' | 'sentinel' }>,
@@ -78,6 +80,11 @@ export class RedisBackend {
       // A master demoted by a failover answers READONLY: reconnect (Sentinel then names the new master) and resend.
       reconnectOnError: (err) => (/^(READONLY|MASTERDOWN)/.test(err.message) ? 2 : false),
       retryStrategy: (times) => Math.min(50 * times, 1000),
+      // A connection we close waits this long for the server's side of the close, then is destroyed and its
+      // pending commands fail (and are retried). Matters for a master that stopped answering without closing
+      // (partitioned, paused): once a slot refresh drops it from the topology, the commands stuck on its
+      // socket go to the new master after this instead of after ioredis's default 2 s.
+      disconnectTimeout: 300,
     };
     if (target.kind === 'cluster') {
       const clusterOptions: ClusterOptions = {
@@ -87,17 +94,32 @@ export class RedisBackend {
         retryDelayOnFailover: 200,
         retryDelayOnClusterDown: 200,
         retryDelayOnTryAgain: 100,
-        slotsRefreshInterval: 2000,
-        slotsRefreshTimeout: 2000,
+        // How soon a failover or a resharding is seen without a MOVED (a paused master answers nothing, so
+        // the commands sent to it wait for this refresh); per node tried, CLUSTER SLOTS may take this long.
+        slotsRefreshInterval: 1000,
+        slotsRefreshTimeout: 1000,
         clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
         enableReadyCheck: true,
       };
-      this.main = new Cluster(target.nodes, clusterOptions);
+      const cluster = new Cluster(target.nodes, clusterOptions);
+      // ioredis reads CLUSTER SLOTS on a copy of a node connection, which would inherit stringNumbers: the
+      // slot numbers would come as strings, and its loop over a range compares them as strings, so a range
+      // such as "5461".."10922" would be skipped and its slots left unmapped (each command there sent to a
+      // random master and redirected, masterOfSlot null). The copy parses integers as numbers.
+      cluster.on('+node', (node: Redis) => {
+        const duplicate = node.duplicate.bind(node);
+        node.duplicate = (override) => duplicate({ ...override, stringNumbers: false });
+      });
+      cluster.on('refresh', () => this.dropDedicatedOffMasters());
+      this.main = cluster;
     } else {
       this.main = new Redis(this.connectionOptions(0));
     }
-    // Errors are seen by the requests that hit them; ioredis reconnects by itself.
-    this.main.on('error', () => {});
+    // Errors are seen by the requests that hit them; ioredis reconnects by itself. The last one explains a
+    // failed start (a refused connection, a certificate, a password).
+    this.main.on('error', (e: Error) => {
+      this.lastError = e;
+    });
   }
 
   /** ioredis options for a connection to database `db` of the single server or the Sentinel-managed master. */
@@ -137,8 +159,15 @@ export class RedisBackend {
         if (this.main instanceof Cluster) await this.refreshTopology();
         return;
       } catch (e) {
-        if (Date.now() > deadline)
-          throw new EngineUnavailable(`the Redis engine did not answer: ${(e as Error).message}`);
+        const last = this.lastError;
+        // A refused password cannot fix itself: say so at once.
+        if (last && /^(WRONGPASS|NOAUTH|NOPERM|ERR (invalid password|AUTH))/.test(last.message)) {
+          throw new EngineUnavailable(`Redis refused kvws's login: ${last.message}`);
+        }
+        if (Date.now() > deadline) {
+          const why = last && last.message !== (e as Error).message ? ` (last connection error: ${last.message})` : '';
+          throw new EngineUnavailable(`the Redis engine did not answer: ${(e as Error).message}${why}`);
+        }
         await sleep(200);
       }
     }
@@ -167,6 +196,20 @@ export class RedisBackend {
   }
 
   private attempt(conn: Redis | Cluster, argv: readonly string[], deadline: number, tries: number): Promise<RawReply> {
+    if (conn.status !== 'ready') {
+      // Not handed to ioredis while it reconnects: its offline queue would send the command after our
+      // deadline, when the client has already been told it failed.
+      if (this.closed) return Promise.reject(new EngineUnavailable('the gateway is shutting down'));
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.stats.timeouts++;
+        const why = this.lastError ? ` (${this.lastError.message})` : '';
+        return Promise.reject(
+          new EngineUnavailable(`the Redis engine did not answer within ${this.options.timeout} ms${why}`),
+        );
+      }
+      return sleep(Math.min(50, left)).then(() => this.attempt(conn, argv, deadline, tries));
+    }
     if (!this.corked) this.cork();
     return sendRaw(conn, argv, deadline - Date.now()).then(
       (reply) => {
@@ -201,8 +244,8 @@ export class RedisBackend {
   }
 
   /**
-   * Batches this tick's writes: the shared connections' sockets are corked until the next tick, so the
-   * commands of many clients that arrived together leave in one write (as ioredis's auto-pipelining
+   * Batches writes: the shared connections' sockets are corked until the event loop's next check phase, so
+   * the commands of many clients that arrived together leave in one write (as ioredis's auto-pipelining
    * would, without changing the order of anything sent on a connection).
    */
   private cork(): void {
@@ -216,7 +259,8 @@ export class RedisBackend {
       }
     }
     this.corked = true;
-    process.nextTick(() => {
+    // After this pass of the event loop's I/O callbacks: every client whose request arrived in it is batched.
+    setImmediate(() => {
       this.corked = false;
       for (const st of streams) st.uncork();
     });
@@ -264,23 +308,31 @@ export class RedisBackend {
    * Dedicated connections do not reconnect: a broken one is dropped and the session told.
    */
   dedicated(db: number, slot: number): Dedicated | null {
-    if (this.dedicatedInUse >= this.options.maxDedicated) return null;
-    let pool: string;
-    let options: RedisOptions;
     if (this.main instanceof Cluster) {
       const seed = this.target.nodes[0];
-      pool = this.masterOfSlot(slot) ?? `${seed.host}:${seed.port}`;
+      return this.dedicatedIn(this.masterOfSlot(slot) ?? `${seed.host}:${seed.port}`);
+    }
+    return this.dedicatedIn(`db:${db}`);
+  }
+
+  /** A dedicated connection to one master (`MasterNode.key`; "main" is database 0 of the one master). */
+  dedicatedToMaster(key: string): Dedicated | null {
+    return this.dedicatedIn(key === 'main' ? 'db:0' : key);
+  }
+
+  /** A dedicated connection from pool "db:N" (single/sentinel) or "host:port" (a cluster node). */
+  private dedicatedIn(pool: string): Dedicated | null {
+    if (this.inUse.size >= this.options.maxDedicated) return null;
+    let options: RedisOptions;
+    if (pool.startsWith('db:')) options = this.connectionOptions(Number(pool.slice(3)));
+    else {
       const i = pool.lastIndexOf(':');
       options = this.nodeOptions(pool.slice(0, i), Number(pool.slice(i + 1)));
-    } else {
-      pool = `db:${db}`;
-      options = this.connectionOptions(db);
     }
-    this.dedicatedInUse++;
     const idle = this.idle.get(pool);
     while (idle && idle.length > 0) {
       const conn = idle.pop() as Redis;
-      if (conn.status === 'ready') return { conn, pool };
+      if (conn.status === 'ready') return this.handOut({ conn, pool });
       conn.disconnect();
     }
     this.stats.dedicatedOpened++;
@@ -293,12 +345,39 @@ export class RedisBackend {
       failoverDetector: false,
     });
     conn.on('error', () => {});
-    return { conn, pool };
+    return this.handOut({ conn, pool });
+  }
+
+  private handOut(d: Dedicated): Dedicated {
+    this.inUse.add(d);
+    return d;
+  }
+
+  /** Dedicated connections handed out and not yet released. */
+  get dedicatedInUse(): number {
+    return this.inUse.size;
+  }
+
+  /**
+   * After a slot refresh: closes the dedicated connections (in use and idle) to nodes that are no longer
+   * masters. A master that answers demotes or redirects its blocked clients itself, but one that stopped
+   * answering (partitioned, paused) would hold a blocking command or a WATCH until it came back: closed, the
+   * blocking command is sent again to the new master and the WATCH fails as lost (EXEC answers null). The
+   * close is graceful (`disconnectTimeout`), so a reply already on its way is still read.
+   */
+  private dropDedicatedOffMasters(): void {
+    const masters = new Set(this.masters(0).map((m) => m.key));
+    for (const d of this.inUse) if (!masters.has(d.pool)) d.conn.disconnect();
+    for (const [pool, idle] of this.idle) {
+      if (masters.has(pool)) continue;
+      for (const c of idle) c.disconnect();
+      this.idle.delete(pool);
+    }
   }
 
   /** Gives a dedicated connection back: to the pool when `reusable` (its session state is clean), else closed. */
   release(d: Dedicated, reusable: boolean): void {
-    this.dedicatedInUse--;
+    if (!this.inUse.delete(d)) return;
     if (!reusable || this.closed || d.conn.status !== 'ready') {
       d.conn.disconnect();
       return;

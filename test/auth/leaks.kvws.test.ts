@@ -136,8 +136,9 @@ const NOPERM_KEY = 'NOPERM this user has no permissions to access one of the key
 const NOPERM_CHANNEL = 'NOPERM this user has no permissions to access one of the channels used as arguments';
 
 async function seed(): Promise<void> {
+  // FLUSHALL on its own: the Redis engine cannot queue it in a transaction (docs/scaling.md).
+  await admin.flushall();
   const m = admin.multi();
-  m.flushall();
   for (const p of PREFIXES) {
     const k = keysOf(p);
     for (const s of k.strings) m.set(s, 'v');

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connections } from '../helpers/connections.js';
 import { fails } from '../helpers/errors.js';
-import { type RawConnection, type RunningServer, redisClient } from '../helpers/server.js';
+import { publishReceivers, type RawConnection, type RunningServer, redisClient } from '../helpers/server.js';
 import { useServer } from '../helpers/use-server.js';
 
 // ACL (Redis's acl.c) end to end: the rule language of ACL SETUSER as ACL GETUSER and ACL LIST describe
@@ -492,6 +492,23 @@ describe('ACL CAT, USERS, WHOAMI, DELUSER, GENPASS, LOG arguments', () => {
 });
 
 describe('enforcement on a user connection', () => {
+  it('EXEC checks the rights again: a command no longer allowed answers NOPERM in its place', async () => {
+    await setuser('tx', 'on', 'nopass', '~*', '+@all');
+    const c = await rawAs('tx');
+    expect(await c.command('MULTI')).toBe('+OK\r\n');
+    expect(await c.command('SET', 'k', 'v')).toBe('+QUEUED\r\n');
+    expect(await c.command('GET', 'k')).toBe('+QUEUED\r\n');
+    expect(await c.command('INCR', 'n')).toBe('+QUEUED\r\n');
+    await setuser('tx', '-set', 'resetkeys', '~k');
+    expect(await c.command('EXEC')).toBe(
+      '*3\r\n' +
+        '-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand\r\n' +
+        '$-1\r\n' +
+        '-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to touch the specified keys\r\n',
+    );
+    expect(await r.exists('k', 'n')).toBe(0);
+  });
+
   it('a denied command, key or channel answers NOPERM', async () => {
     await setuser('en', 'on', 'nopass', '~k*', '&ch*', '-@all', '+get', '+set', '+publish', '+client|id');
     const c = await as('en');
@@ -502,7 +519,7 @@ describe('enforcement on a user connection', () => {
     expect(await c.call('CLIENT', 'ID')).toEqual(expect.any(Number));
     await fails(c.get('x1'), NOPERM_KEY);
     await fails(c.set('x1', 'v'), NOPERM_KEY);
-    expect(await c.publish('ch1', 'm')).toBe(0);
+    expect(await c.publish('ch1', 'm')).toBe(publishReceivers(server, 0));
     await fails(c.publish('other', 'm'), NOPERM_CHANNEL);
     expect(await r.exists('x1')).toBe(0);
   });

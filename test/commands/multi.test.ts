@@ -130,6 +130,14 @@ describe('MULTI / EXEC / DISCARD', () => {
     expect(await c.command('EXEC')).toBe('*1\r\n+OK\r\n');
   });
 
+  it('PING and ECHO inside EXEC keep their reply types', async () => {
+    const c = await raw();
+    c.send('MULTI\r\nPING\r\nPING hi\r\nECHO x\r\nEXEC\r\n');
+    expect(await c.readUntil((t) => completeReplies(t) >= 5)).toBe(
+      '+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n+PONG\r\n$2\r\nhi\r\n$1\r\nx\r\n',
+    );
+  });
+
   it('pipelined and inline commands', async () => {
     const c = await raw();
     c.send('MULTI\r\nSET p 1\r\nINCRBY p 41\r\nEXEC\r\n');
@@ -139,6 +147,16 @@ describe('MULTI / EXEC / DISCARD', () => {
   it('SELECT inside a transaction applies to the commands after it', async () => {
     const c = await raw();
     await c.command('MULTI');
+    if (server.engine === 'redis') {
+      // The Redis engine cannot queue SELECT (it would switch a shared connection to Redis): docs/scaling.md.
+      expect(await c.command('SELECT', '1')).toBe(
+        '-ERR SELECT cannot be queued in a transaction on the Redis engine\r\n',
+      );
+      expect(await c.command('SET', 'x', 'in0')).toBe('+QUEUED\r\n');
+      expect(await c.command('EXEC')).toBe('-EXECABORT Transaction discarded because of previous errors.\r\n');
+      expect(await r.exists('x')).toBe(0);
+      return;
+    }
     await c.command('SELECT', '1');
     await c.command('SET', 'x', 'in1');
     await c.command('SELECT', '99');

@@ -11,8 +11,16 @@ export const KVWS_BIN = path.join(ROOT, 'server/bin/kvws.js');
 export interface RunningServer {
   host: string;
   port: number;
-  /** True when this is a real redis-server (REDIS_URL), not kvws. */
+  /** True when this is a real redis-server (the `redis` project, REDIS_URL), not kvws. */
   isRedis: boolean;
+  /**
+   * For kvws: where its data lives. `embedded` is kvws's own engine; `redis` is the Redis engine (the
+   * `gateway` project: kvws started with `--engine redis://` in front of a private redis-server, `backing`).
+   * Unset for a bare redis-server.
+   */
+  engine?: 'embedded' | 'redis';
+  /** The redis-server behind a kvws on the Redis engine (stopped with it). */
+  backing?: RunningServer;
   /** Everything the process printed so far (kvws only). */
   output(): string;
   /**
@@ -24,6 +32,15 @@ export interface RunningServer {
   wsScheme?: 'ws' | 'wss';
   stop(): Promise<void>;
   pid?: number;
+}
+
+/**
+ * What PUBLISH to an ordinary channel answers on `server` when `n` of its subscribers receive the message:
+ * `n` on kvws's embedded engine and on Redis. On the Redis engine it is Redis's count of its own receivers,
+ * and this gateway's subscription to every channel is one of them (docs/scaling.md): always 1 here.
+ */
+export function publishReceivers(server: RunningServer, n: number): number {
+  return server.engine === 'redis' ? 1 : n;
 }
 
 /** Returns a free TCP port on 127.0.0.1 (bound and released; fine on loopback for tests). */
@@ -39,13 +56,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The vitest project's target: `redis` (a bare redis-server), `gateway` (kvws on the Redis engine) or kvws. */
+const TARGET = process.env.KVWS_TEST_TARGET;
+
+/** True in the `gateway` project: startKvws puts kvws in front of a private redis-server. */
+export const onRedisEngine = TARGET === 'gateway';
+
 /**
  * Starts a kvws server process (`kvws serve`) on a free RESP port with the HTTPS port off, waits for
- * "ready", and returns it. With REDIS_URL set (fidelity runs), returns that Redis server instead and
- * flushes it, so the same test checks that kvws answers as Redis does.
+ * "ready", and returns it. In the `redis` project (or with REDIS_URL set) returns a real Redis server
+ * instead (REDIS_URL's is flushed), so the same test checks that kvws answers as Redis does. In the
+ * `gateway` project starts a private redis-server and kvws with `extraArgs` plus `--engine redis://…` in
+ * front of it (`engine: 'redis'`); `stop()` stops both.
  */
 export async function startKvws(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<RunningServer> {
-  if (process.env.KVWS_TEST_TARGET === 'redis') return startRedis();
+  if (TARGET === 'redis') return startRedis();
+  if (TARGET === 'gateway') return startGateway(extraArgs, env);
   const redisUrl = process.env.REDIS_URL;
   if (redisUrl) {
     const u = new URL(redisUrl);
@@ -56,6 +82,30 @@ export async function startKvws(extraArgs: string[] = [], env: Record<string, st
     c.disconnect();
     return { host: u.hostname, port, isRedis: true, output: () => '', stop: async () => {} };
   }
+  return spawnKvwsRetrying(extraArgs, env);
+}
+
+/** startKvws in the `gateway` project: a private redis-server, then kvws on the Redis engine in front of it. */
+async function startGateway(extraArgs: string[], env: Record<string, string>): Promise<RunningServer> {
+  const redis = await startRedis();
+  try {
+    const kvws = await spawnKvwsRetrying([...extraArgs, '--engine', `redis://127.0.0.1:${redis.port}`], env);
+    return {
+      ...kvws,
+      engine: 'redis',
+      backing: redis,
+      stop: async () => {
+        await kvws.stop();
+        await redis.stop();
+      },
+    };
+  } catch (e) {
+    await redis.stop();
+    throw e;
+  }
+}
+
+async function spawnKvwsRetrying(extraArgs: string[], env: Record<string, string>): Promise<RunningServer> {
   // freePort() releases the port before kvws binds it, so a test running at the same time may take it first:
   // on EADDRINUSE, start again on fresh ports (an explicit `--port` too; tests read it back as httpsPort).
   for (let attempt = 1; ; attempt++) {
@@ -106,6 +156,7 @@ async function spawnKvws(extraArgs: string[], env: Record<string, string>): Prom
     host: '127.0.0.1',
     port,
     isRedis: false,
+    engine: 'embedded',
     pid: child.pid,
     output: () => out,
     stop: () => stopChild(child),
@@ -129,6 +180,17 @@ export function wsUrl(server: RunningServer, query = ''): string {
  * Redis-compatible suites against it, one server per test file so files do not disturb each other.
  */
 export async function startRedis(): Promise<RunningServer> {
+  // As in startKvws: another test may take the free port first; start again on a fresh one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnRedis();
+    } catch (e) {
+      if (attempt >= 4 || !/Address already in use/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function spawnRedis(): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(
     'redis-server',
@@ -142,7 +204,10 @@ export async function startRedis(): Promise<RunningServer> {
     out += d;
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start in 15 s:\n${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-server did not start in 15 s:\n${out}`));
+    }, 15_000);
     const check = () => {
       if (out.includes('Ready to accept connections')) {
         clearTimeout(timer);

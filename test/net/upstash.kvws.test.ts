@@ -5,7 +5,7 @@ import path from 'node:path';
 import { errors, Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpAnswer, httpJson, RawBody } from '../helpers/http.js';
-import { freePort, type RunningServer, startKvws } from '../helpers/server.js';
+import { freePort, publishReceivers, type RunningServer, startKvws } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Upstash REST API compatibility, end to end: real kvws processes (--no-tls, loopback) with users and static
@@ -359,8 +359,8 @@ describe('@upstash/redis, unmodified, with url and token', () => {
         return (n.json as { result: unknown[] }).result[1] === 1 && (p.json as { result: number }).result === 1;
       }, 5000);
       expect(open).toBe(true);
-      expect(await redis.publish('sub:news', { n: 1 })).toBe(2);
-      expect(await redis.publish('sub:news', { n: 2 })).toBe(2);
+      expect(await redis.publish('sub:news', { n: 1 })).toBe(publishReceivers(server, 2));
+      expect(await redis.publish('sub:news', { n: 2 })).toBe(publishReceivers(server, 2));
       expect(await waitFor(() => heard.length === 4, 5000)).toBe(true);
       expect(counts).toEqual([1]);
       expect(heard.filter((h) => (h as string[])[0] === 'message')).toEqual([

@@ -94,6 +94,11 @@ export interface WsGatewayStats {
  * rather than dropped.
  */
 const HIGH_WATER = 1024 * 1024;
+/**
+ * Receiving also stops while this many pipelined commands (the Redis engine) await their replies, each of
+ * which the send buffer will take; it resumes as for HIGH_WATER, when the frames sent leave the socket.
+ */
+const AWAITED_HIGH_WATER = 32;
 /** On shutdown, connections that have not finished the closing handshake after this long are destroyed. */
 const CLOSE_GRACE_MS = 1000;
 /** After sending a close frame, the ws library destroys the socket if the peer has not answered in this time. */
@@ -479,6 +484,10 @@ class WsConnection {
   private authTimer: NodeJS.Timeout | null = null;
   /** Receiving is paused until the socket drains (HIGH_WATER). */
   private paused = false;
+  /** Frames received while paused, run by unpause (at most what one socket read held). */
+  private readonly parked: [Buffer, boolean][] = [];
+  /** Pipelined commands under way on the Redis engine, their replies still to come. */
+  private awaited = 0;
   /** Frames built this tick, written together by `flush` (one socket write per tick). */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -526,10 +535,7 @@ class WsConnection {
     }
     // Paused while these frames were pending: if the socket took them without needing to drain, no
     // 'drain' will come, so resume here.
-    if (this.paused && !this.socket.writableNeedDrain) {
-      this.paused = false;
-      this.ws.resume();
-    }
+    if (this.paused && !this.socket.writableNeedDrain) this.unpause();
   };
   private readonly socket: Duplex;
 
@@ -576,13 +582,29 @@ class WsConnection {
         this.pumpPending = false;
         this.pumpEvents();
       }
-      if (!this.paused) return;
-      this.paused = false;
-      this.ws.resume();
+      if (this.paused) this.unpause();
     });
   }
 
+  /**
+   * Receiving again: first the frames that arrived while paused (the ws library hands over every frame of a
+   * socket read at once, pause or not), as long as they do not pause it again; then the socket.
+   */
+  private unpause(): void {
+    this.paused = false;
+    while (!this.paused && this.parked.length > 0 && !this.closed) {
+      const [data, isBinary] = this.parked.shift() as [Buffer, boolean];
+      this.onMessage(data, isBinary);
+    }
+    if (!this.paused) this.ws.resume();
+  }
+
   private onMessage(data: Buffer, isBinary: boolean): void {
+    // Paused (backpressure): later frames of the same socket read wait for unpause.
+    if (this.paused && !this.closed) {
+      this.parked.push([data, isBinary]);
+      return;
+    }
     this.alive = true;
     const stats = this.gateway.stats;
     stats.framesIn++;
@@ -673,6 +695,12 @@ class WsConnection {
         const slot = job.results.length;
         job.results.push({ result: null });
         job.pending = (job.pending ?? 0) + 1;
+        // Their replies will fill the send buffer: stop reading while many are to come, or a client that
+        // asks faster than it reads would overrun maxBuffer (4408) instead of being slowed down.
+        if (++this.awaited >= AWAITED_HIGH_WATER && !this.paused) {
+          this.paused = true;
+          this.ws.pause();
+        }
         r.then(
           (reply) => this.pipelinedDone(job, slot, reply),
           (e) => this.pipelinedDone(job, slot, internalError(e)),
@@ -704,6 +732,7 @@ class WsConnection {
 
   /** A pipelined command of `job` answered: fill its slot; the job answers once it has run and none is pending. */
   private pipelinedDone(job: Job, slot: number, reply: Reply): void {
+    this.awaited--;
     job.results[slot] = toEnvelope(reply, job.enc);
     job.pending = (job.pending as number) - 1;
     if (this.closed) return;
@@ -998,6 +1027,7 @@ class WsConnection {
     this.gateway.engine.clients.remove(this.client);
     this.lane.length = 0;
     this.held.length = 0;
+    this.parked.length = 0;
     // The peer's close frame must be read for the handshake to finish.
     if (this.paused) {
       this.paused = false;

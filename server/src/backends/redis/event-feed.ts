@@ -264,9 +264,13 @@ export class RedisEventFeed {
       const cur = await sendRaw(conn, ['CONFIG', 'GET', 'notify-keyspace-events'], this.backend.options.timeout);
       if (cur instanceof Error) throw cur;
       const value = Array.isArray(cur) && Buffer.isBuffer(cur[1]) ? cur[1].toString('latin1') : '';
-      const have = parseNotifyFlags(value);
-      const merged = Math.max(have, 0) | want;
-      if (merged === have) return;
+      const have = Math.max(parseNotifyFlags(value), 0);
+      // Redis's CONFIG GET does not show `n` after `A`: it may be on. Keep it on when setting, and set when
+      // kvws needs it and cannot tell.
+      const nHidden = value.includes('A');
+      const N = classBit('n');
+      if ((have | want) === have && !(nHidden && want & N)) return;
+      const merged = have | want | (nHidden ? N : 0);
       const r = await sendRaw(
         conn,
         ['CONFIG', 'SET', 'notify-keyspace-events', notifySetting(merged)],

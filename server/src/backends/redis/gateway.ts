@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import { toInt } from '../../commands/args.js';
 import type { RuntimeCommand } from '../../commands/index.js';
+import { parseScanCursor } from '../../commands/scan-args.js';
 import type { Handler } from '../../commands/types.js';
 import type { Client } from '../../engine/client.js';
 import { commandKeys, type Engine } from '../../engine/engine.js';
@@ -46,6 +47,10 @@ const LOCAL = new Set([
 ]);
 /** Local commands that may be queued in a transaction (Redis runs them inside EXEC). */
 const QUEUEABLE_LOCAL = new Set(['PING', 'ECHO', 'TIME']);
+/** MONITOR inside EXEC: refused there as Redis refuses it, by EXEC itself (it is never sent to Redis). */
+const MONITOR_IN_EXEC = "ERR MONITOR isn't allowed for DENY BLOCKING client";
+/** Command flags that keep a command off MONITOR (the dispatcher's rule). */
+const HIDDEN_FROM_MONITORS = ['admin', 'skip_monitor'] as const;
 
 interface WatchSession {
   d: Dedicated;
@@ -140,7 +145,7 @@ export class RedisGateway {
       case 'bgsave':
       case 'bgrewriteaof':
       case 'lastsave':
-        return (client, argv) => this.everyMaster(client, argv);
+        return (client, argv) => this.everyMaster(client, argv, cmd.write);
       case 'swapdb':
         return (client, argv) =>
           this.backend.isCluster
@@ -174,6 +179,7 @@ export class RedisGateway {
     if (cmd.handler === undefined) return null;
     const forwarded =
       QUEUEABLE_LOCAL.has(cmd.root) ||
+      cmd.root === 'MONITOR' ||
       cmd.root === 'PUBLISH' ||
       (!LOCAL.has(cmd.root) && cmd.spec.keys.length > 0 && cmd.root !== 'WATCH');
     if (!forwarded) {
@@ -228,18 +234,28 @@ export class RedisGateway {
       const keys = commandKeys(cmd, argv);
       if (keys.length > 1 && this.slotOfKeys(keys) < 0) return new ErrorReply(CROSSSLOT);
     }
-    return this.send(client, argv, client.db.index);
+    return this.send(client, argv, client.db.index, cmd.write);
   }
 
-  private send(client: Client, argv: string[], db: number): Promise<Reply> {
+  /**
+   * Sends `argv` to Redis for database `db`. A `write` command answered without an error counts as a key
+   * change (`engine.dirty`: the HTTP API's upstash-sync-token only has to grow, as on the embedded engine).
+   */
+  private send(client: Client, argv: string[], db: number, write = false): Promise<Reply> {
     // Sent now, in order, on the connection that serves it: the front door may run the next commands.
-    return pipelined(this.backend.request(db, argv).then((raw) => toReply(raw, argv, client.resp), unavailable));
+    return pipelined(
+      this.backend.request(db, argv).then((raw) => {
+        if (write && !(raw instanceof Error)) this.engine.dirty++;
+        return toReply(raw, argv, client.resp);
+      }, unavailable),
+    );
   }
 
   /**
    * A blocking command on a connection of its own (so it holds up no one else), to the master of its
    * keys' slot. CLIENT UNBLOCK and disconnection close that connection. If it breaks (failover), the
-   * command is sent again on a new one until `engineTimeout` has passed since the break.
+   * command is sent again on a new one until `engineTimeout` has passed since the break. The client counts
+   * as blocked (INFO blocked_clients) from when the command is written to Redis.
    */
   private blocking(client: Client, cmd: RuntimeCommand, argv: string[]): Reply | Promise<Reply> {
     const keys = commandKeys(cmd, argv);
@@ -250,16 +266,22 @@ export class RedisGateway {
       let done = false;
       let current: Dedicated | null = null;
       let brokeAt = 0;
+      let counted = false;
+      const count = () => {
+        if (done || counted) return;
+        counted = true;
+        this.blockedNow++;
+      };
       const finish = (reply: Reply, reusable: boolean) => {
         if (done) return;
         done = true;
-        this.blockedNow--;
+        if (counted) this.blockedNow--;
         if (client.blocked?.keys === keys) client.blocked = null;
         if (current) this.backend.release(current, reusable);
         current = null;
+        if (cmd.write && !(reply instanceof ErrorReply) && reply !== null && reply !== NULL_ARRAY) this.engine.dirty++;
         resolve(reply);
       };
-      this.blockedNow++;
       client.blocked = {
         db,
         keys,
@@ -277,7 +299,11 @@ export class RedisGateway {
           return;
         }
         current = d;
-        sendRaw(d.conn, argv, 0).then(
+        const sent = sendRaw(d.conn, argv, 0);
+        // A new connection writes its queued commands before it emits 'ready'.
+        if (d.conn.status === 'ready') count();
+        else d.conn.once('ready', count);
+        sent.then(
           (raw) => {
             if (done) return;
             if (raw instanceof Error && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|READONLY)\b/.test(raw.message)) {
@@ -384,10 +410,25 @@ export class RedisGateway {
       this.endSession(client, true);
       return new ErrorReply(Err.execAbort);
     }
-    const queue = multi.queue;
     if (s?.broken) {
       this.endSession(client, false);
       return NULL_ARRAY;
+    }
+    // EXEC answers some queued commands itself: those the session's rights no longer allow (Redis 7 checks
+    // again at EXEC, as commands/multi.ts does) and MONITOR. The others go to Redis, and to monitors now,
+    // between MULTI and EXEC, as the embedded engine shows the commands its EXEC runs.
+    const own: (Reply | undefined)[] = [];
+    const queue: string[][] = [];
+    let writes = false;
+    for (const argv of multi.queue) {
+      const cmd = this.lookup(argv);
+      const answer = cmd ? this.answeredAtExec(client, cmd, argv) : undefined;
+      own.push(answer);
+      if (answer !== undefined) continue;
+      queue.push(argv);
+      if (!cmd) continue;
+      if (cmd.write) writes = true;
+      if (!HIDDEN_FROM_MONITORS.some((f) => cmd.spec.flags.includes(f))) this.engine.feedMonitors(client, argv);
     }
     const db = client.db.index;
     const deadline = Date.now() + this.backend.options.timeout;
@@ -424,7 +465,11 @@ export class RedisGateway {
                 : execRaw.message,
             );
           }
-          return execReply(execRaw, queue, client.resp);
+          if (writes && Array.isArray(execRaw)) this.engine.dirty++;
+          const fromRedis = execReply(execRaw, queue, client.resp);
+          if (!Array.isArray(fromRedis) || queue.length === own.length) return fromRedis;
+          let next = 0;
+          return own.map((r) => r ?? fromRedis[next++]);
         },
         (e) => {
           if (s) {
@@ -441,6 +486,23 @@ export class RedisGateway {
       );
     };
     return run();
+  }
+
+  /** The reply EXEC gives a queued command without sending it to Redis, or undefined to send it. */
+  private answeredAtExec(client: Client, cmd: RuntimeCommand, argv: string[]): Reply | undefined {
+    const denied = this.engine.acl.check(client, cmd, argv, 'multi');
+    if (denied) {
+      const why = denied.message.startsWith('NOPERM this user has no permissions to run')
+        ? 'no permission to execute the command or subcommand'
+        : denied.message.includes('keys')
+          ? 'no permission to touch the specified keys'
+          : 'no permission to access one of the channels used as arguments';
+      return new ErrorReply(
+        `NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ${why}`,
+      );
+    }
+    if (cmd.root === 'MONITOR') return new ErrorReply(MONITOR_IN_EXEC);
+    return undefined;
   }
 
   /** The shared connection a transaction without WATCH runs on: the master of its keys (cluster), or db's. */
@@ -484,19 +546,25 @@ export class RedisGateway {
   }
 
   /**
-   * SCAN across the masters: the cursor's low 10 bits are the master's position, the rest its own
-   * cursor; keys the session may not read are left out. A change of topology during a scan may repeat or
-   * miss keys (Redis Cluster itself scans one node at a time).
+   * SCAN across the masters: the cursor (parsed as Redis parses it) has the master's position in its low
+   * 10 bits and that master's cursor above them (a single server's cursor is passed as it is); keys the
+   * session may not read are left out. A change of topology during a scan may repeat or miss keys (Redis
+   * Cluster itself scans one node at a time).
    */
   private async scan(client: Client, argv: string[]): Promise<Reply> {
-    if (!/^\d+$/.test(argv[1])) return new ErrorReply('ERR invalid cursor');
-    const cursor = BigInt(argv[1]);
-    if (cursor > 18446744073709551615n) return new ErrorReply('ERR invalid cursor');
+    let cursor: bigint;
+    try {
+      cursor = BigInt(parseScanCursor(argv[1]));
+    } catch (e) {
+      return new ErrorReply((e as Error).message);
+    }
     const db = client.db.index;
-    if (this.backend.isCluster && cursor === 0n) await this.backend.refreshTopology();
+    const single = !this.backend.isCluster;
+    if (!single && cursor === 0n) await this.backend.refreshTopology();
     const masters = this.sortedMasters(db);
-    let node = Number(cursor % NODE_BITS);
-    let own = cursor / NODE_BITS;
+    // One server: its own cursor, as it is.
+    let node = single ? 0 : Number(cursor % NODE_BITS);
+    let own = single ? cursor : cursor / NODE_BITS;
     if (node >= masters.length) return ['0', []];
     const visible = this.engine.acl.keyFilter(client);
     const keys: Reply[] = [];
@@ -509,6 +577,7 @@ export class RedisGateway {
         if (visible === null || visible(key)) keys.push(key);
       }
       own = BigInt(next.toString('latin1'));
+      if (single) return [String(own), keys];
       if (own === 0n) node++;
       const out = node >= masters.length ? 0n : own * NODE_BITS + BigInt(node);
       return [String(out), keys];
@@ -582,10 +651,14 @@ export class RedisGateway {
     }
   }
 
-  /** FLUSHDB, FLUSHALL, SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE on every master: the first error, else the first reply. */
-  private everyMaster(client: Client, argv: string[]): Promise<Reply> {
+  /**
+   * FLUSHDB, FLUSHALL, SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE on every master: the first error, else the first
+   * reply. A `write` (FLUSHDB, FLUSHALL) that no master refused counts as a key change (`engine.dirty`).
+   */
+  private everyMaster(client: Client, argv: string[], write: boolean): Promise<Reply> {
     return this.onEveryMaster(client.db.index, argv).then((rs) => {
       const err = rs.find((r) => r instanceof Error);
+      if (write && err === undefined) this.engine.dirty++;
       return toReply(err ?? rs[0] ?? null, argv, client.resp);
     }, unavailable);
   }
@@ -594,9 +667,8 @@ export class RedisGateway {
    * WAIT numreplicas timeout, over every master (Redis's tips: all_shards, agg_min): each master's
    * replication offset now covers this client's acknowledged writes (they were sent before), so the
    * answer is the smallest number of replicas of a master that have reached it. Replica offsets come
-   * from INFO replication, polled, without holding any shared connection; replicas report them about
-   * once a second, so a WAIT that is satisfied takes up to that long. CLIENT UNBLOCK and disconnection
-   * end it.
+   * from INFO replication, polled every 50 ms without holding any shared connection, each poll preceded
+   * by a request for fresh acknowledgements (askForAcks). CLIENT UNBLOCK and disconnection end it.
    */
   private async wait(client: Client, argv: string[]): Promise<Reply> {
     let wanted: number;
@@ -630,6 +702,7 @@ export class RedisGateway {
         masters.map(async (m) => Number(/master_repl_offset:(\d+)/.exec(await replication(m))?.[1] ?? 0)),
       );
       for (;;) {
+        this.askForAcks(masters);
         const counts = await Promise.all(
           masters.map(async (m, i) => {
             let n = 0;
@@ -651,6 +724,22 @@ export class RedisGateway {
     }
   }
 
+  /**
+   * Makes each master ask its replicas for their offsets now (REPLCONF GETACK) instead of at their next
+   * once-a-second report: a WAIT that cannot be satisfied, with a 1 ms timeout, on a connection of its own,
+   * does that in Redis. Skipped when no dedicated connection is free.
+   */
+  private askForAcks(masters: MasterNode[]): void {
+    for (const m of masters) {
+      const d = this.backend.dedicatedToMaster(m.key);
+      if (d === null) return;
+      sendRaw(d.conn, ['WAIT', '1000000', '1'], this.backend.options.timeout).then(
+        () => this.backend.release(d, true),
+        () => this.backend.release(d, false),
+      );
+    }
+  }
+
   // ---- INFO ----------------------------------------------------------------------------------------------
 
   /** kvws's INFO, with the keyspace section summed over the masters and an `engine` section. */
@@ -659,6 +748,8 @@ export class RedisGateway {
     const all = wanted.length === 0 || wanted.some((w) => w === 'default' || w === 'all' || w === 'everything');
     const mine = await local(client, argv);
     let text = mine instanceof VerbatimReply ? mine.text : typeof mine === 'string' ? mine : '';
+    // This gateway's clients waiting on Redis (blocking commands, WAIT) are its blocked clients.
+    text = text.replace(/^blocked_clients:(\d+)/m, (_, n) => `blocked_clients:${Number(n) + this.blockedNow}`);
     if (all || wanted.includes('keyspace')) {
       try {
         const rs = await this.onEveryMaster(0, ['INFO', 'keyspace']);

@@ -22,8 +22,8 @@ export type RawReply = Buffer | string | null | RawReply[] | Error;
  * back (HGETALL, SMEMBERS, ZSCORE, ZRANGE … WITHSCORES, HRANDFIELD … WITHVALUES, …).
  *
  * RESP2 clients get Redis's bytes back unchanged (a score is passed on as Redis formatted it).
- * `test/gateway/` runs the command suites through this path against the same expectations as the
- * embedded engine.
+ * The `gateway` vitest project runs the command suites through this path against the same expectations
+ * as the embedded engine.
  */
 export function toReply(raw: RawReply, argv: readonly string[], resp: 2 | 3): Reply {
   if (raw instanceof Error) return new ErrorReply(raw.message);
@@ -31,7 +31,7 @@ export function toReply(raw: RawReply, argv: readonly string[], resp: 2 | 3): Re
   if (raw === null) return NULL_ARRAY_REPLIES(name, argv) ? NULL_ARRAY : null;
   if (Buffer.isBuffer(raw)) {
     const s = raw.toString('latin1');
-    if (STATUS_REPLIES.has(name) && !(name === 'SET' && hasOption(argv, 3, 'GET'))) return new SimpleString(s);
+    if (STATUS_REPLIES.has(name) && !isBulkForm(name, argv)) return new SimpleString(s);
     if (resp === 3 && DOUBLE_REPLIES.has(name)) return toDouble(s);
     return s;
   }
@@ -74,6 +74,11 @@ function hasOption(argv: readonly string[], from: number, opt: string): boolean 
   for (let i = from; i < argv.length; i++)
     if (argv[i].length === opt.length && argv[i].toUpperCase() === opt) return true;
   return false;
+}
+
+/** The forms of STATUS_REPLIES commands that answer a bulk string: SET … GET, PING message. */
+function isBulkForm(name: string, argv: readonly string[]): boolean {
+  return (name === 'SET' && hasOption(argv, 3, 'GET')) || (name === 'PING' && argv.length > 1);
 }
 
 /** Commands whose string replies are status replies (`+OK`, `+string`), as their handlers return them. */

@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
 import { toInt } from '../../commands/args.js';
 import type { RuntimeCommand } from '../../commands/index.js';
+import { deniedAtExec } from '../../commands/multi.js';
 import { parseScanCursor } from '../../commands/scan-args.js';
 import type { Handler } from '../../commands/types.js';
 import type { Client } from '../../engine/client.js';
@@ -490,17 +491,8 @@ export class RedisGateway {
 
   /** The reply EXEC gives a queued command without sending it to Redis, or undefined to send it. */
   private answeredAtExec(client: Client, cmd: RuntimeCommand, argv: string[]): Reply | undefined {
-    const denied = this.engine.acl.check(client, cmd, argv, 'multi');
-    if (denied) {
-      const why = denied.message.startsWith('NOPERM this user has no permissions to run')
-        ? 'no permission to execute the command or subcommand'
-        : denied.message.includes('keys')
-          ? 'no permission to touch the specified keys'
-          : 'no permission to access one of the channels used as arguments';
-      return new ErrorReply(
-        `NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ${why}`,
-      );
-    }
+    const denied = deniedAtExec(client, cmd, argv);
+    if (denied) return denied;
     if (cmd.root === 'MONITOR') return new ErrorReply(MONITOR_IN_EXEC);
     return undefined;
   }

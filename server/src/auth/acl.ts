@@ -133,6 +133,23 @@ export class Acl {
   }
 
   /**
+   * Rights may have changed since a command was queued (Redis 7 checks them again at EXEC): Redis's error
+   * for a queued command no longer allowed, or null. Used by EXEC on both engines.
+   */
+  deniedAtExec(client: Client, cmd: RuntimeCommand, argv: string[]): ErrorReply | null {
+    const denied = this.check(client, cmd, argv, 'multi');
+    if (!denied) return null;
+    const why = denied.message.startsWith('NOPERM this user has no permissions to run')
+      ? 'no permission to execute the command or subcommand'
+      : denied.message.includes('keys')
+        ? 'no permission to touch the specified keys'
+        : 'no permission to access one of the channels used as arguments';
+    return new ErrorReply(
+      `NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ${why}`,
+    );
+  }
+
+  /**
    * The ACL check of the dispatcher: null when the session may run `cmd` with `argv`, else Redis's NOPERM
    * error (and an ACL LOG entry). Both the user's rules and the token's `acl` claim must allow it.
    */

@@ -1,25 +1,6 @@
-import type { Client } from '../engine/client.js';
 import { lookupCommand, runCommand } from '../engine/dispatch.js';
 import { CommandError, Err, ErrorReply, NULL_ARRAY, OK, type Reply } from '../protocol/reply.js';
-import type { RuntimeCommand } from './index.js';
 import type { Handlers } from './types.js';
-
-/**
- * Rights may have changed since a command was queued (Redis 7 checks them again at EXEC): Redis's error for
- * a queued command no longer allowed, or null. Used by EXEC here and on the Redis engine.
- */
-export function deniedAtExec(client: Client, cmd: RuntimeCommand, argv: string[]): ErrorReply | null {
-  const denied = client.engine.acl.check(client, cmd, argv, 'multi');
-  if (!denied) return null;
-  const why = denied.message.startsWith('NOPERM this user has no permissions to run')
-    ? 'no permission to execute the command or subcommand'
-    : denied.message.includes('keys')
-      ? 'no permission to touch the specified keys'
-      : 'no permission to access one of the channels used as arguments';
-  return new ErrorReply(
-    `NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ${why}`,
-  );
-}
 
 export const handlers: Handlers = {
   // MULTI
@@ -62,7 +43,7 @@ export const handlers: Handlers = {
           replies.push(cmd);
           continue;
         }
-        const denied = deniedAtExec(client, cmd, argv);
+        const denied = engine.acl.deniedAtExec(client, cmd, argv);
         if (denied) {
           replies.push(denied);
           continue;

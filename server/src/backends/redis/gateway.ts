@@ -1,7 +1,6 @@
 import { Cluster } from 'ioredis';
 import { toInt } from '../../commands/args.js';
 import type { RuntimeCommand } from '../../commands/index.js';
-import { deniedAtExec } from '../../commands/multi.js';
 import { parseScanCursor } from '../../commands/scan-args.js';
 import type { Handler } from '../../commands/types.js';
 import type { Client } from '../../engine/client.js';
@@ -491,7 +490,7 @@ export class RedisGateway {
 
   /** The reply EXEC gives a queued command without sending it to Redis, or undefined to send it. */
   private answeredAtExec(client: Client, cmd: RuntimeCommand, argv: string[]): Reply | undefined {
-    const denied = deniedAtExec(client, cmd, argv);
+    const denied = this.engine.acl.deniedAtExec(client, cmd, argv);
     if (denied) return denied;
     if (cmd.root === 'MONITOR') return new ErrorReply(MONITOR_IN_EXEC);
     return undefined;

@@ -139,9 +139,10 @@ export class RedisBackend {
         // Watch the sentinels' +switch-master: a master that stops answering (partitioned) is left at once.
         failoverDetector: true,
         sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
+        ...ONE_TRY,
       };
     }
-    return { ...this.base, db, host: t.nodes[0].host, port: t.nodes[0].port };
+    return { ...this.base, ...ONE_TRY, db, host: t.nodes[0].host, port: t.nodes[0].port };
   }
 
   /** Options for a connection to one cluster node. */
@@ -400,6 +401,14 @@ export class RedisBackend {
     this.main.disconnect();
   }
 }
+
+/**
+ * For the connections to a single server or a Sentinel-managed master: a command in flight when the
+ * connection breaks is failed at once instead of being kept by ioredis and sent again after the reconnect.
+ * Our retry layer (`request`) sends it again while its deadline allows; once the client has been told it
+ * failed, nothing sends it any more.
+ */
+const ONE_TRY: RedisOptions = { maxRetriesPerRequest: 0 };
 
 /** Idle dedicated connections kept per pool for the next blocking command or WATCH. */
 const IDLE_PER_POOL = 16;

@@ -12,9 +12,11 @@
 //
 // Install: `npm ci` when node_modules is missing or the sha256 of package-lock.json differs from the
 //   stamp node_modules/.kvws-lock-hash (`npm install` only when there is no package-lock.json).
-// Build: `tsc -b` when an expected dist/ output is missing, or any file under {shared,server,client}/src
-//   or any tsconfig*.json is newer than the stamp .kvws-build-stamp (written after a successful build,
-//   dated to the moment the build started so edits made during the build are not missed).
+// Build: `tsc -b`, then `node scripts/build-dashboard.mjs` (the dashboard's bundle, server/dist/dashboard),
+//   when an expected dist/ output is missing (server/dist/dashboard/index.html included), or any file under
+//   {shared,server,client}/src or server/dashboard (the dashboard's sources) or any tsconfig*.json is newer
+//   than the stamp .kvws-build-stamp (written after a successful build, dated to the moment the build
+//   started so edits made during the build are not missed).
 // When nothing is stale this costs one mtime walk and no child processes.
 // Exit code: 0 on success; the failing step's exit code (or 1) otherwise; for `serve`, the server's.
 
@@ -29,6 +31,9 @@ const PACKAGES = ['shared', 'server', 'client'];
 const LOCK_FILE = join(ROOT, 'package-lock.json');
 const LOCK_STAMP = join(ROOT, 'node_modules', '.kvws-lock-hash');
 const BUILD_STAMP = join(ROOT, '.kvws-build-stamp');
+/** The dashboard's sources (bundled by scripts/build-dashboard.mjs) and the page the bundle writes. */
+const DASHBOARD_SRC = join(ROOT, 'server', 'dashboard');
+const DASHBOARD_INDEX = join(ROOT, 'server', 'dist', 'dashboard', 'index.html');
 const CERT_FILES = ['ca.pem', 'server.pem', 'server.key'].map((f) => join(ROOT, 'certs-dev', f));
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -124,7 +129,7 @@ function buildStaleReason() {
   const stampMs = existsSync(BUILD_STAMP) ? statSync(BUILD_STAMP).mtimeMs : -1;
   let newer = null;
   let missing = null;
-  const tsconfigs = [ROOT, ...PACKAGES.map((p) => join(ROOT, p))];
+  const tsconfigs = [ROOT, ...PACKAGES.map((p) => join(ROOT, p)), DASHBOARD_SRC];
   for (const dir of tsconfigs) {
     for (const name of readdirSync(dir)) {
       if (!/^tsconfig.*\.json$/.test(name)) continue;
@@ -142,17 +147,21 @@ function buildStaleReason() {
       }
     });
   }
+  walk(DASHBOARD_SRC, (file, st) => {
+    if (newer === null && st.mtimeMs > stampMs) newer = file;
+  });
+  if (missing === null && !existsSync(DASHBOARD_INDEX)) missing = DASHBOARD_INDEX;
   if (missing !== null) return `${relative(ROOT, missing)} is missing`;
   if (stampMs < 0) return 'no record of a previous build';
   if (newer !== null) return `${relative(ROOT, newer)} changed since the last build`;
   return null;
 }
 
-/** (b) Runs tsc -b when the build is stale. */
+/** (b) Runs tsc -b, then the dashboard's bundle, when the build is stale. */
 function ensureBuilt() {
   const reason = buildStaleReason();
   if (reason === null) return;
-  say(`${reason}: running tsc -b`);
+  say(`${reason}: running tsc -b and scripts/build-dashboard.mjs`);
   const started = new Date();
   const tsc = join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'tsc.cmd' : 'tsc');
   if (!existsSync(tsc)) {
@@ -160,6 +169,7 @@ function ensureBuilt() {
     process.exit(1);
   }
   run(tsc, ['-b'], 'tsc -b');
+  run(process.execPath, [join(ROOT, 'scripts', 'build-dashboard.mjs')], 'build-dashboard.mjs');
   writeFileSync(BUILD_STAMP, `built by scripts/bootstrap.mjs at ${started.toISOString()}\n`);
   utimesSync(BUILD_STAMP, started, started);
 }

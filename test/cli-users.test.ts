@@ -31,11 +31,11 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The test process's environment without KVWS_* variables. */
-function cleanEnv(): NodeJS.ProcessEnv {
+/** The test process's environment without KVWS_* variables, plus `extra`. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KVWS_')) env[k] = v;
-  return env;
+  return { ...env, ...extra };
 }
 
 interface Result {
@@ -44,9 +44,9 @@ interface Result {
   stderr: string;
 }
 
-/** Runs `node cmd args` with `input` on stdin (then closed); SIGKILL after 20 s. */
-function runProcess(cmd: string, args: string[], input: string): Promise<Result> {
-  const child = spawn(cmd, args, { cwd: ROOT, env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+/** Runs `node cmd args` with `input` on stdin (then closed) and `env` added; SIGKILL after 20 s. */
+function runProcess(cmd: string, args: string[], input: string, env: Record<string, string> = {}): Promise<Result> {
+  const child = spawn(cmd, args, { cwd: ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => {
@@ -66,9 +66,9 @@ function runProcess(cmd: string, args: string[], input: string): Promise<Result>
   });
 }
 
-/** `kvws ...args` with `input` on stdin (a pipe, not a terminal). */
-function kvws(args: string[], input = ''): Promise<Result> {
-  return runProcess(process.execPath, [KVWS_BIN, ...args], input);
+/** `kvws ...args` with `input` on stdin (a pipe, not a terminal) and `env` added to a clean environment. */
+function kvws(args: string[], input = '', env: Record<string, string> = {}): Promise<Result> {
+  return runProcess(process.execPath, [KVWS_BIN, ...args], input, env);
 }
 
 /**
@@ -335,6 +335,96 @@ describe('kvws token', () => {
     const reserved = await kvws(['token', 'issue', '--user', 'alice', '--data-dir', dir, '--claim', 'exp=1']);
     expect(reserved.code).toBe(2);
     for (const r of [tooLong, badTtl, noKeys, noUser, badAcl, reserved]) expect(r.stdout).toBe('');
+  });
+});
+
+describe('every subcommand: refusals and exit codes, files found through a config file', () => {
+  it('user passwd, user del, user list and token rotate refuse what they cannot do, with the right exit code', async () => {
+    const empty = path.join(tmp, 'empty');
+    mkdirSync(empty);
+    const cases: [string[], number, string][] = [
+      [['user', 'passwd', 'alice', '--data-dir', empty], 1, 'does not exist'],
+      [['user', 'passwd', '--data-dir', dir], 2, 'usage: kvws user passwd NAME'],
+      [['user', 'passwd', 'alice'], 2, '--acl-file'],
+      [['user', 'del', '--data-dir', dir], 2, 'usage: kvws user del NAME'],
+      [['user', 'del', 'alice', '--data-dir', empty], 1, 'does not exist'],
+      [['user', 'del', 'alice', '--data-dir', dir, '--bogus'], 2, 'unknown flag --bogus'],
+      [['user', 'list'], 2, '--acl-file'],
+      [['user', 'list', '--data-dir', dir, '--resp-port', 'x'], 2, '--resp-port'],
+      [['user', 'add', 'bad name', '--data-dir', empty], 2, 'no blanks'],
+      [['token', 'rotate'], 2, '--jwt-keys-file'],
+      [['token', 'issue'], 2, 'usage: kvws token issue --user NAME'],
+      [['token', 'issue', '--user'], 2, '--user needs a value'],
+      [['token', 'issue', '--user', 'alice', '--user', 'bob', '--data-dir', dir], 2, 'given twice'],
+      [['token', 'issue', '--user', 'alice', '--data-dir', dir, '--claim', 'novalue'], 2, 'NAME=VALUE'],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => kvws(args, 'pw\n')));
+    runs.forEach((r, i) => {
+      const what = `${cases[i][0].join(' ')}: ${r.stderr}`;
+      expect(r.code, what).toBe(cases[i][1]);
+      expect(r.stderr, what).toContain(cases[i][2]);
+      expect(r.stdout, what).toBe('');
+    });
+    // user list on a directory without a users file: only the open default user, and a note saying so.
+    const list = await kvws(['user', 'list', '--data-dir', empty]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^user default on nopass\b/);
+    expect(list.stderr).toContain('does not exist');
+  });
+
+  it('user add, user list and token issue find their files through --config (YAML) or KVWS_CONFIG (JSON)', async () => {
+    const cfgDir = path.join(tmp, 'from-config');
+    const yaml = path.join(tmp, 'kvws.yaml');
+    writeFileSync(yaml, `# the server's settings\ndataDir: ${cfgDir}\njwtMaxTtl: 7200\n`);
+    const add = await kvws(['user', 'add', 'carol', '--config', yaml, '--rules', '~c:* +@read'], 'carol-pw\n');
+    expect(add.code, add.stderr).toBe(0);
+    expect(readFileSync(path.join(cfgDir, 'users.acl'), 'utf8')).toMatch(/^user carol on #\$argon2id\$/m);
+    const json = path.join(tmp, 'kvws.json');
+    writeFileSync(json, JSON.stringify({ dataDir: cfgDir, jwtMaxTtl: 7200 }));
+    const list = await kvws(['user', 'list'], '', { KVWS_CONFIG: json });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain('user carol on #*** ~c:*');
+    // The config file's jwtMaxTtl applies: 2h is allowed, 3h is not.
+    const ok = await kvws(['token', 'issue', '--user', 'carol', '--ttl', '2h', '--config', yaml]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const { payload } = decodeJwt(ok.stdout.trim());
+    expect((payload.exp as number) - (payload.iat as number)).toBe(7200);
+    const tooLong = await kvws(['token', 'issue', '--user', 'carol', '--ttl', '3h', '--config', yaml]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toContain('7200');
+    // A flag beats the file; the environment beats the file too.
+    const flag = await kvws([
+      'token',
+      'issue',
+      '--user',
+      'carol',
+      '--ttl',
+      '3h',
+      '--config',
+      yaml,
+      '--jwt-max-ttl',
+      '86400',
+    ]);
+    expect(flag.code, flag.stderr).toBe(0);
+    const env = await kvws(['token', 'issue', '--user', 'carol', '--ttl', '3h', '--config', yaml], '', {
+      KVWS_JWT_MAX_TTL: '86400',
+    });
+    expect(env.code, env.stderr).toBe(0);
+    // A bad config file stops every subcommand the same way (exit 2, FILE:LINE).
+    const bad = path.join(tmp, 'bad.yaml');
+    writeFileSync(bad, `dataDir: ${cfgDir}\njwtMaxTtl: soon\n`);
+    for (const args of [
+      ['user', 'list'],
+      ['user', 'del', 'carol'],
+      ['token', 'rotate'],
+    ]) {
+      const r = await kvws([...args, '--config', bad]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(
+        `config file ${bad}:2: invalid option jwtMaxTtl (--jwt-max-ttl) = "soon":`,
+      );
+    }
+    expect(readFileSync(path.join(cfgDir, 'users.acl'), 'utf8')).toMatch(/^user carol /m);
   });
 });
 

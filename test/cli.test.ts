@@ -7,18 +7,24 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPTION_FLAGS } from '../server/src/config.js';
+import { createLogger, lineLevel, resolveLogFormat, scrubSecrets } from '../server/src/log.js';
 import { freePort, KVWS_BIN, RawConnection } from './helpers/server.js';
+import { WsClient } from './helpers/ws.js';
 
 // The `kvws` command's contract: help, version, exit codes, flags/env/config-file precedence and errors,
 // start-up output, SIGTERM, and `npm start` (scripts/bootstrap.mjs serve). kvws-only by nature.
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The test process's environment without KVWS_* variables, so only what a test sets reaches kvws. */
+/**
+ * The test process's environment without KVWS_* variables, so only what a test sets reaches kvws — except
+ * KVWS_LOG_FORMAT=pretty (stdout is a pipe, so kvws would log JSON lines): the tests read `kvws: …` lines
+ * unless they ask for JSON (a flag beats it; `KVWS_LOG_FORMAT: ''` leaves the format to kvws's default).
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KVWS_')) env[k] = v;
-  return { ...env, ...extra };
+  return { ...env, KVWS_LOG_FORMAT: 'pretty', ...extra };
 }
 
 interface Proc {
@@ -143,6 +149,21 @@ async function run(
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
 
+/**
+ * `run` for each of `argsList`, two at a time (each start costs a second of CPU; the machine has two
+ * cores, shared with the other test file): results in the same order.
+ */
+async function runEach(
+  argsList: string[][],
+  env: Record<string, string> = {},
+): Promise<{ code: number | string; stdout: string; stderr: string }[]> {
+  const out: { code: number | string; stdout: string; stderr: string }[] = [];
+  for (let i = 0; i < argsList.length; i += 2) {
+    out.push(...(await Promise.all(argsList.slice(i, i + 2).map((args) => run(args, env)))));
+  }
+  return out;
+}
+
 /** SIGTERM, then the exit code (SIGKILL after 8 s, which fails the caller's expectation). */
 async function terminate(p: Proc): Promise<number | string> {
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 8000);
@@ -183,7 +204,8 @@ function configFile(name: string, text: string): string {
   return f;
 }
 
-describe('help, version, bad commands', () => {
+// Each kvws process costs about a second of CPU to start, more on a loaded machine: generous timeouts.
+describe('help, version, bad commands', { timeout: 120_000 }, () => {
   it('--help exits 0 and lists every flag', async () => {
     const { code, stdout, stderr } = await run(['--help']);
     expect(code).toBe(0);
@@ -203,11 +225,74 @@ describe('help, version, bad commands', () => {
     expect(stdout).toMatch(/^kvws \d+\.\d+\.\d+\n$/);
   });
 
-  it('an unknown command exits 1 and says which', async () => {
+  it('an unknown command exits 2 (a usage error) and says which; no command at all too', async () => {
     const { code, stdout, stderr } = await run(['frobnicate']);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain('unknown command "frobnicate"');
+
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain('kvws serve');
+    expect(none.stderr).toContain('kvws --help');
+
+    const noHelp = await run(['help', 'frobnicate']);
+    expect(noHelp.code).toBe(2);
+    expect(noHelp.stderr).toContain('"frobnicate"');
+  });
+
+  it('every command and subcommand has its own --help: exit 0, usage on stdout, exit codes explained', async () => {
+    const cases: [string[], string][] = [
+      [['serve', '--help'], 'kvws serve [flags]'],
+      [['help', 'serve'], 'kvws serve [flags]'],
+      [['user', '--help'], 'Usage: kvws user add|passwd|del|list'],
+      [['user', 'add', '--help'], 'Usage: kvws user add NAME [--rules RULES]'],
+      [['user', 'add', 'alice', '-h'], 'Usage: kvws user add NAME [--rules RULES]'],
+      [['user', 'passwd', '--help'], 'Usage: kvws user passwd NAME'],
+      [['user', 'del', '--help'], 'Usage: kvws user del NAME'],
+      [['user', 'list', '--help'], 'Usage: kvws user list'],
+      [['help', 'user', 'add'], 'Usage: kvws user add NAME [--rules RULES]'],
+      [['token', '--help'], 'Usage: kvws token issue|rotate'],
+      [['token', 'issue', '--help'], 'Usage: kvws token issue --user NAME'],
+      [['token', 'rotate', '--help'], 'Usage: kvws token rotate'],
+      [['check-aof', '--help'], 'Usage: kvws check-aof [--fix] PATH'],
+      [['help', 'check-aof'], 'Usage: kvws check-aof [--fix] PATH'],
+    ];
+    const runs = await runEach(cases.map(([args]) => args));
+    runs.forEach((r, i) => {
+      const what = cases[i][0].join(' ');
+      expect(r.code, what).toBe(0);
+      expect(r.stderr, what).toBe('');
+      expect(r.stdout, what).toContain(cases[i][1]);
+      expect(r.stdout, what).toMatch(/Exit codes.*0 .*1 .*2 /s);
+    });
+    // Each subcommand's help describes its own flags.
+    expect(runs[3].stdout).toContain('--rules RULES');
+    expect(runs[10].stdout).toContain('--ttl T');
+    expect(runs[10].stdout).toContain('--claim K=V');
+    expect(runs[12].stdout).toContain('--fix');
+  });
+
+  it('check-aof: usage errors exit 2 (no PATH, an unknown flag, no AOF there)', async () => {
+    const none = await run(['check-aof']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('missing PATH');
+    const flag = await run(['check-aof', '--frob', tmp]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('unknown flag --frob');
+    const nothing = await run(['check-aof', path.join(tmp, 'no-such-dir')]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('no AOF manifest');
+  });
+
+  it('user and token: a missing or unknown subcommand exits 2 and points to --help', async () => {
+    for (const args of [['user'], ['user', 'frob'], ['token'], ['token', 'frob']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout, args.join(' ')).toBe('');
+      expect(r.stderr, args.join(' ')).toContain(`kvws ${args[0]} --help`);
+    }
   });
 
   it('an unknown flag exits 2 and names it, with or without a value after it', async () => {
@@ -257,7 +342,7 @@ describe('help, version, bad commands', () => {
   });
 });
 
-describe('kvws serve', () => {
+describe('kvws serve', { timeout: 120_000 }, () => {
   it('prints the listening address, serves, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const p = kvws(['serve', '--resp-port', String(port), '--port', '0']);
@@ -374,7 +459,7 @@ describe('kvws serve', () => {
 
     const bad = await run(['serve', '--config', configFile('bad.json', '{"respPort": ')]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('bad.json is not valid JSON');
+    expect(bad.stderr).toContain('bad.json:1:14: not valid JSON');
 
     const notObject = await run(['serve', '--config', configFile('array.json', '[6380]')]);
     expect(notObject.code).toBe(2);
@@ -419,6 +504,351 @@ describe('kvws serve', () => {
     } finally {
       await new Promise((r) => blocker.close(r));
     }
+  });
+});
+
+describe('config files: JSON and YAML, errors, precedence', { timeout: 120_000 }, () => {
+  it('a YAML file (.yaml or .yml) sets options; null keeps the default; env and flags beat it', async () => {
+    const filePort = await freePort();
+    const yaml = [
+      '# kvws settings',
+      `respPort: ${filePort}`,
+      'port: 0',
+      'notifyKeyspaceEvents: Ex',
+      'tlsCert:          # empty: the default',
+      'allowedOrigins:',
+      '  - https://app.example.com',
+      '',
+    ].join('\n');
+    for (const name of ['good.yaml', 'good.yml']) {
+      const a = kvws(['serve', '--config', configFile(name, yaml)]);
+      await a.waitFor('kvws: ready');
+      expect(a.stdout(), name).toContain(`listening on 127.0.0.1:${filePort}\n`);
+      expect(await client(filePort).config('GET', 'notify-keyspace-events')).toEqual(['notify-keyspace-events', 'xE']);
+      expect(await terminate(a)).toBe(0);
+    }
+
+    // The environment beats the file even where the file's value is invalid; a flag beats the environment.
+    const badInFile = configFile('overridden.yaml', `respPort: 70000\nport: 0\nnotifyKeyspaceEvents: Ex\n`);
+    const envPort = await freePort();
+    const b = kvws(['serve', '--config', badInFile], { KVWS_RESP_PORT: String(envPort) });
+    await b.waitFor('kvws: ready');
+    expect(b.stdout()).toContain(`listening on 127.0.0.1:${envPort}\n`);
+    expect(await terminate(b)).toBe(0);
+
+    const flagPort = await freePort();
+    const c = kvws(['serve', '--config', badInFile, '--resp-port', String(flagPort)], {
+      KVWS_RESP_PORT: 'not-a-number-but-unused',
+      KVWS_NOTIFY_KEYSPACE_EVENTS: 'KA',
+    });
+    // A bad environment value is refused even when a flag overrides it (each source is checked as read).
+    expect(await c.exited).toBe(2);
+    expect(c.stderr()).toContain('KVWS_RESP_PORT');
+    const d = kvws(['serve', '--config', badInFile, '--resp-port', String(flagPort)], {
+      KVWS_RESP_PORT: String(envPort),
+      KVWS_NOTIFY_KEYSPACE_EVENTS: 'KA',
+    });
+    await d.waitFor('kvws: ready');
+    expect(d.stdout()).toContain(`listening on 127.0.0.1:${flagPort}\n`);
+    expect(await client(flagPort).config('GET', 'notify-keyspace-events')).toEqual(['notify-keyspace-events', 'AK']);
+    expect(await terminate(d)).toBe(0);
+  });
+
+  it('errors name the field, the value and where it came from: FILE:LINE, the variable, the flag', async () => {
+    const yamlFile = configFile('range.yaml', 'port: 0\n\nrespPort: 70000\n');
+    const fromFile = await run(['serve', '--config', yamlFile]);
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.stderr).toBe(
+      `kvws: config file ${yamlFile}:3: invalid option respPort (--resp-port) = 70000: Too big: expected number to be <=65535\n`,
+    );
+    const jsonFile = configFile('range.json', '{\n  "port": 0,\n  "respPort": "6380"\n}\n');
+    const fromJson = await run(['serve', '--config', jsonFile]);
+    expect(fromJson.code).toBe(2);
+    expect(fromJson.stderr).toContain(`config file ${jsonFile}:3: invalid option respPort (--resp-port) = "6380":`);
+    const fromEnv = await run(['serve', '--port', '0'], { KVWS_RESP_PORT: '70000' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain(
+      'environment variable KVWS_RESP_PORT: invalid option respPort (--resp-port) = 70000: Too big',
+    );
+    const fromFlag = await run(['serve', '--port', '0', '--resp-port', '70000']);
+    expect(fromFlag.code).toBe(2);
+    expect(fromFlag.stderr).toMatch(/^kvws: invalid option respPort \(--resp-port\) = 70000: Too big/);
+    const enumValue = await run(['serve', '--config', configFile('fsync.yml', 'appendfsync: sometimes\n')]);
+    expect(enumValue.code).toBe(2);
+    expect(enumValue.stderr).toContain('fsync.yml:1: invalid option appendfsync (--appendfsync) = "sometimes"');
+    const nested = await run([
+      'serve',
+      '--config',
+      configFile('tokens.yaml', 'port: 0\napiTokens:\n  - user: app\n    sha256: xyz\n'),
+    ]);
+    expect(nested.code).toBe(2);
+    expect(nested.stderr).toContain('tokens.yaml:4: invalid option apiTokens.0.sha256 = (not shown): must be');
+  });
+
+  it('YAML syntax errors give FILE:LINE:COLUMN; unknown keys their line and the key meant', async () => {
+    const unterminated = configFile('quote.yaml', 'port: 0\ntlsKey: "abc\n');
+    const q = await run(['serve', '--config', unterminated]);
+    expect(q.code).toBe(2);
+    expect(q.stderr).toMatch(
+      new RegExp(`^kvws: config file ${unterminated}:\\d+:\\d+: not valid YAML: Missing closing "quote\n$`),
+    );
+    const dup = configFile('dup.yaml', 'port: 0\nrespPort: 1\nport: 1\n');
+    const d = await run(['serve', '--config', dup]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toBe(`kvws: config file ${dup}:3:1: not valid YAML: Map keys must be unique\n`);
+    const indent = await run(['serve', '--config', configFile('indent.yaml', 'port: 0\n  respPort: 1\n')]);
+    expect(indent.code).toBe(2);
+    expect(indent.stderr).toMatch(/indent\.yaml:\d+:\d+: not valid YAML: /);
+    const list = await run(['serve', '--config', configFile('list.yaml', '- respPort: 1\n')]);
+    expect(list.code).toBe(2);
+    expect(list.stderr).toContain('must hold a YAML mapping of options');
+
+    const unknownYaml = configFile('unknown.yaml', 'port: 0\n\nresp-port: 6380\n');
+    const u = await run(['serve', '--config', unknownYaml]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toBe(
+      `kvws: unknown option "resp-port" in config file ${unknownYaml}:3 (did you mean "respPort"?)\n`,
+    );
+    const typo = await run(['serve', '--config', configFile('typo.json', '{"port": 0, "notifyKeyspaceEvent": "Ex"}')]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('(did you mean "notifyKeyspaceEvents"?)');
+    const far = await run(['serve', '--config', configFile('far.yaml', 'port: 0\nfrobnicate: 1\n')]);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toContain('unknown option "frobnicate"');
+    expect(far.stderr).not.toContain('did you mean');
+  });
+
+  it('secrets in a config file are never echoed, whatever the mistake', async () => {
+    const SECRET = 'hunter2-very-secret';
+    const cases: [string, string, RegExp][] = [
+      ['s1.json', `{"port": 0, "enginePassword": "${SECRET}" x}`, /s1\.json:1:\d+: not valid JSON/],
+      ['s2.json', `"${SECRET}"`, /must hold a JSON object/],
+      ['s3.json', `${SECRET}`, /s3\.json: not valid JSON/],
+      ['s4.yaml', `port: 0\nenginePassword: "${SECRET}\n`, /s4\.yaml:\d+:\d+: not valid YAML/],
+      ['s5.yaml', `port: 0\nenginePassword: 12345\n`, /enginePassword \(--engine-password\) = \(not shown\)/],
+      [
+        's6.yaml',
+        `port: 0\napiTokens:\n  - user: app\n    token: ${SECRET}\n    tokn: x\n`,
+        /apiTokens\.0 .*= \(not shown\)/,
+      ],
+      [
+        's7.yaml',
+        `port: 0\nengine: redis://u:${SECRET}@127.0.0.1:notaport\n`,
+        /engine \(--engine\) = "redis:\/\/u:\*\*\*@/,
+      ],
+      ['s8.yaml', `port: 0\n${SECRET}: 1\n`, /unknown option/],
+    ];
+    const runs = await runEach(cases.map(([name, text]) => ['serve', '--config', configFile(name, text)]));
+    runs.forEach((r, i) => {
+      const what = `${cases[i][0]}: ${r.stderr}`;
+      expect(r.code, what).toBe(2);
+      expect(r.stderr, what).toMatch(cases[i][2]);
+      // s8 names the unknown key itself (a key is not a secret); the others must not show the value.
+      if (i !== 7) expect(r.stderr, what).not.toContain('hunter2');
+    });
+    // 12345 is the value of a secret option: not shown either.
+    expect(runs[4].stderr).not.toContain('12345');
+  });
+});
+
+/** The JSON objects of `text`'s lines; throws naming the first line that is not one. */
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON log line: ${JSON.stringify(l)}`);
+      }
+    });
+}
+
+describe('logs', { timeout: 120_000 }, () => {
+  it('JSON lines with level, time and msg; request ids in the HTTP API response header and its log line', async () => {
+    const port = await freePort();
+    const httpPort = await freePort();
+    const p = kvws([
+      'serve',
+      '--resp-port',
+      String(port),
+      '--port',
+      String(httpPort),
+      '--no-tls',
+      '--log-format',
+      'json',
+    ]);
+    await p.waitFor('"msg":"ready"');
+    const base = `http://127.0.0.1:${httpPort}`;
+
+    // A failing request (a token that is no JWT, given as ?_token=): its id comes back and is in its log line.
+    const failed = await fetch(`${base}/get/k?_token=supersecret-token-value`);
+    expect(failed.status).toBe(401);
+    const id = failed.headers.get('x-request-id') ?? '';
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    // The client's own id is kept when it is a sane token, replaced when it is not.
+    const own = await fetch(`${base}/get/k`, {
+      headers: { 'x-request-id': 'checkout-42.a:b', authorization: 'Bearer not.a.jwt' },
+    });
+    expect(own.status).toBe(401);
+    expect(own.headers.get('x-request-id')).toBe('checkout-42.a:b');
+    const insane = await fetch(`${base}/get/k`, { headers: { 'x-request-id': 'two words' } });
+    expect(insane.status).toBe(200);
+    expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    expect(insane.headers.get('x-request-id')).not.toBe(id);
+    // A wrong password on the RESP port, with the connection's client id.
+    const c = client(port);
+    await expect(c.call('AUTH', 'nobody', 'wrong-password')).rejects.toThrow(/WRONGPASS/);
+    const clientId = Number(await c.call('CLIENT', 'ID'));
+
+    const logged = (pred: (l: Record<string, unknown>) => boolean) => jsonLines(p.stdout()).find(pred);
+    for (let i = 0; i < 100 && !logged((l) => l.clientId === clientId); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const lines = jsonLines(p.stdout());
+    for (const l of lines) {
+      expect(typeof l.level, JSON.stringify(l)).toBe('string');
+      expect(new Date(l.time as string).toISOString()).toBe(l.time);
+      expect(typeof l.msg, JSON.stringify(l)).toBe('string');
+      expect(l.pid).toBe(p.child.pid);
+    }
+    expect(lines.find((l) => l.msg === 'ready')?.level).toBe('info');
+    expect(lines.find((l) => l.msg === `RESP listening on 127.0.0.1:${port}`)?.level).toBe('info');
+    const line = lines.find((l) => l.reqId === id);
+    expect(line, p.stdout()).toMatchObject({ level: 'warn', status: 401, method: 'GET', route: '/get' });
+    expect(line?.msg).toMatch(/^HTTP API authentication failed: WRONGPASS invalid token/);
+    expect(lines.find((l) => l.reqId === 'checkout-42.a:b')).toMatchObject({ level: 'warn', status: 401 });
+    const auth = lines.find((l) => l.clientId === clientId);
+    expect(auth, p.stdout()).toMatchObject({ level: 'warn' });
+    expect(auth?.msg).toMatch(/^RESP authentication failed: WRONGPASS/);
+    expect(auth?.addr).toMatch(/^127\.0\.0\.1:\d+$/);
+    // Secrets: neither the query token nor the password is anywhere in the output.
+    expect(p.output()).not.toContain('supersecret');
+    expect(p.output()).not.toContain('wrong-password');
+    expect(await terminate(p)).toBe(0);
+    expect(jsonLines(p.stdout()).at(-1)).toMatchObject({ level: 'info', msg: 'SIGTERM received, shutting down' });
+  });
+
+  it('the default format is JSON when stdout is not a terminal; pretty lines carry the fields', async () => {
+    const port = await freePort();
+    const auto = kvws(['serve', '--resp-port', String(port), '--port', '0'], { KVWS_LOG_FORMAT: '' });
+    await auto.waitFor('"msg":"ready"');
+    expect(auto.stdout()).not.toContain('kvws: ');
+    expect(jsonLines(auto.stdout()).length).toBeGreaterThan(2);
+    expect(await terminate(auto)).toBe(0);
+
+    const port2 = await freePort();
+    const pretty = kvws(['serve', '--resp-port', String(port2), '--port', '0', '--log-format', 'pretty']);
+    await pretty.waitFor('kvws: ready');
+    const c = client(port2);
+    await expect(c.call('AUTH', 'nobody', 'wrong-password')).rejects.toThrow(/WRONGPASS/);
+    const id = Number(await c.call('CLIENT', 'ID'));
+    await pretty.waitFor(`[clientId=${id} addr=127.0.0.1:`);
+    expect(pretty.stdout()).toMatch(
+      new RegExp(
+        `^kvws: RESP authentication failed: WRONGPASS .* \\[clientId=${id} addr=127\\.0\\.0\\.1:\\d+\\]$`,
+        'm',
+      ),
+    );
+    expect(await terminate(pretty)).toBe(0);
+  });
+
+  it('--log-level drops the lines below it; a bad level is a configuration error', async () => {
+    const port = await freePort();
+    const p = kvws(['serve', '--resp-port', String(port), '--port', '0', '--log-format', 'json'], {
+      KVWS_LOG_LEVEL: 'warn',
+    });
+    for (let i = 0; i < 300 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    const c = client(port);
+    await expect(c.call('AUTH', 'nobody', 'x')).rejects.toThrow(/WRONGPASS/);
+    await p.waitFor('RESP authentication failed');
+    expect(await terminate(p)).toBe(0);
+    const levels = new Set(jsonLines(p.stdout()).map((l) => l.level));
+    expect([...levels]).toEqual(['warn']);
+
+    const bad = await run(['serve', '--log-level', 'verbose']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('logLevel (--log-level) = "verbose"');
+    const badFormat = await run(['serve'], { KVWS_LOG_FORMAT: 'xml' });
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toContain(
+      'environment variable KVWS_LOG_FORMAT: invalid option logFormat (--log-format) = "xml"',
+    );
+  });
+
+  it("a WebSocket login that fails is logged with the connection's client id", async () => {
+    const httpPort = await freePort();
+    const p = kvws(['serve', '--resp-port', '0', '--port', String(httpPort), '--no-tls', '--log-format', 'json']);
+    await p.waitFor('"msg":"ready"');
+    const ws = await WsClient.open(`ws://127.0.0.1:${httpPort}/ws`);
+    try {
+      const reply = await ws.reply(ws.request({ auth: { username: 'nobody', password: 'wrong-password' } }));
+      expect(reply.error).toMatch(/^WRONGPASS/);
+      const id = (await ws.result('CLIENT', 'ID')) as number;
+      await p.waitFor(`"clientId":${id}`);
+      const line = jsonLines(p.stdout()).find((l) => l.clientId === id);
+      expect(line).toMatchObject({ level: 'warn' });
+      expect(line?.msg).toMatch(/^WebSocket authentication failed: WRONGPASS/);
+      expect(p.output()).not.toContain('wrong-password');
+    } finally {
+      ws.close();
+    }
+    expect(await terminate(p)).toBe(0);
+  });
+});
+
+describe('the logger (server/src/log.ts)', () => {
+  it('masks secrets in messages and fields, whatever the call site passes', () => {
+    expect(scrubSecrets('GET /get/k?_token=abc123&x=1')).toBe('GET /get/k?_token=***&x=1');
+    expect(scrubSecrets('engine redis://bob:p@ss:w0rd@10.0.0.1:6379 down')).toBe(
+      'engine redis://bob:***@10.0.0.1:6379 down',
+    );
+    expect(scrubSecrets('rediss://:hunter2@h:1/?sentinelPassword=s3cret')).toBe(
+      'rediss://:***@h:1/?sentinelPassword=***',
+    );
+    expect(scrubSecrets('Authorization: Bearer abc.def-ghi')).toBe('Authorization: Bearer ***');
+    expect(scrubSecrets('token eyJhbGciOiJFZERTQSJ9.eyJ1c2VyIjoiYSJ9.c2lnbmF0dXJl here')).toBe('token *** here');
+    expect(scrubSecrets('RESP listening on 127.0.0.1:6380')).toBe('RESP listening on 127.0.0.1:6380');
+
+    const lines: string[] = [];
+    const logger = createLogger({ format: 'json', level: 'info', sink: { write: (l) => lines.push(l) } });
+    logger.warn({ password: 'pw1', token: 'tk1', user: { password: 'pw2' }, url: '/x?_token=tk2' }, 'Bearer tk3');
+    logger.debug('dropped below the level');
+    expect(lines).toHaveLength(1);
+    const o = JSON.parse(lines[0]);
+    expect(o).toMatchObject({
+      level: 'warn',
+      password: '***',
+      token: '***',
+      user: { password: '***' },
+      url: '/x?_token=***',
+    });
+    expect(o.msg).toBe('Bearer ***');
+    expect(lines[0]).not.toMatch(/pw1|pw2|tk1|tk2|tk3/);
+  });
+
+  it("pretty lines: `kvws: msg`, fields after it, an error's stack below", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ format: 'pretty', level: 'debug', sink: { write: (l) => lines.push(l) } });
+    logger.info('ready');
+    logger.warn({ reqId: 'r-1', status: 401, route: '/get', note: 'two words' }, 'HTTP API authentication failed');
+    logger.error({ err: new Error('boom') }, 'internal');
+    expect(lines[0]).toBe('kvws: ready\n');
+    expect(lines[1]).toBe('kvws: HTTP API authentication failed [reqId=r-1 status=401 route=/get note="two words"]\n');
+    expect(lines[2]).toMatch(/^kvws: internal \[err=boom\]\n {4}Error: boom\n {8}at /);
+  });
+
+  it('plain lines from the persistence and TLS modules: warn when something went wrong, else info', () => {
+    expect(lineLevel('AOF loaded: 3 keys from 4 records')).toBe('info');
+    expect(lineLevel('AOF write error: ENOSPC. Refusing write commands (MISCONF)')).toBe('warn');
+    expect(lineLevel('AOF write error is over: accepting writes again')).toBe('info');
+    expect(lineLevel('AOF appendonly.aof.1.incr.aof was truncated: the last record was incomplete')).toBe('warn');
+    expect(lineLevel('TLS certificate reload (SIGHUP) failed, still serving the previous one: ENOENT')).toBe('warn');
+    expect(lineLevel('WARNING: the open-files limit is 1024')).toBe('warn');
+    expect(lineLevel('Redis engine: could not turn notify-keyspace-events on at h:1')).toBe('warn');
+    expect(resolveLogFormat('auto', true)).toBe('pretty');
+    expect(resolveLogFormat('auto', false)).toBe('json');
+    expect(resolveLogFormat('json', true)).toBe('json');
   });
 });
 

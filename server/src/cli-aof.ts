@@ -8,21 +8,47 @@ import { loadSnapshotFile, SnapshotFormatError } from './persistence/snapshot-fo
 export const CHECK_AOF_USAGE = `  kvws check-aof [--fix] PATH          check the append-only file (PATH: the data directory, the AOF
                                        directory or its manifest); --fix cuts a damaged tail off`;
 
+/** `kvws check-aof --help`. */
+export const CHECK_AOF_HELP = `Usage: kvws check-aof [--fix] PATH
+
+Checks kvws's append-only file, as redis-check-aof does Redis's: the manifest, the base snapshot
+(structure and checksum) and every incremental file (whole RESP records, MULTI closed by EXEC). Prints one
+line per file (OK, TRUNCATED, DAMAGED or FIXED) and a verdict. Run it on a stopped server's files.
+
+  PATH     the data directory (--data-dir), the AOF directory in it (appendonlydir) or its manifest
+  --fix    cut the last incremental file at the end of its last sound record (a transaction cut off
+           counts as unsound). Damage anywhere else (the base, an earlier file) is reported, not cut:
+           cutting it would drop everything after it, so restore from a backup instead.
+
+Exit codes: 0 the AOF is sound (or was repaired by --fix); 1 a problem remains, or the files cannot be
+read; 2 usage: no PATH, or no AOF manifest there.
+`;
+
 /**
  * `kvws check-aof [--fix] PATH`: Redis's redis-check-aof for kvws's multi-part AOF. Reads the manifest,
  * checks the base snapshot (structure and checksum) and every incremental file (whole RESP records, MULTI
  * closed by EXEC), and prints one line per file. Exit 0 when all is sound (or was repaired), 1 when a
- * problem remains, 2 for usage errors.
+ * problem remains, 2 for usage errors. `--help` (or `-h`) prints CHECK_AOF_HELP to `out` (exit 0).
  *
  * --fix truncates the last incremental file at the end of its last sound record (a transaction cut off
  * counts as unsound). Damage anywhere else — a base or an earlier incremental file — is reported, not
  * "fixed": cutting it would silently drop everything after it, so it needs a person's decision.
  */
 export function checkAofMain(argv: string[], out = process.stdout, err = process.stderr): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out.write(CHECK_AOF_HELP);
+    return 0;
+  }
   const fix = argv.includes('--fix');
   const rest = argv.filter((a) => a !== '--fix');
   if (rest.length !== 1 || rest[0].startsWith('-')) {
-    err.write(`usage:\n${CHECK_AOF_USAGE}\n`);
+    const what =
+      rest.length === 0
+        ? 'missing PATH'
+        : rest.find((a) => a.startsWith('-'))
+          ? `unknown flag ${rest.find((a) => a.startsWith('-'))}`
+          : 'give one PATH';
+    err.write(`kvws check-aof: ${what}; usage:\n${CHECK_AOF_USAGE}\n`);
     return 2;
   }
   const found = locate(rest[0]);

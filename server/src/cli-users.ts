@@ -14,7 +14,8 @@ import { Engine } from './engine/engine.js';
  * Every command also takes the server's flags (`--data-dir`, `--acl-file`, `--config`, `--jwt-*`, and their
  * KVWS_* environment variables) to find the users file and the JWT keys file. Exit codes: 0 done, 1 an
  * operational error (user exists / not found, bad password input), 2 bad flags, configuration or users file.
- * Messages go to stderr prefixed `kvws: `; no password is ever printed.
+ * Messages go to stderr prefixed `kvws: `; no password is ever printed. `--help` (or `-h`) anywhere prints
+ * the command's help (HELP) on stdout, exit 0.
  */
 
 /** The Usage lines of `kvws --help` for these commands. */
@@ -26,6 +27,91 @@ export const USERS_USAGE = `  kvws user add NAME [--rules RULES]   add a user; a
                                        print a signed token (JWT) for a user
   kvws token rotate                    add a new JWT signing key (a running server takes it on SIGHUP)
   (user and token commands read --data-dir, --acl-file, --config and --jwt-* as serve does)`;
+
+/** What every user and token command also takes, and their exit codes (the end of each help text). */
+const COMMON_HELP = `
+Also takes serve's flags and KVWS_* environment variables to find its files: --data-dir DIR (DIR/users.acl,
+DIR/jwt-keys.json), --acl-file FILE, --jwt-keys-file FILE, --config FILE, --jwt-*.
+
+Exit codes: 0 done; 1 a failure (the user exists or does not, an empty or mismatched password, a file that
+cannot be written); 2 usage or configuration (a missing or unknown flag, a bad value, no users or keys file
+given, a users file with an invalid line: FILE:LINE). Messages go to stderr; no password is ever printed.
+`;
+
+/** `kvws user|token [SUB] --help`: the group's help, and each subcommand's. */
+const HELP: Record<'user' | 'token', Record<string, string>> = {
+  user: {
+    '': `Usage: kvws user add|passwd|del|list …
+
+Manages the users file that kvws serve reads (Redis ACL syntax, passwords as argon2id hashes, mode 0600).
+A running server picks changes up on ACL LOAD (or a restart).
+
+${USERS_USAGE.split('\n')
+  .filter((l) => /^ {2}kvws user /.test(l))
+  .join('\n')}
+
+kvws user COMMAND --help shows a command's details.
+${COMMON_HELP}`,
+    add: `Usage: kvws user add NAME [--rules RULES] [--data-dir DIR | --acl-file FILE]
+
+Adds user NAME. Its password is asked for twice without echo on a terminal, else read as one line from
+stdin (printf '%s\\n' "$PW" | kvws user add alice …). The first user added creates the users file with
+"user default off": clients must then log in.
+
+  --rules RULES   permission rules in Redis ACL syntax (default "~* &* +@all": every command, key and
+                  channel), e.g. "~app:* &app:* +@read +@write -@dangerous"; no password rules
+${COMMON_HELP}`,
+    passwd: `Usage: kvws user passwd NAME [--data-dir DIR | --acl-file FILE]
+
+Replaces every password of user NAME with a new one, asked for as by kvws user add.
+${COMMON_HELP}`,
+    del: `Usage: kvws user del NAME [--data-dir DIR | --acl-file FILE]
+
+Deletes user NAME (not the default user).
+${COMMON_HELP}`,
+    list: `Usage: kvws user list [--data-dir DIR | --acl-file FILE]
+
+Prints the users, one ACL LIST line each, password hashes shown as #***.
+${COMMON_HELP}`,
+  },
+  token: {
+    '': `Usage: kvws token issue|rotate …
+
+Issues and rotates kvws's own JWTs, signed with the Ed25519 keys file kvws serve uses.
+
+${USERS_USAGE.split('\n')
+  .filter((l, i, all) => /^ {2}kvws token /.test(l) || /^ {2}kvws token /.test(all[i - 1] ?? ''))
+  .join('\n')}
+
+kvws token COMMAND --help shows a command's details.
+${COMMON_HELP}`,
+    issue: `Usage: kvws token issue --user NAME [--acl RULES] [--ttl T] [--sub S] [--claim K=V]... [--data-dir DIR]
+
+Prints a signed token (JWT) for user NAME on stdout, its key and expiry on stderr. The user must exist and
+be on; a client logs in with it (AUTH NAME TOKEN, the WebSocket auth frame, or Authorization: Bearer).
+
+  --user NAME     the kvws user the token logs in as (required)
+  --acl RULES     narrow the user's rights further for this token (ACL rules, e.g. "~app:* +@read")
+  --ttl T         lifetime: seconds, or a number with s, m, h or d (15m, 1h, 2d); default --jwt-default-ttl
+                  (900), at most --jwt-max-ttl (86400)
+  --sub S         the token's subject (default: the user name), for {sub} in key patterns
+  --claim K=V     an extra claim (repeatable); reserved claims (exp, iat, user…) are refused
+${COMMON_HELP}`,
+    rotate: `Usage: kvws token rotate [--data-dir DIR | --jwt-keys-file FILE]
+
+Adds a new signing key to the keys file and prints its id. Tokens signed with older keys stay valid until
+they expire; a running server signs with the new key after SIGHUP and accepts its tokens at once.
+${COMMON_HELP}`,
+  },
+};
+
+/** `--help` or `-h` among `argv`: print the help of `group` `sub` (or the group's), return true. */
+function printedHelp(group: 'user' | 'token', argv: string[]): boolean {
+  if (!argv.includes('--help') && !argv.includes('-h')) return false;
+  const sub = argv[0] !== undefined && Object.hasOwn(HELP[group], argv[0]) ? argv[0] : '';
+  process.stdout.write(HELP[group][sub]);
+  return true;
+}
 
 /** Rules a new user gets without --rules: everything. */
 const DEFAULT_RULES = '~* &* +@all';
@@ -45,6 +131,7 @@ class CliError extends Error {
 
 /** `kvws user SUBCOMMAND …`. Resolves with the exit code; never throws for expected failures. */
 export function userMain(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  if (printedHelp('user', argv)) return Promise.resolve(0);
   return report(async () => {
     const [sub, ...rest] = argv;
     if (sub === 'add') return userAdd(rest, env);
@@ -57,6 +144,7 @@ export function userMain(argv: string[], env: Record<string, string | undefined>
 
 /** `kvws token SUBCOMMAND …`. Resolves with the exit code; never throws for expected failures. */
 export function tokenMain(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  if (printedHelp('token', argv)) return Promise.resolve(0);
   return report(async () => {
     const [sub, ...rest] = argv;
     if (sub === 'issue') return tokenIssue(rest, env);
@@ -68,7 +156,7 @@ export function tokenMain(argv: string[], env: Record<string, string | undefined
 /** The refusal of `kvws user|token SUB` with a missing or unknown SUB (exit 2), with the usage lines. */
 function usageError(group: string, sub: string | undefined): CliError {
   const what = sub === undefined ? `missing ${group} command` : `unknown ${group} command ${JSON.stringify(sub)}`;
-  return new CliError(`${what}; usage:\n${USERS_USAGE}`, 2);
+  return new CliError(`${what}; usage:\n${USERS_USAGE}\n(kvws ${group} --help for more)`, 2);
 }
 
 /** Runs a command, turning CliError and ConfigError into a message and an exit code. */

@@ -3,6 +3,7 @@ import { CHECK_AOF_USAGE, checkAofMain } from './cli-aof.js';
 import { tokenMain, USERS_USAGE, userMain } from './cli-users.js';
 import { KVWS_VERSION } from './commands/connection.js';
 import { ConfigError, resolveOptions } from './config.js';
+import { createLogger, resolveLogFormat } from './log.js';
 import { KvwsServer, StartError } from './server.js';
 
 const HELP = `kvws ${KVWS_VERSION} — an in-memory Redis-compatible data store for browsers and the edge
@@ -12,6 +13,13 @@ Usage:
 ${USERS_USAGE}
 ${CHECK_AOF_USAGE}
   kvws --help | --version
+  kvws COMMAND --help, kvws help COMMAND   a command's own help (serve, user, user add, token issue, check-aof…)
+
+Exit codes (every command): 0 done; 1 a failure while working (a port in use, an unusable TLS certificate, a
+user that already exists or does not, a damaged AOF); 2 a usage or configuration error (an unknown command
+or flag, a bad value, a bad config file, users file or keys file) or a refusal to start (an open default
+user on a public address, an AOF that cannot be loaded, a Redis engine that does not answer). Messages go to
+stderr as "kvws: …" and name what is wrong.
 
 Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KVWS_RESP_PORT):
   --host ADDR                   address to listen on (default 127.0.0.1)
@@ -23,7 +31,11 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --no-tls                      plain HTTP and ws:// on --port (loopback hosts only)
   --allow-insecure-remote       with --no-tls, allow a non-loopback --host anyway
   --data-dir DIR                directory for persistent state: AOF, dumps, users, keys (none: memory only)
-  --config FILE                 JSON config file (keys as in docs/configuration.md)
+  --config FILE                 config file: JSON, or YAML when it ends in .yaml/.yml (keys as in
+                                docs/configuration.md; also KVWS_CONFIG); env and flags override it
+  --log-format FORMAT           json (one object per line), pretty ("kvws: …" lines) or auto (default:
+                                pretty when stdout is a terminal, else json)
+  --log-level LEVEL             fatal, error, warn, info (default), debug, trace or silent
   --databases N                 number of databases (default 16)
   --notify-keyspace-events STR  keyspace notification classes, Redis syntax (default "" = off)
   --timeout S                   close idle RESP clients after S seconds (default 0 = never)
@@ -49,6 +61,22 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
                                 (better in --config or KVWS_API_TOKENS; see docs/http-api.md)
   --allowed-origins LIST        browser origins allowed besides the server's own, comma-separated
                                 (e.g. https://app.example.com; null; * = any)
+  --metrics-access MODE         who may read /metrics: loopback (default: this machine without a token,
+                                others with one), token, open, off (docs/observability.md)
+  --metrics-token TOKEN         a bearer token that may read /metrics from anywhere (better in --config
+                                or KVWS_METRICS_TOKEN); tokens of users allowed INFO may too
+
+Memory limit and eviction (docs/eviction.md; embedded engine only):
+  --maxmemory BYTES             limit of the dataset as kvws accounts it (units as Redis: 100mb, 1gb;
+                                default 0 = none)
+  --maxmemory-policy POLICY     past the limit: noeviction (default: writes get OOM errors), allkeys-lru,
+                                allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random,
+                                volatile-ttl
+  --maxmemory-samples N         keys sampled per round by volatile-lfu (and volatile-lru's fallback) (default 5)
+  --maxmemory-eviction-tenacity N  eviction time per command before it continues in the background, 0..100
+                                (default 10: 500 µs)
+  --lfu-log-factor N            LFU counter growth: higher needs more accesses per step (default 10)
+  --lfu-decay-time MIN          minutes per one-step decay of an idle key's LFU counter (default 1; 0 = never)
 
 Persistence (docs/persistence.md; needs --data-dir):
   --no-appendonly               no append-only file (default: on when there is a data directory)
@@ -92,14 +120,37 @@ Users and tokens (docs/security.md):
   --jwt-external-default-user NAME  kvws user for external tokens without that claim (default: refused)
 `;
 
-/** Entry point of the `kvws` command. Resolves with the exit code (for `serve`, when the server stops). */
+/** The commands `kvws help COMMAND` and `kvws COMMAND --help` know. */
+const COMMANDS = new Set(['serve', 'user', 'token', 'check-aof']);
+
+/**
+ * Entry point of the `kvws` command. Resolves with the exit code (for `serve`, when the server stops):
+ * 0 done, 1 a failure while working, 2 a usage or configuration error or a refusal to start (see HELP).
+ */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(HELP);
-    return cmd === undefined ? 1 : 0;
+  if (cmd === undefined) {
+    // The usage lines without the flags.
+    process.stderr.write(`${HELP.slice(0, HELP.indexOf('\nExit codes'))}\n\nkvws --help lists the flags too.\n`);
+    return 2;
   }
-  if (cmd === '--version' || cmd === '-v') {
+  if (cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd === 'help') {
+    // `kvws help user add` is `kvws user add --help`.
+    if (rest.length === 0) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (!COMMANDS.has(rest[0])) {
+      process.stderr.write(`kvws: no help for ${JSON.stringify(rest[0])}: not a command (see kvws --help)\n`);
+      return 2;
+    }
+    return main([...rest, '--help']);
+  }
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
     process.stdout.write(`kvws ${KVWS_VERSION}\n`);
     return 0;
   }
@@ -107,8 +158,12 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'token') return tokenMain(rest);
   if (cmd === 'check-aof') return checkAofMain(rest);
   if (cmd !== 'serve') {
-    process.stderr.write(`kvws: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);
-    return 1;
+    process.stderr.write(`kvws: unknown command ${JSON.stringify(cmd)} (see kvws --help)\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP);
+    return 0;
   }
   let options: ReturnType<typeof resolveOptions>;
   try {
@@ -120,12 +175,18 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const log = (s: string) => process.stdout.write(`kvws: ${s}\n`);
-  const server = new KvwsServer(options, log);
+  const format = resolveLogFormat(options.logFormat);
+  const logger = createLogger({ format, level: options.logLevel });
+  const log = (s: string) => logger.info(s);
+  const warn = (s: string) => logger.warn(s);
+  const server = new KvwsServer(options, logger);
   let listening: Awaited<ReturnType<KvwsServer['start']>>;
   try {
     listening = await server.start();
   } catch (e) {
+    // The message goes to stderr as always; as JSON lines, a fatal line too, for log collectors.
+    if (format === 'json')
+      logger.fatal(e instanceof StartError ? {} : { err: e }, `start-up failed: ${(e as Error).message}`);
     if (e instanceof StartError || (e instanceof Error && /users file|keys file/.test(e.message))) {
       process.stderr.write(`kvws: ${e.message}\n`);
       return 2;
@@ -144,31 +205,34 @@ export async function main(argv: string[]): Promise<number> {
       );
       const cert = server.https?.describeCertificate();
       if (cert) log(`TLS certificate ${server.https?.options.tls?.cert}: ${cert}`);
-      else log('--no-tls: plain ws:// without encryption, for local development only');
+      else warn('--no-tls: plain ws:// without encryption, for local development only');
     } else {
       log(`${l.kind === 'resp' ? 'RESP' : 'RESP over TLS'} listening on ${host}:${l.port}`);
     }
   }
   if (listening.length === 0) log('no listener enabled (--resp-port 0 --port 0)');
   if (!server.engine.acl.authRequired) {
-    log(
-      options.protectedMode
-        ? 'no authentication configured (the default user is open): only loopback clients are accepted (protected mode)'
-        : 'WARNING: no authentication configured and --no-protected-mode: anyone who can reach the ports has full access',
-    );
+    if (options.protectedMode)
+      log(
+        'no authentication configured (the default user is open): only loopback clients are accepted (protected mode)',
+      );
+    else
+      warn(
+        'WARNING: no authentication configured and --no-protected-mode: anyone who can reach the ports has full access',
+      );
   } else {
     log(`authentication required: ${server.engine.acl.users.size} users`);
   }
   if (!options.dataDir) log('no --data-dir: data is kept in memory only');
   const files = openFilesLimit();
   if (files !== null && files < options.maxClients + 64) {
-    log(
+    warn(
       `WARNING: the open-files limit is ${files}, fewer than --max-clients ${options.maxClients} needs: connections ` +
         `beyond about ${Math.max(0, files - 64)} will fail. Raise it (ulimit -n ${options.maxClients + 64}) or lower --max-clients`,
     );
   }
-  log('ready');
-  return new Promise<number>((resolve) => {
+  // The signal handlers go in before "ready" is printed: whoever waits for it may signal at once.
+  const stopped = new Promise<number>((resolve) => {
     // Serve until signalled, even with no listener open (--resp-port 0), instead of exiting when the
     // event loop runs dry.
     const keepAlive = setInterval(() => {}, 2 ** 30);
@@ -192,6 +256,8 @@ export async function main(argv: string[]): Promise<number> {
       void server.reloadKeys();
     });
   });
+  log('ready');
+  return stopped;
 }
 
 /** The process's soft limit on open files (Linux /proc/self/limits), or null where it cannot be read. */

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Document, isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseEngineTarget, redactUrl } from './backends/engine-target.js';
+import { POLICIES, parseMemory } from './engine/memory.js';
 import { parseNotifyFlags } from './engine/notify.js';
 
 /**
@@ -28,7 +30,7 @@ export type ApiToken = z.infer<typeof ApiTokenSchema>;
 
 /**
  * Every server option, its default and its validation. The CLI (flags and KVWS_* environment variables)
- * and the config file (JSON) both land here; start-up fails with a message naming the bad field and value.
+ * and the config file (JSON or YAML) both land here; start-up fails with a message naming the bad field and value.
  * Options that Redis also has keep Redis's names in CONFIG GET/SET (see engine/config-params.ts).
  */
 export const ServerOptionsSchema = z
@@ -46,6 +48,10 @@ export const ServerOptionsSchema = z
     tlsKey: z.string().optional(),
     /** Directory for the append-only file and other state; unset = memory only. */
     dataDir: z.string().optional(),
+    /** Log lines on stdout: `json` (one object per line), `pretty` (`kvws: …`), `auto` = pretty on a terminal, else json. */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    /** Lines below this level are dropped (`silent`: none). */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
      * Where the data lives: `embedded` (kvws's own engine) or a Redis deployment the gateway fronts:
      * redis://host:port, redis-cluster://h1:p1,h2:p2, redis-sentinel://h1:p1,h2:p2/<master> (rediss… for
@@ -134,6 +140,34 @@ export const ServerOptionsSchema = z
       .string()
       .refine((v) => parseNotifyFlags(v) >= 0, "invalid event class character (use 'Ag$lshzxeKEtmdn')")
       .default(''),
+    /**
+     * Memory limit of the dataset as kvws accounts it (docs/eviction.md): bytes, or Redis's units (`100mb`,
+     * `1gb`); 0 = none. Past it, keys are evicted under `maxmemoryPolicy`. Embedded engine only.
+     */
+    maxmemory: z
+      .union([
+        z.number().int().min(0),
+        z.string().refine((v) => {
+          try {
+            parseMemory(v);
+            return true;
+          } catch {
+            return false;
+          }
+        }, 'must be a memory value: bytes, or a number with b, k, kb, m, mb, g or gb'),
+      ])
+      .transform((v) => (typeof v === 'number' ? v : parseMemory(v)))
+      .default(0),
+    /** Which keys go when the dataset is over `maxmemory` (Redis's policies); `noeviction` refuses writes instead. */
+    maxmemoryPolicy: z.enum(POLICIES).default('noeviction'),
+    /** Keys sampled per database per round by the sampled policies (volatile-lfu, and volatile-lru's fallback). */
+    maxmemorySamples: z.number().int().min(1).max(2147483647).default(5),
+    /** How long one eviction round may run before the rest continues in the background (Redis's 0..100). */
+    maxmemoryEvictionTenacity: z.number().int().min(0).max(100).default(10),
+    /** LFU counter growth: higher factors need more accesses per counter step (Redis's `lfu-log-factor`). */
+    lfuLogFactor: z.number().int().min(0).max(2147483647).default(10),
+    /** Minutes per one-step decay of an idle key's LFU counter; 0 = never (Redis's `lfu-decay-time`). */
+    lfuDecayTime: z.number().int().min(0).max(2147483647).default(1),
     /** Close RESP clients idle for this many seconds (0 = never), like Redis `timeout`. */
     timeout: z.number().int().min(0).default(0),
     /** Maximum simultaneous clients per server, like Redis `maxclients`. */
@@ -241,6 +275,15 @@ export const ServerOptionsSchema = z
     /** Static HTTP API tokens bound to ACL users (see ApiTokenSchema). Config file or KVWS_API_TOKENS (JSON). */
     apiTokens: z.array(ApiTokenSchema).default([]),
     /**
+     * Who may read `/metrics` on the HTTPS port (docs/observability.md): `loopback` (peers on this machine
+     * without a token, anyone else with one), `token` (only requests with a token), `open` (anyone who
+     * reaches the port) or `off` (404). A token is `metricsToken` or a kvws token (JWT) of a user whose ACL
+     * allows INFO. `/healthz` and `/readyz` are always open.
+     */
+    metricsAccess: z.enum(['loopback', 'token', 'open', 'off']).default('loopback'),
+    /** A bearer token that may read `/metrics` from anywhere (prefer KVWS_METRICS_TOKEN or the config file). */
+    metricsToken: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -base64 32)').optional(),
+    /**
      * Users file in Redis ACL syntax with argon2id hashes (`user alice on #$argon2id$… ~app:* +@read`), read
      * at start, written by ACL SAVE and `kvws user add`. Default: `<dataDir>/users.acl` when a data
      * directory is set; unset = users live in memory only (ACL SAVE/LOAD answer an error).
@@ -303,6 +346,8 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'tls-cert': { key: 'tlsCert', kind: 'string' },
   'tls-key': { key: 'tlsKey', kind: 'string' },
   'data-dir': { key: 'dataDir', kind: 'string' },
+  'log-format': { key: 'logFormat', kind: 'string' },
+  'log-level': { key: 'logLevel', kind: 'string' },
   engine: { key: 'engine', kind: 'string' },
   'resp-max-in-flight': { key: 'respMaxInFlight', kind: 'number' },
   'engine-username': { key: 'engineUsername', kind: 'string' },
@@ -322,6 +367,12 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   save: { key: 'save', kind: 'string' },
   databases: { key: 'databases', kind: 'number' },
   'notify-keyspace-events': { key: 'notifyKeyspaceEvents', kind: 'string' },
+  maxmemory: { key: 'maxmemory', kind: 'string' },
+  'maxmemory-policy': { key: 'maxmemoryPolicy', kind: 'string' },
+  'maxmemory-samples': { key: 'maxmemorySamples', kind: 'number' },
+  'maxmemory-eviction-tenacity': { key: 'maxmemoryEvictionTenacity', kind: 'number' },
+  'lfu-log-factor': { key: 'lfuLogFactor', kind: 'number' },
+  'lfu-decay-time': { key: 'lfuDecayTime', kind: 'number' },
   'event-log-max-bytes': { key: 'eventLogMaxBytes', kind: 'number' },
   'event-log-max-age': { key: 'eventLogMaxAge', kind: 'number' },
   timeout: { key: 'timeout', kind: 'number' },
@@ -345,6 +396,8 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'http-max-body': { key: 'httpMaxBody', kind: 'number' },
   'http-query-token': { key: 'httpQueryToken', kind: 'boolean' },
   'api-tokens': { key: 'apiTokens', kind: 'json' },
+  'metrics-access': { key: 'metricsAccess', kind: 'string' },
+  'metrics-token': { key: 'metricsToken', kind: 'string' },
   'acl-file': { key: 'aclFile', kind: 'string' },
   'acl-log-max-len': { key: 'aclLogMaxLen', kind: 'number' },
   'auth-max-failures': { key: 'authMaxFailures', kind: 'number' },
@@ -400,62 +453,214 @@ export function isLoopbackHost(host: string): boolean {
 
 export class ConfigError extends Error {}
 
+/** A config file read and checked: its options, and where in the file each one is. */
+export interface ConfigFile {
+  file: string;
+  /** Option key → value (keys checked against the schema; `null` values left out: the default applies). */
+  values: Record<string, unknown>;
+  /** `FILE:LINE` of the value at `path` (or of the nearest enclosing one found), else FILE. */
+  where(path: readonly PropertyKey[]): string;
+}
+
 /**
- * Resolves options from, in increasing precedence: defaults, the config file (`--config FILE`, JSON with
- * the option keys above), KVWS_* environment variables, command-line flags. Throws ConfigError with the
- * offending field and value.
+ * Reads a config file: YAML when its name ends in `.yaml` or `.yml`, else JSON; either holds an object
+ * whose keys are option keys (ServerOptionsSchema's). Values are not validated here (resolveOptions does,
+ * after the environment and flags are applied). Throws ConfigError: unreadable file; a syntax error with
+ * FILE:LINE:COLUMN and the parser's reason (never a quote of the file's text, which may hold secrets); not
+ * an object; an unknown key with its FILE:LINE (and the key it probably meant).
+ */
+export function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  const isYaml = /\.ya?ml$/i.test(file);
+  const lines = new LineCounter();
+  let doc: Document.Parsed | null = null;
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  let data: unknown;
+  if (isYaml) {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    const err = doc.errors[0];
+    if (err) throw new ConfigError(`config file ${at(err.pos[0])}: not valid YAML: ${firstLine(err.message)}`);
+    try {
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new ConfigError(`config file ${file}: not valid YAML: ${firstLine((e as Error).message)}`);
+    }
+    // An empty file, or one of comments only: no options.
+    data ??= {};
+  } else {
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      const { reason, position } = jsonError((e as Error).message, text.length);
+      const place = position === null ? file : `${file}:${lineColumn(text, position)}`;
+      throw new ConfigError(`config file ${place}: not valid JSON: ${reason}`);
+    }
+  }
+  const kind = isYaml ? 'a YAML mapping of options (key: value lines)' : 'a JSON object of options';
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError(`config file ${file} must hold ${kind}`);
+  /** The parsed document for line numbers: YAML's own, or the JSON text read as YAML (JSON is YAML 1.2). */
+  const located = (): Document.Parsed | null => {
+    if (doc === null) {
+      doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+      if (doc.errors.length > 0) return null;
+    }
+    return doc;
+  };
+  const where = (path: readonly PropertyKey[]): string => {
+    const d = located();
+    for (let n = path.length; d !== null && n > 0; n--) {
+      const node = d.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return `${file}:${lines.linePos(node.range[0]).line}`;
+    }
+    return file;
+  };
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (!Object.hasOwn(ServerOptionsSchema.shape, key)) {
+      // The key's own line: its value's node would point past a key with no value.
+      const d = located();
+      const pair =
+        d?.contents && isMap(d.contents)
+          ? d.contents.items.find((p) => isScalar(p.key) && p.key.value === key)
+          : undefined;
+      const line =
+        pair && isScalar(pair.key) && pair.key.range ? `${file}:${lines.linePos(pair.key.range[0]).line}` : file;
+      const hint = closestOption(key);
+      throw new ConfigError(
+        `unknown option ${JSON.stringify(key)} in config file ${line}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,
+      );
+    }
+    if (value !== null) values[key] = value;
+  }
+  return { file, values, where };
+}
+
+/** The reason and position of a JSON.parse error, without the snippet of text newer Node versions quote. */
+function jsonError(message: string, end: number): { reason: string; position: number | null } {
+  const pos = /at position (\d+)/.exec(message);
+  const reason = message
+    .replace(/,? ".*" is not valid JSON$/s, '')
+    .replace(/ in JSON at position \d+.*$/s, '')
+    .replace(/ \(line \d+ column \d+\)$/, '');
+  if (pos) return { reason, position: Number(pos[1]) };
+  return { reason, position: /end of JSON input/.test(message) ? end : null };
+}
+
+/** `LINE:COLUMN` (both from 1) of `offset` in `text`. */
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `${line}:${offset - before.lastIndexOf('\n')}`;
+}
+
+function firstLine(s: string): string {
+  const nl = s.indexOf('\n');
+  return (nl < 0 ? s : s.slice(0, nl)).replace(/:$/, '');
+}
+
+/**
+ * The option key `key` probably meant: the key of a flag name (`resp-port` → `respPort`), one that differs
+ * only in case or in `-`/`_`, or one within two edits; null when none is close.
+ */
+export function closestOption(key: string): string | null {
+  const flag = OPTION_FLAGS[key];
+  if (flag) return flag.key;
+  const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const k of Object.keys(ServerOptionsSchema.shape)) {
+    if (norm(k) === norm(key)) return k;
+    const d = editDistance(k.toLowerCase(), key.toLowerCase(), bestDistance);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance of `a` and `b`, or `limit` when it is at least that. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return Math.min(prev[b.length], limit);
+}
+
+/** Options whose values are never shown in errors: they are or may hold secrets. */
+const SECRET_OPTIONS = new Set(['apiTokens', 'enginePassword', 'metricsToken']);
+
+/**
+ * Resolves options from, in increasing precedence: defaults, the config file (`--config FILE` or
+ * KVWS_CONFIG: JSON, or YAML for `.yaml`/`.yml`, with the option keys above), KVWS_* environment
+ * variables, command-line flags. Throws ConfigError naming the offending field, its value (never for
+ * secrets: apiTokens, enginePassword, metricsToken, the password in an engine URL) and where it came from
+ * (FILE:LINE, the environment variable, or the flag).
  */
 export function resolveOptions(argv: string[], env: Record<string, string | undefined>): ServerOptions {
   const raw: Record<string, unknown> = {};
+  /** Option key → where its value came from, when not from its flag: the config file or an environment variable. */
+  const source = new Map<string, string>();
   const flags = parseFlags(argv);
   const configFile = flags.config ?? env.KVWS_CONFIG;
+  let config: ConfigFile | null = null;
   if (configFile) {
-    let text: string;
-    try {
-      text = readFileSync(configFile, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${configFile}: ${(e as Error).message}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`config file ${configFile} is not valid JSON: ${(e as Error).message}`);
-    }
-    if (json === null || typeof json !== 'object' || Array.isArray(json))
-      throw new ConfigError(`config file ${configFile} must hold a JSON object of options`);
-    for (const key of Object.keys(json)) {
-      if (!Object.hasOwn(ServerOptionsSchema.shape, key))
-        throw new ConfigError(`unknown option ${JSON.stringify(key)} in config file ${configFile}`);
-    }
-    Object.assign(raw, json);
+    config = readConfigFile(configFile);
+    Object.assign(raw, config.values);
+    for (const key of Object.keys(config.values)) source.set(key, 'config');
   }
   for (const [flag, { key, kind }] of Object.entries(OPTION_FLAGS)) {
     const envName = `KVWS_${flag.toUpperCase().replaceAll('-', '_')}`;
     const v = env[envName];
-    if (v !== undefined && v !== '') raw[key] = convert(v, kind, envName);
+    if (v !== undefined && v !== '') {
+      raw[key] = convert(v, kind, envName);
+      source.set(key, envName);
+    }
   }
   for (const [flag, v] of Object.entries(flags)) {
     if (flag === 'config') continue;
     const def = OPTION_FLAGS[flag];
     if (!def) throw new ConfigError(`unknown flag --${flag} (see kvws --help)`);
     raw[def.key] = convert(v, def.kind, `--${flag}`);
+    source.delete(def.key);
   }
   const parsed = ServerOptionsSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    const top = String(issue.path[0] ?? '');
     const field = issue.path.join('.');
     // apiTokens and the engine password may hold secrets: never echoed; the engine URL with its password hidden.
-    const value =
-      issue.path[0] === 'apiTokens' || issue.path[0] === 'enginePassword'
-        ? '(not shown)'
-        : issue.path[0] === 'engine' && typeof raw.engine === 'string'
-          ? JSON.stringify(redactUrl(raw.engine))
-          : field in raw
-            ? JSON.stringify(raw[field])
-            : '(missing)';
-    const flag = Object.keys(OPTION_FLAGS).find((f) => OPTION_FLAGS[f].key === field);
-    throw new ConfigError(`invalid option ${field}${flag ? ` (--${flag})` : ''} = ${value}: ${issue.message}`);
+    const value = SECRET_OPTIONS.has(top)
+      ? '(not shown)'
+      : top === 'engine' && typeof raw.engine === 'string'
+        ? JSON.stringify(redactUrl(raw.engine))
+        : valueAt(raw, issue.path);
+    // The flag of a whole option (not of an element inside one, like apiTokens.0.token).
+    const flag =
+      issue.path.length === 1 ? Object.keys(OPTION_FLAGS).find((f) => OPTION_FLAGS[f].key === top) : undefined;
+    const from = source.get(top);
+    const where =
+      from === 'config' && config
+        ? `config file ${config.where(issue.path)}: `
+        : from
+          ? `environment variable ${from}: `
+          : '';
+    throw new ConfigError(`${where}invalid option ${field}${flag ? ` (--${flag})` : ''} = ${value}: ${issue.message}`);
   }
   const o = parsed.data;
   if (o.respTls && !(o.tlsCert && o.tlsKey)) {
@@ -480,6 +685,11 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
       'invalid option jwtExternalPublicKey: give either jwtExternalJwksUrl or jwtExternalPublicKey',
     );
   }
+  if (o.engine !== 'embedded' && (o.maxmemory !== 0 || o.maxmemoryPolicy !== 'noeviction')) {
+    throw new ConfigError(
+      `invalid option ${o.maxmemory !== 0 ? 'maxmemory' : 'maxmemoryPolicy'}: the Redis engine (--engine) does not evict; set maxmemory and maxmemory-policy on the Redis servers`,
+    );
+  }
   if (o.jwtDefaultTtl > o.jwtMaxTtl) {
     throw new ConfigError(`invalid option jwtDefaultTtl = ${o.jwtDefaultTtl}: more than jwtMaxTtl (${o.jwtMaxTtl})`);
   }
@@ -494,6 +704,16 @@ export function aclFilePath(o: ServerOptions): string | undefined {
 /** kvws's JWT keys file: `jwtKeysFile`, else `<dataDir>/jwt-keys.json`, else none (keys in memory). */
 export function jwtKeysPath(o: ServerOptions): string | undefined {
   return o.jwtKeysFile ?? (o.dataDir ? join(o.dataDir, 'jwt-keys.json') : undefined);
+}
+
+/** The value at `path` in `raw`, JSON-quoted, or `(missing)`. */
+function valueAt(raw: Record<string, unknown>, path: readonly PropertyKey[]): string {
+  let v: unknown = raw;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return '(missing)';
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return JSON.stringify(v) ?? String(v);
 }
 
 function convert(v: string, kind: OptionKind, where: string): unknown {

@@ -5,8 +5,11 @@ import { RedisGateway } from './backends/redis/gateway.js';
 import { RedisBackend } from './backends/redis/redis-backend.js';
 import { aclFilePath, isLoopbackHost, jwtKeysPath, type ServerOptions } from './config.js';
 import { Engine } from './engine/engine.js';
+import { type Logger, lineLogger, silentLogger } from './log.js';
+import { registerDashboard } from './net/dashboard.js';
 import { HttpApi } from './net/http-api.js';
 import { findCertificate, HttpsServer, sendJsonError } from './net/https-server.js';
+import { registerObservability } from './net/metrics.js';
 import { RespServer } from './net/resp-server.js';
 import { WsGateway } from './net/ws-gateway.js';
 import { LoadError } from './persistence/persistence.js';
@@ -32,11 +35,19 @@ export class KvwsServer {
   /** The gateway to Redis when `--engine` names a Redis deployment (null: the embedded engine). */
   gateway: RedisGateway | null = null;
 
-  /** `log` receives one-line notices while running (certificate reloads). */
+  /** Plain notices (start-up, persistence, certificate reloads) to `logger`, at info or warn (see lineLogger). */
+  readonly log: (line: string) => void;
+
+  /**
+   * `logger` receives everything the server logs: the notices above, and the front doors' lines about a
+   * request or a connection (auth failures, errors, slow consumers) with its `reqId` or `clientId`.
+   */
   constructor(
     public options: ServerOptions,
-    readonly log: (line: string) => void = () => {},
+    readonly logger: Logger = silentLogger,
   ) {
+    const log = lineLogger(logger);
+    this.log = log;
     const target = parseEngineTarget(options.engine);
     if (target.kind !== 'embedded') {
       // The data lives in Redis: kvws keeps no dataset of its own to persist (docs/scaling.md).
@@ -142,6 +153,7 @@ export class KvwsServer {
           port: o.respPort,
           tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
           authConfigured: () => this.engine.acl.authRequired,
+          logger: this.logger,
         },
         live,
         {
@@ -188,6 +200,7 @@ export class KvwsServer {
           softSeconds: o.wsSoftSeconds,
           allowedOrigins: o.allowedOrigins,
           authConfigured: () => this.engine.acl.authRequired,
+          logger: this.logger,
         },
         live,
         { maxClients: 'maxClients', protectedMode: 'protectedMode' },
@@ -203,10 +216,12 @@ export class KvwsServer {
       });
       const api = new HttpApi(
         this.engine,
-        withLiveOptions({}, live, { maxBody: 'httpMaxBody', protectedMode: 'protectedMode' }),
+        withLiveOptions({ logger: this.logger }, live, { maxBody: 'httpMaxBody', protectedMode: 'protectedMode' }),
       );
       this.api = api;
       api.register(https);
+      registerObservability(this, https);
+      registerDashboard(https);
       const hs = api.stats;
       this.engine.infoStats.push(() => [
         ['http_requests', hs.requests],

@@ -21,11 +21,15 @@ export interface RunningServer {
   engine?: 'embedded' | 'redis';
   /** The redis-server behind a kvws on the Redis engine (stopped with it). */
   backing?: RunningServer;
-  /** Everything the process printed so far (kvws only). */
+  /**
+   * Everything the process printed so far (kvws only): its log in the human form (`kvws: …` lines; the
+   * helper starts kvws with KVWS_LOG_FORMAT=pretty unless the test gives `--log-format` or the variable),
+   * and stderr.
+   */
   output(): string;
   /**
    * The WebSocket/HTTPS port and scheme, when the caller enabled it (`--port N`, N from freePort()); taken
-   * from the start-up line `kvws: WebSocket gateway listening on wss://HOST:PORT/ws`.
+   * from the start-up line `kvws: WebSocket gateway listening on wss://HOST:PORT/ws` (or its JSON form).
    */
   httpsPort?: number;
   /** `wss` with TLS, `ws` with --no-tls. */
@@ -126,7 +130,8 @@ async function spawnKvws(extraArgs: string[], env: Record<string, string>): Prom
   const port = await freePort();
   const child = spawn(process.execPath, [KVWS_BIN, 'serve', '--resp-port', String(port), '--port', '0', ...extraArgs], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // Piped stdout would log JSON lines (--log-format auto); the suites read the human `kvws: …` lines.
+    env: { KVWS_LOG_FORMAT: 'pretty', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -139,7 +144,7 @@ async function spawnKvws(extraArgs: string[], env: Record<string, string>): Prom
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kvws did not start in 15 s:\n${out}`)), 15_000);
     const check = () => {
-      if (out.includes('kvws: ready')) {
+      if (out.includes('kvws: ready') || out.includes('"msg":"ready"')) {
         clearTimeout(timer);
         child.stdout?.off('data', check);
         resolve();
@@ -151,7 +156,7 @@ async function spawnKvws(extraArgs: string[], env: Record<string, string>): Prom
       reject(new Error(`kvws exited with ${code} before it was ready:\n${out}`));
     });
   });
-  const gateway = /kvws: WebSocket gateway listening on (wss?):\/\/.*:(\d+)\/ws/.exec(out);
+  const gateway = /(?:kvws: |"msg":")WebSocket gateway listening on (wss?):\/\/.*:(\d+)\/ws/.exec(out);
   return {
     host: '127.0.0.1',
     port,

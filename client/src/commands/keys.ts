@@ -111,6 +111,16 @@ export const keyCommands = {
   touch: (...keys: Key[]) => command(['TOUCH', ...keys], toNumber),
   /** OBJECT ENCODING key → the internal encoding name (`listpack`, `hashtable`, `int`…), or null when the key is missing. */
   objectEncoding: (key: Key) => command<string | null>(['OBJECT', 'ENCODING', key]),
+  /**
+   * OBJECT FREQ key → the key's logarithmic access frequency counter (0–255; a new key starts at 5), or null
+   * when the key is missing. An error unless an LFU maxmemory-policy is selected.
+   */
+  objectFreq: (key: Key) => command(['OBJECT', 'FREQ', key], toNumberOrNull),
+  /**
+   * OBJECT IDLETIME key → seconds since the key was last read or written, or null when the key is missing. An
+   * error under an LFU maxmemory-policy.
+   */
+  objectIdletime: (key: Key) => command(['OBJECT', 'IDLETIME', key], toNumberOrNull),
   /** OBJECT REFCOUNT key → the value's reference count, or null when the key is missing. */
   objectRefcount: (key: Key) => command(['OBJECT', 'REFCOUNT', key], toNumberOrNull),
   /** OBJECT HELP → the help text, one line per element. */

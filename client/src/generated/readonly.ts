@@ -27,6 +27,8 @@ export const READONLY: ReadonlySet<string> = new Set([
   'lrange',
   'mget',
   'object|encoding',
+  'object|freq',
+  'object|idletime',
   'object|refcount',
   'pexpiretime',
   'pttl',

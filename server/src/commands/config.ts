@@ -20,22 +20,7 @@ export const handlers: Handlers = {
 
   // CONFIG RESETSTAT
   'CONFIG|RESETSTAT'(client) {
-    const s = client.engine.stats;
-    s.commands = 0;
-    s.expiredKeys = 0;
-    s.keyspaceHits = 0;
-    s.keyspaceMisses = 0;
-    s.rejectedCalls = 0;
-    s.errorReplies = 0;
-    s.pubsubMessages = 0;
-    for (const cmd of new Set(client.engine.table.values())) {
-      cmd.stats.calls = 0;
-      cmd.stats.failed = 0;
-      for (const sub of cmd.subcommands?.values() ?? []) {
-        sub.stats.calls = 0;
-        sub.stats.failed = 0;
-      }
-    }
+    client.engine.resetStats();
     return OK;
   },
 

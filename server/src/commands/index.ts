@@ -1,5 +1,6 @@
 import type { CommandSpec } from '@kvws/shared/commands';
 import { COMMANDS } from '@kvws/shared/commands';
+import type { CommandStats } from '../engine/engine.js';
 import { handlers as aclHandlers } from './acl.js';
 import { handlers as configHandlers } from './config.js';
 import { handlers as connectionHandlers } from './connection.js';
@@ -43,7 +44,7 @@ export interface RuntimeCommand {
   /** For containers: true when the bare name (COMMAND with no subcommand) has a handler of its own. */
   bareHandler: boolean;
   subcommands?: Map<string, RuntimeCommand>;
-  stats: { calls: number; failed: number };
+  stats: CommandStats;
   /** The table's `write` flag: the command may change the dataset (AOF propagation, MISCONF). */
   write: boolean;
 }
@@ -92,7 +93,7 @@ function makeEntry(
     root: parent ? parent.name : spec.name,
     handler: containerHandler,
     bareHandler: false,
-    stats: { calls: 0, failed: 0 },
+    stats: { calls: 0, failed: 0, rejected: 0, latency: null },
     write: spec.flags.includes('write'),
   };
   if (spec.subcommands) {

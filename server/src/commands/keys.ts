@@ -59,6 +59,12 @@ export function encodingOf(v: ReturnType<Db['lookup']>): string {
   }
 }
 
+/** OBJECT FREQ and OBJECT IDLETIME under the other family of policies (Redis's wording). */
+const ADJUST =
+  'Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
+const LFU_NOT_SELECTED = `ERR An LFU maxmemory policy is not selected, access frequency not tracked. ${ADJUST}`;
+const LFU_SELECTED = `ERR An LFU maxmemory policy is selected, idle time not tracked. ${ADJUST}`;
+
 /** Keys of `db` whose deadline has not passed. */
 function isLive(db: Db, key: string, now: number): boolean {
   const at = db.expires.size !== 0 ? db.expires.get(key) : undefined;
@@ -326,6 +332,24 @@ export const handlers: Handlers = {
     return v === undefined ? null : encodingOf(v);
   },
 
+  // OBJECT FREQ key — the key's logarithmic access counter, decayed to now (engine/memory.ts); LFU policies only.
+  'OBJECT|FREQ'(client, argv) {
+    const db = client.db;
+    if (db.lookup(argv[2]) === undefined) return null;
+    const memory = client.engine.memory;
+    if (!memory.lfuMode) throw new CommandError(LFU_NOT_SELECTED);
+    return memory.frequency(db, argv[2]);
+  },
+
+  // OBJECT IDLETIME key — seconds since the key was last accessed; not under an LFU policy.
+  'OBJECT|IDLETIME'(client, argv) {
+    const db = client.db;
+    if (db.lookup(argv[2]) === undefined) return null;
+    const memory = client.engine.memory;
+    if (memory.lfuMode) throw new CommandError(LFU_SELECTED);
+    return memory.idleSeconds(db, argv[2]);
+  },
+
   // OBJECT REFCOUNT key — values are never shared between keys here, so 1 (Redis answers 2147483647 for shared integers).
   'OBJECT|REFCOUNT'(client, argv) {
     return client.db.lookup(argv[2]) === undefined ? null : 1;
@@ -338,6 +362,12 @@ export const handlers: Handlers = {
       'ENCODING <key>',
       '    Return the kind of internal representation used in order to store the value',
       '    associated with a <key>.',
+      'FREQ <key>',
+      '    Return the access frequency index of the <key>. The returned integer is',
+      '    proportional to the logarithm of the recent access frequency of the key.',
+      'IDLETIME <key>',
+      '    Return the idle time of the <key>, that is the approximated number of',
+      '    seconds elapsed since the last access to the key.',
       'REFCOUNT <key>',
       '    Return the number of references of the value associated with the specified',
       '    <key>.',

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { ACL_CATEGORIES, type CommandSpec, getKeyPositions, type KeySpec } from '@kvws/shared/commands';
 import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
+import type { Engine, Histogram } from '../engine/engine.js';
 import { globMatch } from '../engine/glob.js';
 import {
   CommandError,
@@ -139,8 +140,31 @@ function commandDocs(spec: CommandSpec, fullName: string): MapReply {
 
 /** Unique top-level table entries (the table maps both upper- and lower-case names). */
 function entries(client: Client): RuntimeCommand[] {
-  return [...new Set(client.engine.table.values())];
+  return tableEntries(client.engine);
 }
+
+function tableEntries(engine: Engine): RuntimeCommand[] {
+  return [...new Set(engine.table.values())];
+}
+
+/**
+ * Every command and subcommand of the table that has run or been refused, in table order: the rows of
+ * INFO commandstats and latencystats, and of the command metrics (net/metrics.ts).
+ */
+export function usedCommands(engine: Engine): RuntimeCommand[] {
+  const out: RuntimeCommand[] = [];
+  const add = (e: RuntimeCommand) => {
+    if (e.stats.calls > 0 || e.stats.failed > 0 || e.stats.rejected > 0) out.push(e);
+  };
+  for (const e of tableEntries(engine)) {
+    add(e);
+    for (const s of e.subcommands?.values() ?? []) add(s);
+  }
+  return out;
+}
+
+/** Percentiles INFO latencystats shows, as Redis's default `latency-tracking-info-percentiles` (50 99 99.9). */
+const LATENCY_PERCENTILES = [50, 99, 99.9];
 
 function findEntry(client: Client, name: string): RuntimeCommand | undefined {
   const [top, sub] = name.toLowerCase().split('|');
@@ -152,8 +176,15 @@ function findEntry(client: Client, name: string): RuntimeCommand | undefined {
 
 // ---- INFO ----
 
-function infoSections(client: Client): Record<string, () => [string, string | number][]> {
-  const engine = client.engine;
+/**
+ * The fields of one INFO section (`server`, `stats`, `commandstats`…), as INFO prints them; [] for an
+ * unknown one. `/metrics` (net/metrics.ts) reads its values from here, so the two always agree.
+ */
+export function infoSection(engine: Engine, name: string): [string, string | number][] {
+  return infoSections(engine)[name]?.() ?? [];
+}
+
+function infoSections(engine: Engine): Record<string, () => [string, string | number][]> {
   const mem = () => process.memoryUsage();
   return {
     server: () => [
@@ -174,12 +205,18 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
     clients: () => {
       let pubsub = 0;
       let watching = 0;
+      const byDoor = { resp: 0, ws: 0, http: 0, internal: 0 };
       for (const c of engine.clients.byId.values()) {
         if (c.subscriptionCount > 0) pubsub++;
         if (c.watched.size > 0) watching++;
+        byDoor[c.frontDoor]++;
       }
       return [
         ['connected_clients', engine.clients.size],
+        // kvws: the same clients by front door (HTTP API sessions last a request, or an event stream).
+        ['connected_clients_resp', byDoor.resp],
+        ['connected_clients_ws', byDoor.ws],
+        ['connected_clients_http', byDoor.http],
         ['maxclients', engine.options.maxClients],
         ['blocked_clients', engine.blocking.count],
         ['pubsub_clients', pubsub],
@@ -189,18 +226,20 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
     },
     memory: () => {
       const m = mem();
-      const used = m.heapUsed + m.external + m.arrayBuffers;
+      // used_memory is the dataset as engine/memory.ts accounts it (what maxmemory bounds); the process's
+      // own figures follow (docs/eviction.md#memory-accounting).
+      const heap = m.heapUsed + m.external + m.arrayBuffers;
+      const { usage, limit } = engine.memory.info();
       return [
-        ['used_memory', used],
-        ['used_memory_human', human(used)],
+        ...usage,
         ['used_memory_rss', m.rss],
         ['used_memory_rss_human', human(m.rss)],
+        ['used_memory_heap', heap],
+        ['used_memory_heap_human', human(heap)],
         ['used_memory_heap_total', m.heapTotal],
         ['total_system_memory', os.totalmem()],
         ['total_system_memory_human', human(os.totalmem())],
-        ['maxmemory', 0],
-        ['maxmemory_human', '0B'],
-        ['maxmemory_policy', 'noeviction'],
+        ...limit,
         ['mem_allocator', 'v8'],
       ];
     },
@@ -211,13 +250,21 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
       ['expired_keys', engine.stats.expiredKeys],
       ['expired_pending', engine.expiry.pending],
       ['expire_last_lateness_ms', engine.expiry.lastLatenessMs],
-      ['evicted_keys', 0],
+      ['evicted_keys', engine.memory.evictedKeys],
+      ['total_eviction_exceeded_time', engine.memory.evictor.exceededMs().total],
+      ['current_eviction_exceeded_time', engine.memory.evictor.exceededMs().current],
       ['keyspace_hits', engine.stats.keyspaceHits],
       ['keyspace_misses', engine.stats.keyspaceMisses],
       ['pubsub_channels', engine.pubsub.channels.size],
       ['pubsub_patterns', engine.pubsub.patterns.size],
       ['total_error_replies', engine.stats.errorReplies],
       ['rejected_calls', engine.stats.rejectedCalls],
+      ['acl_access_denied_auth', engine.acl.stats.authFailures],
+      ['acl_access_denied_cmd', engine.acl.stats.deniedCommands],
+      ['acl_access_denied_key', engine.acl.stats.deniedKeys],
+      ['acl_access_denied_channel', engine.acl.stats.deniedChannels],
+      ['events_published', engine.stats.eventsPublished],
+      ['events_delivered', engine.stats.eventsDelivered],
       ['scan_cursors_live', engine.scans.size],
       ['event_stream_epoch', engine.events.epoch],
       ['event_log_events', engine.events.size],
@@ -242,18 +289,27 @@ function infoSections(client: Client): Record<string, () => [string, string | nu
       ];
     },
     modules: () => [],
-    commandstats: () => {
-      const out: [string, string][] = [];
-      const add = (e: RuntimeCommand) => {
-        if (e.stats.calls > 0)
-          out.push([`cmdstat_${e.fullName}`, `calls=${e.stats.calls},failed_calls=${e.stats.failed}`]);
-      };
-      for (const e of entries(client)) {
-        add(e);
-        for (const s of e.subcommands?.values() ?? []) add(s);
-      }
-      return out;
-    },
+    commandstats: () =>
+      usedCommands(engine).map((e) => {
+        const st = e.stats;
+        const usec = Math.round(st.latency?.sum ?? 0);
+        const perCall = st.calls > 0 ? usec / st.calls : 0;
+        return [
+          `cmdstat_${e.fullName}`,
+          `calls=${st.calls},usec=${usec},usec_per_call=${perCall.toFixed(2)},rejected_calls=${st.rejected},failed_calls=${st.failed}`,
+        ];
+      }),
+    // Redis 7's percentiles per command, estimated from the latency histograms (exact to their buckets).
+    latencystats: () =>
+      usedCommands(engine)
+        .filter((e) => e.stats.latency !== null && e.stats.latency.count > 0)
+        .map((e) => {
+          const h = e.stats.latency as Histogram;
+          return [
+            `latency_percentiles_usec_${e.fullName}`,
+            LATENCY_PERCENTILES.map((p) => `p${p}=${h.quantile(p / 100).toFixed(3)}`).join(','),
+          ];
+        }),
     cluster: () => [['cluster_enabled', 0]],
     keyspace: () => {
       const out: [string, string][] = [];
@@ -337,7 +393,7 @@ export const handlers: Handlers = {
 
   // INFO [section [section ...]]
   INFO(client, argv) {
-    const sections = infoSections(client);
+    const sections = infoSections(client.engine);
     let wanted = argv.slice(1).map((s) => s.toLowerCase());
     if (wanted.length === 0 || wanted.includes('default')) wanted = DEFAULT_SECTIONS;
     else if (wanted.includes('all') || wanted.includes('everything')) wanted = Object.keys(sections);

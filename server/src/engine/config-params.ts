@@ -1,7 +1,10 @@
 import { parseSaveRules } from '../persistence/persistence.js';
 import { CommandError } from '../protocol/reply.js';
 import type { Engine } from './engine.js';
+import { POLICIES, type Policy, parseMemory } from './memory.js';
 import { formatNotifyFlags, parseNotifyFlags } from './notify.js';
+
+export { parseMemory };
 
 /**
  * One CONFIG GET/SET parameter, under Redis's name. `set` validates and applies a value or throws an
@@ -11,15 +14,6 @@ import { formatNotifyFlags, parseNotifyFlags } from './notify.js';
 interface Param {
   get(): string;
   set?(v: string): void;
-}
-
-/** Parses Redis memory units: 100, 1k, 1kb, 1m, 1mb, 1g, 1gb (k=1000, kb=1024, as in Redis). */
-export function parseMemory(v: string): number {
-  const m = /^(\d+)(k|kb|m|mb|g|gb)?$/i.exec(v);
-  if (!m) throw new Error('argument must be a memory value');
-  const unit = (m[2] ?? '').toLowerCase();
-  const mul: Record<string, number> = { '': 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
-  return Number(m[1]) * mul[unit];
 }
 
 function parseIntParam(v: string, min: number, max: number): number {
@@ -159,9 +153,69 @@ export class ConfigParams {
         o.save = v;
       },
     });
-    // No eviction yet: like a Redis with no memory limit.
-    p.set('maxmemory', { get: () => '0' });
-    p.set('maxmemory-policy', { get: () => 'noeviction' });
+    // Memory limit and eviction (engine/memory.ts, engine/eviction.ts). On the Redis engine they are Redis's.
+    const embeddedOnly = () => {
+      if (engine.gateway !== null)
+        throw new Error(
+          'the Redis engine does not evict: memory limits and eviction are set on the Redis servers (CONFIG SET there)',
+        );
+    };
+    p.set('maxmemory', {
+      get: () => String(o.maxmemory),
+      set: (v) => {
+        const n = parseMemory(v);
+        if (n !== o.maxmemory) embeddedOnly();
+        o.maxmemory = n;
+        if (n !== 0 && engine.memory.used > n) {
+          engine.log(
+            `WARNING: the new maxmemory value set via CONFIG SET (${n}) is smaller than the current memory usage (${engine.memory.used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.`,
+          );
+          engine.memory.evictor.schedule();
+        }
+      },
+    });
+    p.set('maxmemory-policy', {
+      get: () => o.maxmemoryPolicy,
+      set: (v) => {
+        const policy = v.toLowerCase() as Policy;
+        if (!POLICIES.includes(policy))
+          throw new Error(`argument(s) must be one of the following: ${POLICIES.join(', ')}`);
+        if (policy !== o.maxmemoryPolicy) embeddedOnly();
+        engine.memory.setPolicy(policy);
+      },
+    });
+    p.set('maxmemory-samples', {
+      get: () => String(o.maxmemorySamples),
+      set: (v) => {
+        const n = parseIntParam(v, 1, 2 ** 31 - 1);
+        if (n !== o.maxmemorySamples) embeddedOnly();
+        o.maxmemorySamples = n;
+      },
+    });
+    p.set('maxmemory-eviction-tenacity', {
+      get: () => String(o.maxmemoryEvictionTenacity),
+      set: (v) => {
+        const n = parseIntParam(v, 0, 100);
+        if (n !== o.maxmemoryEvictionTenacity) embeddedOnly();
+        o.maxmemoryEvictionTenacity = n;
+      },
+    });
+    p.set('lfu-log-factor', {
+      get: () => String(o.lfuLogFactor),
+      set: (v) => {
+        const n = parseIntParam(v, 0, 2 ** 31 - 1);
+        if (n !== o.lfuLogFactor) embeddedOnly();
+        o.lfuLogFactor = n;
+      },
+    });
+    p.set('lfu-decay-time', {
+      get: () => String(o.lfuDecayTime),
+      set: (v) => {
+        const n = parseIntParam(v, 0, 2 ** 31 - 1);
+        if (n !== o.lfuDecayTime) embeddedOnly();
+        o.lfuDecayTime = n;
+      },
+    });
   }
 
   /**

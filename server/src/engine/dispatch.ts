@@ -3,7 +3,8 @@ import type { RuntimeCommand } from '../commands/index.js';
 import { recordsFor } from '../persistence/propagate.js';
 import { CommandError, ErrorReply, QUEUED, type Reply, wrongArity } from '../protocol/reply.js';
 import type { Client } from './client.js';
-import { commandKeys, type Engine } from './engine.js';
+import { COMMAND_LATENCY_BOUNDS_US, commandKeys, type Engine, Histogram } from './engine.js';
+import { oomRefusal } from './eviction.js';
 
 /** Commands a RESP2 client in subscribed mode may still run. */
 const PUBSUB_ALLOWED = new Set([
@@ -57,23 +58,29 @@ function clip(s: string): string {
 }
 
 /**
- * processCommand: lookup → arity → authentication (NOAUTH) → ACL (NOPERM) → pub/sub context → monitor
- * context → MULTI queueing → run (and feed monitors) → wake blocked clients. The one path every front
+ * processCommand: lookup → arity → authentication (NOAUTH) → ACL (NOPERM) → maxmemory (evictions, OOM;
+ * engine/eviction.ts) → pub/sub context → monitor context → MULTI queueing → run (and feed monitors) → wake blocked clients. The one path every front
  * door uses.
  */
 export function execute(engine: Engine, client: Client, argv: string[]): Reply | Promise<Reply> {
-  client.lastInteraction = Date.now();
+  // One clock read serves both the session's last interaction and the command's latency.
+  const started = performance.now();
+  client.lastInteraction = wallClock(started);
   engine.stats.commands++;
   if (argv.length === 0) return new ErrorReply('ERR empty command');
   const cmd = lookupCommand(engine, argv);
-  if (cmd instanceof ErrorReply) return reject(engine, client, argv[0].toUpperCase() === 'EXEC', cmd);
+  if (cmd instanceof ErrorReply) return reject(engine, client, argv[0].toUpperCase() === 'EXEC', cmd, null);
   client.lastCommand = cmd.fullName;
   const isExec = cmd.root === 'EXEC';
   if (!client.authenticated && engine.acl.authRequired && !cmd.spec.flags.includes('no_auth')) {
-    return reject(engine, client, isExec, new ErrorReply(NOAUTH));
+    return reject(engine, client, isExec, new ErrorReply(NOAUTH), cmd);
   }
   const denied = engine.acl.check(client, cmd, argv, client.multi ? 'multi' : 'toplevel');
-  if (denied) return reject(engine, client, isExec, denied);
+  if (denied) return reject(engine, client, isExec, denied, cmd);
+  if (engine.options.maxmemory !== 0) {
+    const oom = oomRefusal(engine, client, cmd);
+    if (oom) return reject(engine, client, isExec, oom, cmd);
+  }
   if (client.inPubSubMode && !PUBSUB_ALLOWED.has(cmd.root)) {
     return reject(
       engine,
@@ -82,36 +89,59 @@ export function execute(engine: Engine, client: Client, argv: string[]): Reply |
       new ErrorReply(
         `ERR Can't execute '${cmd.fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
       ),
+      cmd,
     );
   }
   if (engine.aof?.writeError && deniedByDiskError(engine, client, cmd)) {
-    return reject(engine, client, isExec, new ErrorReply(engine.aof.misconf() as string));
+    return reject(engine, client, isExec, new ErrorReply(engine.aof.misconf() as string), cmd);
   }
   if (client.monitor && KEYSPACE_FLAGS.some((f) => cmd.spec.flags.includes(f))) {
-    return reject(engine, client, isExec, new ErrorReply("ERR Replica can't interact with the keyspace"));
+    return reject(engine, client, isExec, new ErrorReply("ERR Replica can't interact with the keyspace"), cmd);
   }
   if (client.multi && !NOT_QUEUED.has(cmd.root)) {
     if (cmd.spec.flags.includes('no_multi')) {
       client.multi.error = true;
       engine.stats.rejectedCalls++;
+      cmd.stats.rejected++;
       return new ErrorReply('ERR Command not allowed inside a transaction');
     }
     const refused = engine.gateway?.queueCheck(client, cmd, argv);
-    if (refused) return reject(engine, client, false, refused);
+    if (refused) return reject(engine, client, false, refused, cmd);
     client.multi.queue.push(argv);
     return QUEUED;
   }
-  const reply = runCommand(engine, client, cmd, argv);
+  const reply = runCommand(engine, client, cmd, argv, started);
   if (engine.blocking.hasReady) engine.blocking.serveReady();
   return reply;
 }
 
+/** Date.now() − performance.now(), re-read at most once a second, so that a step of the system clock is followed. */
+let wallOffset = Date.now() - performance.now();
+let wallSyncedAt = performance.now();
+
+/** Unix ms (as Date.now()) at `now`, a performance.now() reading: one clock read per command instead of two. */
+function wallClock(now: number): number {
+  if (now - wallSyncedAt > 1000) {
+    wallOffset = Date.now() - now;
+    wallSyncedAt = now;
+  }
+  return Math.floor(wallOffset + now);
+}
+
 /**
  * Redis's rejectCommand: a command refused before running flags an open transaction, and a refused EXEC
- * discards the transaction and answers `EXECABORT Transaction discarded because of: <reason>`.
+ * discards the transaction and answers `EXECABORT Transaction discarded because of: <reason>`. Counted
+ * against `cmd` (INFO commandstats `rejected_calls`) when it was known.
  */
-function reject(engine: Engine, client: Client, isExec: boolean, err: ErrorReply): ErrorReply {
+function reject(
+  engine: Engine,
+  client: Client,
+  isExec: boolean,
+  err: ErrorReply,
+  cmd: RuntimeCommand | null,
+): ErrorReply {
   engine.stats.rejectedCalls++;
+  if (cmd !== null) cmd.stats.rejected++;
   engine.stats.errorReplies++;
   if (isExec) {
     client.multi = null;
@@ -138,17 +168,20 @@ function deniedByDiskError(engine: Engine, client: Client, cmd: RuntimeCommand):
 /**
  * Redis's call(): runs a resolved command's handler, turns thrown CommandErrors into error replies, then
  * shows the command to monitors (unless it is admin or skip_monitor: whether it failed or not, a command
- * that blocks when it starts). Used by `execute` and by EXEC for queued commands (which must not serve
- * blocked clients until the whole EXEC is done).
+ * that blocks when it starts). Counts the call and its latency since `started` (performance.now(); default:
+ * now) in `cmd.stats` (a Promise reply: when it settles, counting an error reply then as a failed call).
+ * Used by `execute` and by EXEC for queued commands (which must not serve blocked clients until the whole
+ * EXEC is done).
  */
 export function runCommand(
   engine: Engine,
   client: Client,
   cmd: RuntimeCommand,
   argv: string[],
+  started = performance.now(),
 ): Reply | Promise<Reply> {
-  cmd.stats.calls++;
   client.argv = argv;
+  engine.memory.touchCommand(client.db, cmd, argv);
   if (engine.writeGuard !== null && cmd.write) engine.writeGuard(client.db, commandKeys(cmd, argv));
   const aof = engine.aof;
   let reply: Reply | Promise<Reply>;
@@ -173,7 +206,37 @@ export function runCommand(
   if (engine.monitors.size !== 0 && !HIDDEN_FROM_MONITORS.some((f) => cmd.spec.flags.includes(f))) {
     engine.feedMonitors(client, redactForMonitors(cmd, argv));
   }
+  // Counted once the handler has run, as Redis does: INFO commandstats does not count the INFO running it,
+  // and CONFIG RESETSTAT counts itself after the reset.
+  cmd.stats.calls++;
+  if (reply instanceof Promise) settled(engine, cmd, reply, started);
+  else observeLatency(cmd, started);
   return reply;
+}
+
+/** Adds the time since `started` (performance.now()) to the command's latency histogram. */
+function observeLatency(cmd: RuntimeCommand, started: number): void {
+  const us = (performance.now() - started) * 1000;
+  const stats = cmd.stats;
+  if (stats.latency === null) stats.latency = new Histogram(COMMAND_LATENCY_BOUNDS_US);
+  stats.latency.observe(us);
+}
+
+/**
+ * When a Promise reply settles (a blocked command served or timed out, a command forwarded to Redis): its
+ * latency, and an error reply as a failed call. The caller keeps `reply` itself (its `pipelined` mark).
+ */
+function settled(engine: Engine, cmd: RuntimeCommand, reply: Promise<Reply>, started: number): void {
+  reply.then(
+    (r) => {
+      observeLatency(cmd, started);
+      if (r instanceof ErrorReply) {
+        cmd.stats.failed++;
+        engine.stats.errorReplies++;
+      }
+    },
+    () => observeLatency(cmd, started),
+  );
 }
 
 /** The handler's reply, with thrown errors as error replies (counted as failed calls). */

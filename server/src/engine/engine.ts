@@ -13,6 +13,7 @@ import { ConfigParams } from './config-params.js';
 import { Db } from './db.js';
 import { execute } from './dispatch.js';
 import { ExpiryScheduler } from './expiry.js';
+import { MemoryTracker } from './memory.js';
 import {
   classBit,
   type DbEvent,
@@ -52,6 +53,89 @@ export class ClientRegistry {
   }
 }
 
+/**
+ * A histogram with fixed upper bounds, as Prometheus exposes one: a count per bucket (not cumulative; the
+ * last one is +Inf) and the sum of what was observed. `observe` allocates nothing. INFO latencystats and
+ * the `/metrics` histograms (net/metrics.ts) both read these.
+ */
+export class Histogram {
+  /** counts[i]: observations in (bounds[i-1], bounds[i]]; counts[bounds.length]: those above the last bound. */
+  readonly counts: Float64Array;
+  sum = 0;
+
+  /** `bounds`: increasing upper bounds, in the unit observations come in. */
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+  }
+
+  /** Number of observations. */
+  get count(): number {
+    let n = 0;
+    for (const c of this.counts) n += c;
+    return n;
+  }
+
+  /**
+   * The estimated `q`-quantile (0 ≤ q ≤ 1), interpolated linearly inside its bucket as Prometheus's
+   * `histogram_quantile` does: exact only to the bucket. The last finite bound when it falls above it; 0
+   * when nothing was observed.
+   */
+  quantile(q: number): number {
+    const total = this.count;
+    if (total === 0) return 0;
+    const rank = q * total;
+    const b = this.bounds;
+    let below = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      const c = this.counts[i];
+      if (c > 0 && below + c >= rank) {
+        if (i === b.length) return b[b.length - 1];
+        const lower = i === 0 ? 0 : b[i - 1];
+        return lower + ((b[i] - lower) * (rank - below)) / c;
+      }
+      below += c;
+    }
+    return b[b.length - 1];
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+  }
+}
+
+/**
+ * Upper bounds (µs) of every command's latency histogram: 1 µs to 10 s, 1-2.5-5 per decade. A command's
+ * latency runs from the dispatcher receiving it (`execute`; for a command queued in MULTI, from EXEC running
+ * it) to its reply (for a blocking or forwarded command, a Promise: to its settling).
+ */
+export const COMMAND_LATENCY_BOUNDS_US: readonly number[] = [
+  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1e3, 2.5e3, 5e3, 1e4, 2.5e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7,
+];
+
+/** Upper bounds (ms) of the histogram of active expiry's lateness: 1 ms to 10 s. */
+export const EXPIRY_LATENESS_BOUNDS_MS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1e3, 2.5e3, 5e3, 1e4];
+
+/** A command's counters (INFO commandstats and latencystats, `/metrics`): one object per table entry. */
+export interface CommandStats {
+  /** Times its handler ran (Redis's `calls`). */
+  calls: number;
+  /** Calls that answered an error (Redis's `failed_calls`). */
+  failed: number;
+  /** Times it was refused before running: NOAUTH, NOPERM, OOM, MISCONF, wrong context (Redis's `rejected_calls`). */
+  rejected: number;
+  /** Latency of finished calls, µs (COMMAND_LATENCY_BOUNDS_US); made at its first call. */
+  latency: Histogram | null;
+}
+
 export interface EngineStats {
   startedAt: number;
   commands: number;
@@ -60,9 +144,14 @@ export interface EngineStats {
   keyspaceMisses: number;
   rejectedCalls: number;
   errorReplies: number;
+  /** PUBLISH calls. */
   pubsubMessages: number;
-  /** Per command full name: calls and failed calls (INFO commandstats). */
-  perCommand: Map<string, { calls: number; failed: number }>;
+  /** Events of the stream (keyspace notifications, PUBLISH) sent out by `publishEvent`… */
+  eventsPublished: number;
+  /** …and the deliveries to subscribers they made (one event, many subscribers). */
+  eventsDelivered: number;
+  /** How late active expiry deleted keys after their deadline, ms (EXPIRY_LATENESS_BOUNDS_MS). */
+  expiryLateness: Histogram;
 }
 
 /**
@@ -75,6 +164,8 @@ export class Engine {
   readonly pubsub = new PubSub();
   readonly blocking = new Blocking();
   readonly expiry: ExpiryScheduler;
+  /** Memory accounting, access tracking (LRU/LFU) and eviction (engine/memory.ts, engine/eviction.ts). */
+  readonly memory: MemoryTracker;
   readonly scans: ScanCursors;
   readonly table: CommandTable;
   readonly params: ConfigParams;
@@ -119,7 +210,9 @@ export class Engine {
     rejectedCalls: 0,
     errorReplies: 0,
     pubsubMessages: 0,
-    perCommand: new Map(),
+    eventsPublished: 0,
+    eventsDelivered: 0,
+    expiryLateness: new Histogram(EXPIRY_LATENESS_BOUNDS_MS),
   };
   /** Extra `INFO stats` fields from the front doors (rejected connections, buffer-limit disconnections…). */
   readonly infoStats: (() => [string, number][])[] = [];
@@ -131,6 +224,7 @@ export class Engine {
   constructor(readonly options: ServerOptions) {
     this.dbs = Array.from({ length: options.databases }, (_, i) => new Db(this, i));
     this.expiry = new ExpiryScheduler(this, options.databases);
+    this.memory = new MemoryTracker(this);
     this.scans = new ScanCursors(options.scanCursorCache);
     this.events = new EventLog(options.eventLogMaxBytes, options.eventLogMaxAge * 1000);
     this.table = buildCommandTable();
@@ -176,6 +270,7 @@ export class Engine {
    */
   notify(db: Db, key: string, event: string, cls: EventClass): void {
     this.dirty++;
+    this.memory.onKeyChange(db, key);
     if (this.watchers.size !== 0) this.touchWatched(db.index, key);
     this.blocking.signal(db, key);
     const flags = this.notifyFlags;
@@ -199,12 +294,16 @@ export class Engine {
    */
   publishEvent(channel: string, message: string, key: string | null): number {
     const offset = this.events.append(channel, message, key);
-    return this.pubsub.publish(channel, message, key, offset);
+    const n = this.pubsub.publish(channel, message, key, offset);
+    this.stats.eventsPublished++;
+    this.stats.eventsDelivered += n;
+    return n;
   }
 
   /** Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB): WATCH invalidation and listeners. */
   notifyDb(e: DbEvent, touchedKeys: Iterable<[number, string]>): void {
     this.dirty++;
+    this.memory.onDbEvent(e);
     for (const [db, key] of touchedKeys) this.touchWatched(db, key);
     for (const l of this.listeners) l.onDbEvent?.(e);
   }
@@ -302,9 +401,44 @@ export class Engine {
     c.multi = null;
   }
 
+  /**
+   * CONFIG RESETSTAT: zeroes the counters INFO stats, commandstats and latencystats show (and `/metrics`
+   * with them: Prometheus sees a counter reset).
+   */
+  resetStats(): void {
+    const s = this.stats;
+    s.commands = 0;
+    s.expiredKeys = 0;
+    s.keyspaceHits = 0;
+    s.keyspaceMisses = 0;
+    s.rejectedCalls = 0;
+    s.errorReplies = 0;
+    s.pubsubMessages = 0;
+    s.eventsPublished = 0;
+    s.eventsDelivered = 0;
+    s.expiryLateness.reset();
+    this.memory.resetStats();
+    const a = this.acl.stats;
+    a.authFailures = 0;
+    a.deniedCommands = 0;
+    a.deniedKeys = 0;
+    a.deniedChannels = 0;
+    const zero = (c: RuntimeCommand) => {
+      c.stats.calls = 0;
+      c.stats.failed = 0;
+      c.stats.rejected = 0;
+      c.stats.latency?.reset();
+    };
+    for (const cmd of new Set(this.table.values())) {
+      zero(cmd);
+      for (const sub of cmd.subcommands?.values() ?? []) zero(sub);
+    }
+  }
+
   /** Stops timers; the front doors close their own sockets. */
   shutdown(): void {
     this.expiry.stop();
+    this.memory.stop();
   }
 }
 

@@ -19,7 +19,10 @@ export class ExpiryScheduler {
   private stopped = false;
   /** Max milliseconds of expiry work per run before yielding to the event loop. */
   budgetMs = 5;
-  /** Lateness samples (ms after deadline) of the last runs, for INFO `expired_lateness_*` and metrics. */
+  /**
+   * How late (ms after its deadline) the last key expired here was deleted (INFO `expire_last_lateness_ms`);
+   * every one is also counted in `engine.stats.expiryLateness`, the histogram `/metrics` shows.
+   */
   lastLatenessMs = 0;
 
   constructor(
@@ -59,6 +62,19 @@ export class ExpiryScheduler {
     this.immediate = null;
   }
 
+  /**
+   * The key of `db` with the nearest deadline (volatile-ttl eviction), or undefined when no key has one.
+   * Stale entries met at the top are dropped.
+   */
+  nearest(db: Db): string | undefined {
+    const h = this.heaps[db.index];
+    while (h.at.length > 0) {
+      if (db.expires.get(h.keys[0]) === h.at[0]) return h.keys[0];
+      pop(h.at, h.keys);
+    }
+    return undefined;
+  }
+
   /** Number of heap entries, live and stale (for INFO). */
   get pending(): number {
     let n = 0;
@@ -84,6 +100,7 @@ export class ExpiryScheduler {
     const deadline = start + this.budgetMs;
     let more = false;
     const dbs = this.engine.dbs;
+    const lateness = this.engine.stats.expiryLateness;
     for (let i = 0; i < this.heaps.length && !more; i++) {
       const h = this.heaps[i];
       const db = dbs[i];
@@ -100,6 +117,7 @@ export class ExpiryScheduler {
         pop(h.at, h.keys);
         if (db.expires.get(key) === at) {
           this.lastLatenessMs = now - at;
+          lateness.observe(now - at);
           this.engine.expireKey(db, key);
         }
       }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Envelope } from '@kvws/shared/protocol';
@@ -8,11 +8,12 @@ import { RESERVED_CLAIMS, TokenError } from '../auth/jwt.js';
 import type { ApiToken } from '../config.js';
 import type { Client } from '../engine/client.js';
 import { type Engine, MonitorLine } from '../engine/engine.js';
+import { type Logger, silentLogger } from '../log.js';
 import { fromJsonArg, resp2Json } from '../protocol/json.js';
 import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
 import { RespWriter } from '../protocol/resp.js';
 import { type HttpsServer, pathOf } from './https-server.js';
-import { clientForSocket, isLoopback } from './resp-server.js';
+import { clientForSocket, formatAddr, isLoopback } from './resp-server.js';
 import { originAllowed } from './ws-gateway.js';
 
 /**
@@ -39,9 +40,11 @@ import { originAllowed } from './ws-gateway.js';
  * base64`, base64; `Upstash-Response-Format: resp2` answers the raw RESP2 bytes instead.
  *
  * Every response carries `Vary: Origin`, `X-Content-Type-Options: nosniff`, `Cache-Control: no-store`
- * (except the JWKS) and, on the command endpoints, `upstash-sync-token` (the server's count of key changes so
- * far); a request from an allowed browser origin gets the CORS headers. Nothing here logs, and no error
- * message repeats a token or a password.
+ * (except the JWKS), `X-Request-Id` (the request's id: the client's own `X-Request-Id` when it is a sane
+ * token, see `requestId`, else one made here) and, on the command endpoints, `upstash-sync-token` (the
+ * server's count of key changes so far); a request from an allowed browser origin gets the CORS headers.
+ * Failed requests are logged with their `reqId` (see HttpApiOptions.logger); no log line or error message
+ * repeats a token or a password, and none holds a query string or a request body.
  */
 
 export interface HttpApiOptions {
@@ -61,6 +64,12 @@ export interface HttpApiOptions {
   allowedOrigins?: string[];
   /** Static API tokens bound to ACL users. Default: the server option `apiTokens`. Read once, at construction. */
   apiTokens?: ApiToken[];
+  /**
+   * Lines about failed requests, each with its `reqId`, method, route (the path's first segment, never a
+   * key or a value), status and `addr`: 5xx at error (with the exception), 401 at warn, 403 at info, other
+   * 4xx at debug. Default: none. Read once, at construction.
+   */
+  logger?: Logger;
 }
 
 /** Counters for INFO (stats section, `http_*`). */
@@ -176,6 +185,7 @@ const CORS_ALLOW_HEADERS = [
   'Upstash-Telemetry-Platform',
   'Upstash-Telemetry-Sdk',
   'Upstash-Telemetry-Retry',
+  'X-Request-Id',
 ].join(', ');
 /** Seconds a browser may cache a preflight answer (Chromium caps it at 7200). */
 export const CORS_MAX_AGE = 600;
@@ -444,6 +454,28 @@ function onBodyAbort(this: BodyRequest): void {
 const kSession = Symbol('kvws.httpSession');
 type SessionResponse = ServerResponse & { [kSession]?: Client };
 
+const kRequestId = Symbol('kvws.requestId');
+type IdResponse = ServerResponse & { [kRequestId]?: string };
+
+/** A client's `X-Request-Id` that is used as the request's id: 1 to 128 of A–Z a–z 0–9 and `_.:+/=@-`. */
+const SANE_REQUEST_ID = /^[\w.:+/=@-]{1,128}$/;
+
+/** The id of the request `res` answers ('' before `serve` gave it one). */
+function requestIdOf(res: ServerResponse): string {
+  return (res as IdResponse)[kRequestId] ?? '';
+}
+
+/**
+ * The route of a request for log lines: its path's first segment (`/set`, `/pipeline`, `/subscribe`) —
+ * later segments may be keys and values — or the whole path of the token and key endpoints.
+ */
+function routeOf(req: IncomingMessage): string {
+  const path = pathOf(req);
+  if (path === '/auth/token' || path === '/.well-known/jwks.json') return path;
+  const slash = path.indexOf('/', 1);
+  return (slash < 0 ? path : path.slice(0, slash)).slice(0, 64);
+}
+
 /** A session's response closed: its client leaves `engine.clients`. */
 function onSessionClose(this: SessionResponse): void {
   const client = this[kSession];
@@ -485,6 +517,11 @@ export class HttpApi {
   private readonly staticTokens: readonly StaticToken[];
   /** READONLY_TOKEN_RULES, compiled at first use. */
   private readonlyRules: User | null = null;
+  /** See HttpApiOptions.logger. */
+  readonly log: Logger;
+  /** Made request ids: this random prefix (one per server), `-`, a counter in base 36. */
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private idCounter = 0;
 
   constructor(
     readonly engine: Engine,
@@ -506,7 +543,9 @@ export class HttpApi {
         return opts.allowedOrigins ?? live.allowedOrigins ?? [];
       },
       apiTokens: opts.apiTokens ?? live.apiTokens ?? [],
+      logger: opts.logger ?? silentLogger,
     };
+    this.log = this.options.logger;
     this.staticTokens = this.options.apiTokens.map((t) => ({
       hash:
         t.sha256 !== undefined
@@ -559,6 +598,7 @@ export class HttpApi {
    */
   private serve(ep: Endpoint, req: IncomingMessage, res: ServerResponse): void {
     this.stats.requests++;
+    (res as IdResponse)[kRequestId] = this.requestId(req);
     const method = req.method ?? '';
     try {
       this.checkOrigin(req, res);
@@ -586,10 +626,40 @@ export class HttpApi {
     if (p !== undefined) p.catch((e: unknown) => this.failWith(req, res, e));
   }
 
-  /** Answers a thrown value: an HttpError with its status, anything else as a 500. */
+  /**
+   * The request's id: its `X-Request-Id` header when that is a sane token (SANE_REQUEST_ID: no blanks,
+   * quotes or control characters, at most 128 characters), else a new one (`<prefix>-<counter>`).
+   */
+  private requestId(req: IncomingMessage): string {
+    const given = req.headers['x-request-id'];
+    if (typeof given === 'string' && SANE_REQUEST_ID.test(given)) return given;
+    return `${this.idPrefix}-${(++this.idCounter).toString(36)}`;
+  }
+
+  /** Answers a thrown value: an HttpError with its status, anything else as a 500 (logged with its stack). */
   private failWith(req: IncomingMessage, res: ServerResponse, e: unknown): void {
     if (e instanceof HttpError) this.fail(req, res, e);
-    else this.fail(req, res, new HttpError(500, internalError(e).message));
+    else this.fail(req, res, new HttpError(500, internalError(e).message), e);
+  }
+
+  /**
+   * Logs a failed request (see HttpApiOptions.logger): `e`'s status and message (never a token: error
+   * messages do not repeat them), and `cause`, the exception behind a 500.
+   */
+  private logFailure(req: IncomingMessage, res: ServerResponse, e: HttpError, cause?: unknown): void {
+    const status = e.status;
+    const level = status >= 500 ? 'error' : status === 401 ? 'warn' : status === 403 ? 'info' : 'debug';
+    if (!this.log.isLevelEnabled(level)) return;
+    const fields: Record<string, unknown> = {
+      reqId: requestIdOf(res),
+      method: req.method,
+      route: routeOf(req),
+      status,
+      addr: formatAddr(req.socket.remoteAddress, req.socket.remotePort),
+    };
+    if (cause instanceof Error) fields.err = cause;
+    const what = status === 401 ? 'HTTP API authentication failed' : `HTTP API request failed (${status})`;
+    this.log[level](fields, `${what}: ${e.message}`);
   }
 
   /**
@@ -632,6 +702,7 @@ export class HttpApi {
       vary: 'Origin',
       allow: [...ep.methods, 'OPTIONS'].join(', '),
       'content-length': '0',
+      'x-request-id': requestIdOf(res),
     };
     if (req.headers.origin !== undefined) {
       headers['access-control-allow-methods'] = CORS_ALLOW_METHODS;
@@ -675,6 +746,8 @@ export class HttpApi {
       'nosniff',
     ];
     if (syncToken) h.push('upstash-sync-token', String(this.writes));
+    const id = requestIdOf(res);
+    if (id !== '') h.push('x-request-id', id);
     for (const k in headers) h.push(k, headers[k]);
     res.writeHead(status, h);
     if (raw === undefined) res.end(text);
@@ -691,16 +764,18 @@ export class HttpApi {
     }
     durable.then(
       () => this.send(res, status, body, NO_HEADERS, 'no-store', raw, true),
-      (e: Error) =>
-        this.send(res, 500, {
-          error: `ERR not acknowledged: the append-only file could not keep the write (${e.message})`,
-        }),
+      (e: Error) => {
+        const error = `ERR not acknowledged: the append-only file could not keep the write (${e.message})`;
+        this.log.error({ reqId: requestIdOf(res), status: 500 }, `HTTP API request failed (500): ${error}`);
+        this.send(res, 500, { error });
+      },
     );
   }
 
   /** Answers `{error}` with the HttpError's status and headers; a 413 also drops the rest of the body. */
-  private fail(req: IncomingMessage, res: ServerResponse, e: HttpError): void {
+  private fail(req: IncomingMessage, res: ServerResponse, e: HttpError, cause?: unknown): void {
     if (e.status === 401) this.stats.authFailures++;
+    if (!res.headersSent && !res.destroyed) this.logFailure(req, res, e, cause);
     if (e.status === 413) {
       this.stats.rejectedBodyTooLarge++;
       this.discardRest(req);
@@ -1205,6 +1280,7 @@ export class HttpApi {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
       'upstash-sync-token': String(this.writes),
+      'x-request-id': requestIdOf(res),
       // Tells nginx-style proxies not to buffer the stream.
       'x-accel-buffering': 'no',
     });

@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Client, type FrontDoor } from '../engine/client.js';
 import type { Engine } from '../engine/engine.js';
+import { type Logger, silentLogger } from '../log.js';
 import { ErrorReply, isPipelined, type Reply } from '../protocol/reply.js';
 import {
   PROTO_INLINE_MAX_SIZE,
@@ -63,9 +64,16 @@ export interface RespServerOptions {
   maxInlineLen?: number;
   /** Like Redis `client-query-buffer-limit`: unprocessed input beyond this closes the client. Default 1 GiB. */
   maxQueryBuffer?: number;
+  /**
+   * Lines about connections, each with its `clientId` and `addr`: failed logins (warn), disconnections for
+   * output or query buffer limits (warn), protocol errors (info), refusals (max clients: warn; protected
+   * mode: info), idle timeouts (debug). Default: none. Read once, at construction.
+   */
+  logger?: Logger;
 }
 
-export type ResolvedRespServerOptions = Required<Omit<RespServerOptions, 'tls'>> & Pick<RespServerOptions, 'tls'>;
+export type ResolvedRespServerOptions = Required<Omit<RespServerOptions, 'tls' | 'logger'>> &
+  Pick<RespServerOptions, 'tls'>;
 
 /** Counters for INFO (stats section). */
 export interface RespServerStats {
@@ -153,11 +161,14 @@ export class RespServer {
   private readonly sockets = new Set<net.Socket>();
   private server: net.Server | null = null;
   private cron: NodeJS.Timeout | null = null;
+  /** See RespServerOptions.logger. */
+  readonly log: Logger;
 
   constructor(
     readonly engine: Engine,
     opts: RespServerOptions = {},
   ) {
+    this.log = opts.logger ?? silentLogger;
     const defaults: ResolvedRespServerOptions = {
       host: '127.0.0.1',
       port: 6380,
@@ -271,10 +282,18 @@ export class RespServer {
       return;
     }
     if (this.engine.clients.size >= o.maxClients) {
+      this.log.warn(
+        { addr: formatAddr(socket.remoteAddress, socket.remotePort) },
+        `RESP connection refused: max number of clients reached (${o.maxClients})`,
+      );
       this.reject(socket, MAX_CLIENTS_ERR);
       return;
     }
     if (o.protectedMode && !o.authConfigured() && !isLoopback(socket.remoteAddress)) {
+      this.log.info(
+        { addr: formatAddr(socket.remoteAddress, socket.remotePort) },
+        'RESP connection refused: protected mode (no authentication configured, the client is not on loopback)',
+      );
       this.reject(socket, DENIED_ERR);
       return;
     }
@@ -368,6 +387,7 @@ class RespConnection {
     parser.feed(chunk);
     if (parser.bufferedBytes > this.server.options.maxQueryBuffer) {
       this.server.stats.queryBufferLimitDisconnections++;
+      this.logLine('warn', `RESP client closed: query buffer over ${this.server.options.maxQueryBuffer} bytes`);
       this.destroy();
       return;
     }
@@ -389,6 +409,7 @@ class RespConnection {
         if (argv === null) break;
         if (argv instanceof RespProtocolError) {
           this.server.stats.protocolErrors++;
+          this.logLine('info', `RESP client closed after a protocol error: ${argv.message}`);
           writer.write(new ErrorReply(argv.message), client.resp);
           this.ending = true;
           break;
@@ -455,6 +476,10 @@ class RespConnection {
   private settled(slot: Slot, reply: Reply, blocking: boolean): void {
     if (blocking) this.waiting = false;
     else this.inFlight--;
+    // Logins are asynchronous (argon2id, JWT checks): a failed one is a Promise settled with WRONGPASS.
+    if (reply instanceof ErrorReply && reply.message.startsWith('WRONGPASS')) {
+      this.logLine('warn', `RESP authentication failed: ${reply.message}`);
+    }
     if (this.closed) return;
     slot.reply = reply;
     slot.done = true;
@@ -520,6 +545,7 @@ class RespConnection {
         () => {
           // Not durable: the replies are never sent; the client sees the connection close (no acknowledgement).
           this.server.stats.persistenceDisconnections++;
+          this.logLine('warn', 'RESP client closed: the append-only file could not keep its writes');
           this.destroy();
         },
       );
@@ -569,6 +595,10 @@ class RespConnection {
       return true;
     }
     this.server.stats.outputBufferLimitDisconnections++;
+    this.logLine(
+      'warn',
+      `RESP client closed for overcoming its output buffer limit (${pending} bytes unsent${this.client.subscriptionCount > 0 ? ', pub/sub' : ''})`,
+    );
     this.destroy();
     return false;
   }
@@ -597,6 +627,7 @@ class RespConnection {
     }
     if (now - this.lastActivity > timeoutMs) {
       this.server.stats.idleTimeouts++;
+      this.logLine('debug', `RESP client closed: idle for over ${timeoutMs / 1000} s (timeout)`);
       this.destroy();
     }
   }
@@ -624,6 +655,11 @@ class RespConnection {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
+  }
+
+  /** Logs `msg` at `level` with this connection's client id and address. */
+  private logLine(level: 'debug' | 'info' | 'warn', msg: string): void {
+    this.server.log[level]({ clientId: this.client.id, addr: this.client.addr }, msg);
   }
 
   /** Socket closed (either side): the engine cleans up subscriptions, blocked state and watches. */

@@ -19,10 +19,11 @@ import { looksLikeJwt } from '../auth/jwt.js';
 import type { Client } from '../engine/client.js';
 import { lookupCommand } from '../engine/dispatch.js';
 import { type Engine, MonitorLine } from '../engine/engine.js';
+import { type Logger, silentLogger } from '../log.js';
 import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
 import { ErrorReply, isPipelined, NullArray, PushReply, type Reply } from '../protocol/reply.js';
 import { rejectUpgrade } from './https-server.js';
-import { clientForSocket, isLoopback } from './resp-server.js';
+import { clientForSocket, formatAddr, isLoopback } from './resp-server.js';
 
 /**
  * The WebSocket gateway: JSON frames (docs/protocol.md, schemas in shared/src/protocol.ts) over the `/ws`
@@ -57,9 +58,16 @@ export interface WsGatewayOptions {
   protectedMode?: boolean;
   /** Whether authentication is configured (disables protected mode). Default: () => false. */
   authConfigured?: () => boolean;
+  /**
+   * Lines about handshakes and connections, with the connection's `clientId` and `addr`: failed logins
+   * (warn), disconnections for slowness (4408, warn), protocol errors and frames too large (info), dead
+   * peers, authentication timeouts and expired tokens (info), refused handshakes (origin, protected mode:
+   * info; max clients: warn). Default: none. Read once, at construction.
+   */
+  logger?: Logger;
 }
 
-type ResolvedOptions = Required<WsGatewayOptions>;
+type ResolvedOptions = Required<Omit<WsGatewayOptions, 'logger'>>;
 
 /** Counters for INFO (stats section, `ws_*`). */
 export interface WsGatewayStats {
@@ -330,11 +338,14 @@ export class WsGateway {
   private readonly wss: WebSocketServer;
   private pingTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** See WsGatewayOptions.logger. */
+  readonly log: Logger;
 
   constructor(
     readonly engine: Engine,
     opts: WsGatewayOptions = {},
   ) {
+    this.log = opts.logger ?? silentLogger;
     const defaults: ResolvedOptions = {
       maxFrame: 1024 * 1024,
       maxInFlight: 1000,
@@ -398,6 +409,10 @@ export class WsGateway {
     const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
     if (origin !== undefined && !originAllowed(origin, req.headers.host, secure, o.allowedOrigins)) {
       this.stats.rejectedOrigin++;
+      this.log.info(
+        { addr: formatAddr(req.socket.remoteAddress, req.socket.remotePort), origin: origin.slice(0, 200) },
+        'WebSocket handshake refused (403): origin not allowed (see --allowed-origins)',
+      );
       rejectUpgrade(
         socket,
         403,
@@ -407,6 +422,10 @@ export class WsGateway {
     }
     if (this.engine.clients.size >= o.maxClients) {
       this.stats.rejectedMaxClients++;
+      this.log.warn(
+        { addr: formatAddr(req.socket.remoteAddress, req.socket.remotePort) },
+        `WebSocket handshake refused (503): max number of clients reached (${o.maxClients})`,
+      );
       rejectUpgrade(socket, 503, 'ERR max number of clients reached');
       return;
     }
@@ -418,6 +437,10 @@ export class WsGateway {
       }
       if (o.protectedMode && !o.authConfigured() && !isLoopback(req.socket.remoteAddress)) {
         this.stats.rejectedProtectedMode++;
+        this.log.info(
+          { addr: formatAddr(req.socket.remoteAddress, req.socket.remotePort) },
+          'WebSocket connection closed (1008): protected mode (no authentication configured, the client is not on loopback)',
+        );
         ws.on('error', () => {});
         ws.close(CloseCode.policyViolation, PROTECTED_REASON);
         return;
@@ -517,6 +540,7 @@ class WsConnection {
           this.durableWait = false;
           this.pending = [];
           this.pendingBytes = 0;
+          this.logLine('warn', 'WebSocket client closed: the append-only file could not keep its writes');
           this.close(CloseCode.internalError, 'the append-only file could not keep the writes (disk error)');
         },
       );
@@ -555,6 +579,7 @@ class WsConnection {
     client.kill = (reason) => this.kill(reason);
     client.outputBytes = () => ws.bufferedAmount + this.pendingBytes;
     client.onAuthExpired = () => {
+      this.logLine('info', 'WebSocket client closed (4401): its token expired');
       this.send(JSON.stringify({ push: 'auth', event: 'expired' }));
       this.close(CloseCode.unauthorized, 'token expired');
     };
@@ -564,7 +589,9 @@ class WsConnection {
       const secs = engine.options.authTimeout;
       this.authTimer = setTimeout(() => {
         this.authTimer = null;
-        if (!this.client.authenticated) this.close(CloseCode.unauthorized, `not authenticated within ${secs} seconds`);
+        if (this.client.authenticated) return;
+        this.logLine('info', `WebSocket client closed (4401): not authenticated within ${secs} seconds`);
+        this.close(CloseCode.unauthorized, `not authenticated within ${secs} seconds`);
       }, secs * 1000);
       this.authTimer.unref();
     }
@@ -575,6 +602,7 @@ class WsConnection {
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') gateway.stats.frameTooLarge++;
       else gateway.stats.protocolErrors++;
+      this.logLine('info', `WebSocket client closed after a protocol error: ${err.message}`, { code: err.code });
     });
     ws.on('close', () => this.onClose());
     s.on('drain', () => {
@@ -767,6 +795,13 @@ class WsConnection {
 
   private finish(job: Job): void {
     this.inFlight--;
+    if (job.kind === 'auth' || job.kind === 'cmd') {
+      // An `auth` frame, or AUTH / HELLO … AUTH sent as a command.
+      const r = job.results[0];
+      if ('error' in r && r.error.startsWith('WRONGPASS')) {
+        this.logLine('warn', `WebSocket authentication failed: ${r.error}`);
+      }
+    }
     if (job.kind === 'auth') {
       const r = job.results[0];
       const c = this.client;
@@ -937,6 +972,7 @@ class WsConnection {
     const unsent = ws.bufferedAmount + this.pendingBytes;
     if (max > 0 && unsent > max) {
       this.gateway.stats.slowDisconnections++;
+      this.logLine('warn', `WebSocket client closed (4408): too slow, more than ${max} bytes unsent`);
       this.close(CloseCode.tooSlow, `too slow: more than ${max} bytes unsent`);
       return;
     }
@@ -947,6 +983,10 @@ class WsConnection {
       if (this.softSince === 0) this.softSince = now;
       else if (now - this.softSince > secs * 1000) {
         this.gateway.stats.slowDisconnections++;
+        this.logLine(
+          'warn',
+          `WebSocket client closed (4408): too slow, ${soft} bytes or more unsent for over ${secs} s`,
+        );
         this.close(CloseCode.tooSlow, `too slow: ${soft} bytes or more unsent for over ${secs} s`);
         return;
       }
@@ -1003,6 +1043,7 @@ class WsConnection {
     if (this.closed) return;
     if (!this.alive) {
       this.gateway.stats.deadPeers++;
+      this.logLine('info', 'WebSocket client closed (4410): no pong within the ping interval');
       this.close(CloseCode.deadPeer, 'no pong within the ping interval');
       return;
     }
@@ -1034,6 +1075,11 @@ class WsConnection {
       this.ws.resume();
     }
     this.ws.close(code, reason);
+  }
+
+  /** Logs `msg` at `level` with this connection's client id and address (and `extra` fields). */
+  private logLine(level: 'info' | 'warn', msg: string, extra?: Record<string, unknown>): void {
+    this.gateway.log[level]({ clientId: this.client.id, addr: this.client.addr, ...extra }, msg);
   }
 
   terminate(): void {

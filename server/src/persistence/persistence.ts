@@ -109,6 +109,8 @@ export class Persistence {
         `event stream epoch ${this.engine.events.epoch} (kept in memory only: resumes do not survive a restart)`,
       );
     }
+    // Loading bypassed the memory accounting (engine/memory.ts): measure what was loaded.
+    this.engine.memory.rebuild();
     this.dirtyAtSave = this.engine.dirty;
     this.loaded = true;
     this.timer = setInterval(() => this.cron(), 1000);

@@ -121,6 +121,8 @@ describe('OBJECT IDLETIME', () => {
   });
 
   it('counts seconds since the last read or write; TYPE, EXISTS and TTL do not reset it', async () => {
+    // Under an LRU policy (kvws tracks accesses only with a limit or a policy; Redis always does).
+    await config('maxmemory-policy', 'allkeys-lru');
     const key = k();
     await r.set(key, 'v');
     expect(await r.call('OBJECT', 'IDLETIME', key)).toBe(0);

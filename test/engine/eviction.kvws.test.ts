@@ -348,6 +348,26 @@ describe('configuration', () => {
     expect(i.maxmemory_policy).toBe('allkeys-lfu');
   });
 
+  it('the default configuration tracks no key (no per-key cost); a policy or a limit starts tracking every key', async () => {
+    const { r } = await start([]);
+    await r.set('t:a', 'v');
+    expect(await r.call('OBJECT', 'IDLETIME', 't:a').catch((e: Error) => e.message)).toMatch(
+      /^ERR access times are not tracked/,
+    );
+    // INFO still answers (the process heap stands in for the dataset).
+    expect(Number((await info(r)).used_memory)).toBeGreaterThan(0);
+    await r.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    expect(await r.call('OBJECT', 'IDLETIME', 't:a')).toBe(0);
+    // Accounted again: a key of 1,000 bytes is counted once tracking is on.
+    const before = Number((await info(r)).used_memory);
+    await r.set('t:b', VALUE);
+    expect(Number((await info(r)).used_memory) - before).toBeGreaterThanOrEqual(1000);
+    await r.config('SET', 'maxmemory-policy', 'noeviction');
+    expect(await r.call('OBJECT', 'IDLETIME', 't:a').catch((e: Error) => e.message)).toMatch(/not tracked/);
+    await r.config('SET', 'maxmemory', '100mb');
+    expect(await r.call('OBJECT', 'IDLETIME', 't:a')).toBe(0);
+  });
+
   it('switching between LRU and LFU policies keeps every key tracked: counters start at 5, idle times carry over', async () => {
     const { server, r } = await start(['--maxmemory-policy', 'allkeys-lru']);
     await r.set('a', '1');

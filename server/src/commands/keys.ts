@@ -64,6 +64,12 @@ const ADJUST =
   'Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.';
 const LFU_NOT_SELECTED = `ERR An LFU maxmemory policy is not selected, access frequency not tracked. ${ADJUST}`;
 const LFU_SELECTED = `ERR An LFU maxmemory policy is selected, idle time not tracked. ${ADJUST}`;
+/**
+ * kvws keeps no per-key access data in the default configuration (it would cost about 100 bytes a key):
+ * OBJECT IDLETIME needs a maxmemory or a maxmemory-policy other than noeviction (engine/memory.ts).
+ */
+const NOT_TRACKED =
+  "ERR access times are not tracked: set maxmemory or a maxmemory-policy other than 'noeviction' (CONFIG SET maxmemory-policy allkeys-lru)";
 
 /** Keys of `db` whose deadline has not passed. */
 function isLive(db: Db, key: string, now: number): boolean {
@@ -347,6 +353,7 @@ export const handlers: Handlers = {
     if (db.lookup(argv[2]) === undefined) return null;
     const memory = client.engine.memory;
     if (memory.lfuMode) throw new CommandError(LFU_SELECTED);
+    if (!memory.tracking) throw new CommandError(NOT_TRACKED);
     return memory.idleSeconds(db, argv[2]);
   },
 

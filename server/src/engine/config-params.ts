@@ -166,6 +166,7 @@ export class ConfigParams {
         const n = parseMemory(v);
         if (n !== o.maxmemory) embeddedOnly();
         o.maxmemory = n;
+        engine.memory.refreshTracking();
         if (n !== 0 && engine.memory.used > n) {
           engine.log(
             `WARNING: the new maxmemory value set via CONFIG SET (${n}) is smaller than the current memory usage (${engine.memory.used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.`,
@@ -182,6 +183,7 @@ export class ConfigParams {
           throw new Error(`argument(s) must be one of the following: ${POLICIES.join(', ')}`);
         if (policy !== o.maxmemoryPolicy) embeddedOnly();
         engine.memory.setPolicy(policy);
+        engine.memory.refreshTracking();
       },
     });
     p.set('maxmemory-samples', {

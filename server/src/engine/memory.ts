@@ -285,6 +285,13 @@ export class MemoryTracker {
   evictedKeys = 0;
   /** True under an LFU policy: nodes are kept in counter lists and counters move on access. */
   lfuMode: boolean;
+  /**
+   * Whether keys are tracked at all (a node per key: its size, last access, LFU counter; about 100 bytes a
+   * key). Only while there is something to track them for — a `maxmemory`, or a `maxmemory-policy` other
+   * than noeviction (OBJECT IDLETIME/FREQ) — so the default configuration pays nothing per key. Turned on
+   * by `refreshTracking`, which then walks every key once.
+   */
+  tracking = false;
   readonly evictor: Evictor;
   private dbs: DbMemory[];
   /**
@@ -302,6 +309,7 @@ export class MemoryTracker {
     this.dbs = engine.dbs.map(() => new DbMemory());
     for (const d of this.dbs) this.used += d.total;
     this.lfuMode = engine.options.maxmemoryPolicy.endsWith('-lfu');
+    this.tracking = wantsTracking(engine.options);
     this.evictor = new Evictor(engine, this);
     this.tick();
     this.timer = setInterval(() => this.tick(), CLOCK_MS);
@@ -336,7 +344,7 @@ export class MemoryTracker {
    * node and `used`. While loading nothing is tracked (`rebuild` follows).
    */
   onKeyChange(db: Db, key: string): void {
-    if (this.engine.loading) return;
+    if (!this.tracking || this.engine.loading) return;
     const dm = this.dbs[db.index];
     const v = db.dict.get(key);
     const node = dm.nodes.get(key);
@@ -359,6 +367,7 @@ export class MemoryTracker {
 
   /** FLUSHDB/FLUSHALL start the databases' bookkeeping afresh; SWAPDB swaps it with the dictionaries. */
   onDbEvent(e: DbEvent): void {
+    if (!this.tracking) return;
     if (e.kind === 'swapdb') {
       const o = e.other as number;
       [this.dbs[e.db], this.dbs[o]] = [this.dbs[o], this.dbs[e.db]];
@@ -378,6 +387,12 @@ export class MemoryTracker {
    */
   rebuild(): void {
     this.tick();
+    if (!this.tracking) {
+      this.dbs = this.engine.dbs.map(() => new DbMemory());
+      this.used = 0;
+      for (const d of this.dbs) this.used += d.total;
+      return;
+    }
     this.dbs = this.engine.dbs.map((db) => {
       const dm = new DbMemory();
       for (const [key, v] of db.dict) this.addNode(dm, key, v);
@@ -394,6 +409,7 @@ export class MemoryTracker {
    * unless the command is one of NOTOUCH.
    */
   touchCommand(db: Db, cmd: RuntimeCommand, argv: string[]): void {
+    if (!this.tracking) return;
     let plan = this.plans.get(cmd);
     if (plan === undefined) {
       plan = touchPlan(cmd);
@@ -508,6 +524,17 @@ export class MemoryTracker {
     this.lfuMode = lfu;
   }
 
+  /**
+   * Starts or stops tracking after `maxmemory` or `maxmemory-policy` changed (see `tracking`): starting
+   * walks every key once (each as if just accessed); stopping drops the nodes.
+   */
+  refreshTracking(): void {
+    const want = wantsTracking(this.engine.options);
+    if (want === this.tracking) return;
+    this.tracking = want;
+    this.rebuild();
+  }
+
   // ---- OBJECT FREQ / IDLETIME ----
 
   /** OBJECT FREQ: the decayed LFU counter of `key`, or null when it has no node. */
@@ -537,6 +564,28 @@ export class MemoryTracker {
    */
   info(): { usage: [string, string | number][]; limit: [string, string | number][] } {
     const o = this.engine.options;
+    if (!this.tracking) {
+      // No per-key accounting without a limit or a policy: the process's heap stands in (as before).
+      const m = process.memoryUsage();
+      const heap = m.heapUsed + m.external + m.arrayBuffers;
+      if (heap > this.peak) this.peak = heap;
+      return {
+        usage: [
+          ['used_memory', heap],
+          ['used_memory_human', bytesToHuman(heap)],
+          ['used_memory_peak', this.peak],
+          ['used_memory_peak_human', bytesToHuman(this.peak)],
+          ['used_memory_peak_perc', `${((heap / this.peak) * 100).toFixed(2)}%`],
+          ['used_memory_overhead', 0],
+          ['used_memory_dataset', heap],
+        ],
+        limit: [
+          ['maxmemory', o.maxmemory],
+          ['maxmemory_human', bytesToHuman(o.maxmemory)],
+          ['maxmemory_policy', o.maxmemoryPolicy],
+        ],
+      };
+    }
     let overhead = 0;
     for (const d of this.dbs) overhead += d.total - d.bytes + d.nodes.size * NODE_BYTES;
     return {
@@ -563,6 +612,11 @@ export class MemoryTracker {
  * b (1), k (1000), kb (1024), m (10^6), mb (2^20), g (10^9), gb (2^30); no digits at all is 0. Throws
  * Error("argument must be a memory value") otherwise (a sign, a fraction, blanks, another unit).
  */
+/** Whether the options ask for per-key tracking (MemoryTracker.tracking). */
+function wantsTracking(o: Engine['options']): boolean {
+  return o.maxmemory !== 0 || o.maxmemoryPolicy !== 'noeviction';
+}
+
 export function parseMemory(v: string): number {
   const m = /^(\d*)(b|k|kb|m|mb|g|gb)?$/i.exec(v);
   if (!m) throw new Error('argument must be a memory value');

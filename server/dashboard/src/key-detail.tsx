@@ -408,6 +408,51 @@ function LoadError({ error }: { error: Explained | null }) {
   );
 }
 
+/**
+ * The actions cell of an editable row (a hash field, a list element, a set member, a sorted-set member):
+ * Save and Cancel while the row is being edited, else Edit and a confirmed Remove.
+ */
+function RowActions({
+  editing,
+  onSave,
+  onCancel,
+  onEdit,
+  editLabel = 'Edit',
+  editAria,
+  removeLabel = 'Remove',
+  onRemove,
+}: {
+  editing: boolean;
+  onSave: () => void;
+  onCancel: () => void;
+  onEdit: () => void;
+  editLabel?: string;
+  editAria?: string;
+  removeLabel?: string;
+  onRemove: () => void;
+}) {
+  if (editing) {
+    return (
+      <>
+        <button type="button" class="small primary" onClick={onSave}>
+          Save
+        </button>
+        <button type="button" class="small" onClick={onCancel}>
+          Cancel
+        </button>
+      </>
+    );
+  }
+  return (
+    <>
+      <button type="button" class="small" aria-label={editAria} onClick={onEdit}>
+        {editLabel}
+      </button>
+      <ConfirmButton label={removeLabel} onConfirm={onRemove} />
+    </>
+  );
+}
+
 /** A button that asks once more ("Sure?") before `onConfirm`. */
 function ConfirmButton({ label, onConfirm }: { label: string; onConfirm: () => void }) {
   const [armed, setArmed] = useState(false);
@@ -594,36 +639,20 @@ function HashEditor({ session, db, name, version, changed }: EditorProps) {
                 )}
               </td>
               <td class="row-actions">
-                {editing?.field === f ? (
-                  <>
-                    <button type="button" class="small primary" onClick={() => hset(f, editing.value)}>
-                      Save
-                    </button>
-                    <button type="button" class="small" onClick={() => setEditing(null)}>
-                      Cancel
-                    </button>
-                  </>
-                ) : (
-                  <>
-                    <button
-                      type="button"
-                      class="small"
-                      aria-label={`Edit field ${f}`}
-                      onClick={() => setEditing({ field: f, value: v })}
-                    >
-                      Edit
-                    </button>
-                    <ConfirmButton
-                      label="Delete"
-                      onConfirm={() =>
-                        session.act(async () => {
-                          await session.run(builders.hdel(name, f), { db, key: name });
-                          changed();
-                        })
-                      }
-                    />
-                  </>
-                )}
+                <RowActions
+                  editing={editing?.field === f}
+                  onSave={() => editing && hset(f, editing.value)}
+                  onCancel={() => setEditing(null)}
+                  onEdit={() => setEditing({ field: f, value: v })}
+                  editAria={`Edit field ${f}`}
+                  removeLabel="Delete"
+                  onRemove={() =>
+                    session.act(async () => {
+                      await session.run(builders.hdel(name, f), { db, key: name });
+                      changed();
+                    })
+                  }
+                />
               </td>
             </tr>
           ))}
@@ -739,51 +768,35 @@ function ListEditor({ session, db, name, version, changed }: EditorProps) {
                 )}
               </td>
               <td class="row-actions">
-                {editing?.index === i ? (
-                  <>
-                    <button
-                      type="button"
-                      class="small primary"
-                      onClick={() =>
-                        session.act(async () => {
-                          await session.run(builders.lset(name, i, editing.value), { db, key: name });
-                          setEditing(null);
-                          changed();
-                        })
-                      }
-                    >
-                      Save
-                    </button>
-                    <button type="button" class="small" onClick={() => setEditing(null)}>
-                      Cancel
-                    </button>
-                  </>
-                ) : (
-                  <>
-                    <button type="button" class="small" onClick={() => setEditing({ index: i, value: v })}>
-                      Edit
-                    </button>
-                    <ConfirmButton
-                      label="Remove"
-                      onConfirm={() =>
-                        session.act(async () => {
-                          // LSET the element to a unique marker, then LREM the marker: removes this element,
-                          // not an equal one elsewhere in the list.
-                          const marker = `__kvws_dashboard_removed_${crypto.randomUUID()}`;
-                          const out = await session.runAll(
-                            db,
-                            [builders.lset(name, i, marker), builders.lrem(name, 1, marker)],
-                            { key: name },
-                          );
-                          const failed = out.find((o) => 'error' in o);
-                          if (failed && 'error' in failed)
-                            throw new ActionError(session.explain(failed.error, ['LSET', name, i], { key: name }));
-                          changed();
-                        })
-                      }
-                    />
-                  </>
-                )}
+                <RowActions
+                  editing={editing?.index === i}
+                  onSave={() =>
+                    editing &&
+                    session.act(async () => {
+                      await session.run(builders.lset(name, i, editing.value), { db, key: name });
+                      setEditing(null);
+                      changed();
+                    })
+                  }
+                  onCancel={() => setEditing(null)}
+                  onEdit={() => setEditing({ index: i, value: v })}
+                  onRemove={() =>
+                    session.act(async () => {
+                      // LSET the element to a unique marker, then LREM the marker: removes this element,
+                      // not an equal one elsewhere in the list.
+                      const marker = `__kvws_dashboard_removed_${crypto.randomUUID()}`;
+                      const out = await session.runAll(
+                        db,
+                        [builders.lset(name, i, marker), builders.lrem(name, 1, marker)],
+                        { key: name },
+                      );
+                      const failed = out.find((o) => 'error' in o);
+                      if (failed && 'error' in failed)
+                        throw new ActionError(session.explain(failed.error, ['LSET', name, i], { key: name }));
+                      changed();
+                    })
+                  }
+                />
               </td>
             </tr>
           ))}
@@ -857,48 +870,32 @@ function SetEditor({ session, db, name, version, changed }: EditorProps) {
                 )}
               </td>
               <td class="row-actions">
-                {editing?.member === m ? (
-                  <>
-                    <button
-                      type="button"
-                      class="small primary"
-                      onClick={() =>
-                        session.act(async () => {
-                          const out = await session.runAll(
-                            db,
-                            [builders.srem(name, m), builders.sadd(name, editing.value)],
-                            { key: name },
-                          );
-                          const failed = out.find((o) => 'error' in o);
-                          if (failed && 'error' in failed)
-                            throw new ActionError(session.explain(failed.error, ['SADD', name], { key: name }));
-                          setEditing(null);
-                          changed();
-                        })
-                      }
-                    >
-                      Save
-                    </button>
-                    <button type="button" class="small" onClick={() => setEditing(null)}>
-                      Cancel
-                    </button>
-                  </>
-                ) : (
-                  <>
-                    <button type="button" class="small" onClick={() => setEditing({ member: m, value: m })}>
-                      Edit
-                    </button>
-                    <ConfirmButton
-                      label="Remove"
-                      onConfirm={() =>
-                        session.act(async () => {
-                          await session.run(builders.srem(name, m), { db, key: name });
-                          changed();
-                        })
-                      }
-                    />
-                  </>
-                )}
+                <RowActions
+                  editing={editing?.member === m}
+                  onSave={() =>
+                    editing &&
+                    session.act(async () => {
+                      const out = await session.runAll(
+                        db,
+                        [builders.srem(name, m), builders.sadd(name, editing.value)],
+                        { key: name },
+                      );
+                      const failed = out.find((o) => 'error' in o);
+                      if (failed && 'error' in failed)
+                        throw new ActionError(session.explain(failed.error, ['SADD', name], { key: name }));
+                      setEditing(null);
+                      changed();
+                    })
+                  }
+                  onCancel={() => setEditing(null)}
+                  onEdit={() => setEditing({ member: m, value: m })}
+                  onRemove={() =>
+                    session.act(async () => {
+                      await session.run(builders.srem(name, m), { db, key: name });
+                      changed();
+                    })
+                  }
+                />
               </td>
             </tr>
           ))}
@@ -987,35 +984,19 @@ function ZsetEditor({ session, db, name, version, changed }: EditorProps) {
                 )}
               </td>
               <td class="row-actions">
-                {editing?.member === it.member ? (
-                  <>
-                    <button type="button" class="small primary" onClick={() => zadd(it.member, editing.score)}>
-                      Save
-                    </button>
-                    <button type="button" class="small" onClick={() => setEditing(null)}>
-                      Cancel
-                    </button>
-                  </>
-                ) : (
-                  <>
-                    <button
-                      type="button"
-                      class="small"
-                      onClick={() => setEditing({ member: it.member, score: String(it.score) })}
-                    >
-                      Edit score
-                    </button>
-                    <ConfirmButton
-                      label="Remove"
-                      onConfirm={() =>
-                        session.act(async () => {
-                          await session.run(builders.zrem(name, it.member), { db, key: name });
-                          changed();
-                        })
-                      }
-                    />
-                  </>
-                )}
+                <RowActions
+                  editing={editing?.member === it.member}
+                  onSave={() => editing && zadd(it.member, editing.score)}
+                  onCancel={() => setEditing(null)}
+                  onEdit={() => setEditing({ member: it.member, score: String(it.score) })}
+                  editLabel="Edit score"
+                  onRemove={() =>
+                    session.act(async () => {
+                      await session.run(builders.zrem(name, it.member), { db, key: name });
+                      changed();
+                    })
+                  }
+                />
               </td>
             </tr>
           ))}

@@ -18,7 +18,8 @@ export function command<T = Value>(argv: Arg[], decode: (v: Value) => T = asIs):
 }
 
 /**
- * Blocking commands and where their timeout (seconds) is: -1 = the last argument, else the argv index.
+ * Blocking commands and where their timeout (seconds) is: -1 = the last argument, else the argv index; 0 =
+ * a `BLOCK milliseconds` option before STREAMS (XREAD, XREADGROUP block only with it).
  * test/client/commands.test.ts checks the names against the table's `blocking` flag.
  */
 export const BLOCKING: Readonly<Record<string, number>> = {
@@ -30,6 +31,8 @@ export const BLOCKING: Readonly<Record<string, number>> = {
   BZPOPMAX: -1,
   BLMPOP: 1,
   BZMPOP: 1,
+  XREAD: 0,
+  XREADGROUP: 0,
 };
 
 /**
@@ -39,6 +42,19 @@ export const BLOCKING: Readonly<Record<string, number>> = {
 export function blockingMs(argv: readonly Arg[]): number | null {
   const at = BLOCKING[String(argv[0]).toUpperCase()];
   if (at === undefined) return null;
+  if (at === 0) {
+    for (let i = 1; i + 1 < argv.length; i++) {
+      const o = String(argv[i]).toUpperCase();
+      if (o === 'STREAMS') break;
+      if (o === 'BLOCK') {
+        const ms = Number(argv[i + 1]);
+        return Number.isFinite(ms) && ms > 0 ? ms : 0;
+      }
+      if (o === 'GROUP') i += 2;
+      else if (o === 'COUNT') i++;
+    }
+    return null;
+  }
   const t = Number(argv[at < 0 ? argv.length - 1 : at]);
   return Number.isFinite(t) && t > 0 ? t * 1000 : 0;
 }

@@ -22,6 +22,7 @@ export type * from './commands/pubsub.js';
 export type * from './commands/server.js';
 export type * from './commands/set.js';
 export type * from './commands/sorted-set.js';
+export type * from './commands/stream.js';
 export type * from './commands/string.js';
 export { AbortError, ConnectionError, KvwsError, TimeoutError } from './errors.js';
 export { ITERATOR_BUFFER, Subscription } from './subscription.js';

@@ -98,7 +98,7 @@ export class TestResources {
 /**
  * Everything a client can see of the dataset, as one comparable object: per database, per key, its type,
  * absolute deadline (PEXPIRETIME) and value (lists in order, sets and hashes sorted, sorted sets with
- * scores in order).
+ * scores in order, streams as XINFO STREAM FULL: entries, groups, consumers, pending entries, times).
  */
 export async function digest(port: number, databases = 16): Promise<Record<string, unknown>> {
   const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
@@ -116,6 +116,7 @@ export async function digest(port: number, databases = 16): Promise<Record<strin
         else if (type === 'set') value = (await c.smembers(k)).sort();
         else if (type === 'hash') value = Object.entries(await c.hgetall(k)).sort();
         else if (type === 'zset') value = await c.zrange(k, 0, -1, 'WITHSCORES');
+        else if (type === 'stream') value = await c.call('XINFO', 'STREAM', k, 'FULL', 'COUNT', '0');
         out[`${db}/${k}`] = { type, at, value };
       }
     }

@@ -6,6 +6,7 @@ import { pubsubCommands } from './pubsub.js';
 import { serverCommands } from './server.js';
 import { setCommands } from './set.js';
 import { sortedSetCommands } from './sorted-set.js';
+import { streamCommands } from './stream.js';
 import { stringCommands } from './string.js';
 
 /**
@@ -20,6 +21,7 @@ export const builders = {
   ...listCommands,
   ...setCommands,
   ...sortedSetCommands,
+  ...streamCommands,
   ...pubsubCommands,
   ...connectionCommands,
   ...serverCommands,

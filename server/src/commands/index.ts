@@ -12,6 +12,7 @@ import { handlers as multiHandlers } from './multi.js';
 import { handlers as pubsubHandlers } from './pubsub.js';
 import { handlers as serverHandlers } from './server.js';
 import { handlers as setHandlers } from './set.js';
+import { handlers as streamHandlers } from './stream.js';
 import { handlers as stringHandlers } from './string.js';
 import type { Handler, Handlers } from './types.js';
 import { handlers as zsetHandlers } from './zset.js';
@@ -25,6 +26,7 @@ export const HANDLER_MODULES: Record<string, Handlers> = {
   list: listHandlers,
   set: setHandlers,
   zset: zsetHandlers,
+  stream: streamHandlers,
   pubsub: pubsubHandlers,
   multi: multiHandlers,
   connection: connectionHandlers,

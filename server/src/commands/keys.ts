@@ -52,6 +52,8 @@ export function encodingOf(v: ReturnType<Db['lookup']>): string {
     }
     case 'list':
       return (v as { length: number }).length <= 128 ? 'listpack' : 'quicklist';
+    case 'stream':
+      return 'stream';
     default: {
       const z = v as unknown as { size: number; scores: Map<string, number> };
       return z.size <= 128 && small(z.scores.keys(), 128) ? 'listpack' : 'skiplist';

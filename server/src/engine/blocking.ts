@@ -8,7 +8,9 @@ interface Waiter {
   argv: string[];
   db: Db;
   keys: string[];
-  attempt: () => Reply | undefined;
+  attempt: (key: string) => Reply | undefined;
+  /** Offer the waiter its keys also while they do not exist (blocked XREADGROUP: a deleted stream is an error). */
+  serveMissing: boolean;
   resolve: (r: Reply) => void;
   onTimeout: Reply;
   timer: NodeJS.Timeout | null;
@@ -19,9 +21,9 @@ const slot = (db: number, key: string) => `${db}\0${key}`;
 const MAX_DELAY = 2 ** 31 - 1;
 
 /**
- * Blocking commands (BLPOP, BLMOVE, BZPOPMIN, …). A handler first tries to serve itself; when nothing is
- * there it calls `block`, passing an `attempt` closure that re-runs the operation and returns undefined
- * while there is still nothing to serve.
+ * Blocking commands (BLPOP, BLMOVE, BZPOPMIN, XREAD, …). A handler first tries to serve itself; when nothing
+ * is there it calls `block`, passing an `attempt` closure that re-runs the operation for the key that became
+ * ready and returns undefined while there is still nothing to serve.
  *
  * Keys touched through the notify path are marked ready; after every command (and after EXEC as a whole,
  * and after active expiry) the dispatcher calls `serveReady`, which offers each ready key to its waiters in
@@ -40,19 +42,32 @@ export class Blocking {
   /**
    * Blocks `client` on `keys` of `db` for `timeoutMs` (0 = forever). Resolves with attempt()'s reply once
    * it has one, with `onTimeout` at the timeout, or with an error if unblocked by CLIENT UNBLOCK ERROR.
-   * Inside EXEC (or a script) it does not block: it returns `onTimeout` at once.
+   * Inside EXEC (or a script) it does not block: it returns `onTimeout` at once. `attempt` gets the ready
+   * key; it is offered only keys that exist unless `serveMissing` (then also a key deleted meanwhile).
    */
   block(
     client: Client,
     db: Db,
     keys: string[],
     timeoutMs: number,
-    attempt: () => Reply | undefined,
+    attempt: (key: string) => Reply | undefined,
     onTimeout: Reply,
+    serveMissing = false,
   ): Reply | Promise<Reply> {
     if (client.inExec) return onTimeout;
     return new Promise<Reply>((resolve) => {
-      const w: Waiter = { client, argv: client.argv, db, keys, attempt, resolve, onTimeout, timer: null, done: false };
+      const w: Waiter = {
+        client,
+        argv: client.argv,
+        db,
+        keys,
+        attempt,
+        serveMissing,
+        resolve,
+        onTimeout,
+        timer: null,
+        done: false,
+      };
       for (const k of keys) {
         const s = slot(db.index, k);
         let q = this.byKey.get(s);
@@ -89,6 +104,13 @@ export class Blocking {
     if (this.byKey.has(s) && !this.ready.has(s)) this.ready.set(s, { db, key });
   }
 
+  /** Called for FLUSHDB/FLUSHALL/SWAPDB: every key someone waits for in database `db` (-1: all) is ready. */
+  signalDb(db: number): void {
+    for (const q of this.byKey.values()) {
+      for (const w of q) if (db === -1 || w.db.index === db) for (const k of w.keys) this.signal(w.db, k);
+    }
+  }
+
   /** True when there are ready keys to serve (cheap check for the dispatcher). */
   get hasReady(): boolean {
     return this.ready.size !== 0;
@@ -107,12 +129,12 @@ export class Blocking {
         const q = this.byKey.get(s);
         if (!q) continue;
         // Offer the key to each waiter in the order they blocked, while it has data. A waiter that cannot
-        // use it (another type: BZPOPMIN on what is now a list) stays blocked and is skipped.
+        // use it (another type: BZPOPMIN on what is now a list) stays blocked and is skipped. A key that is
+        // gone is offered only to waiters that want to know (XREADGROUP answers an error).
         for (const w of [...q]) {
-          if (!db.dict.has(key)) break;
-          if (w.done) continue;
+          if (w.done || (!w.serveMissing && !db.dict.has(key))) continue;
           this.beforeServe(w.db, w.argv);
-          const r = w.attempt();
+          const r = w.attempt(key);
           if (r !== undefined) {
             this.onServed(w.client, w.db, w.argv, r);
             this.finish(w, r);

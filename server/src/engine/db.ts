@@ -14,13 +14,20 @@ export interface ZSetLike {
   /** Deep copy (COPY). */
   clone(): ZSetLike;
 }
+/** A stream value (see stream.ts). `size` is its number of entries. */
+export interface StreamLike {
+  readonly kind: 'stream';
+  readonly size: number;
+  /** Copy (COPY, snapshots): shares its entry nodes copy-on-write, copies its consumer groups. */
+  clone(): StreamLike;
+}
 
 /**
  * What a key holds. Strings are binary strings (one char per byte); hashes are Map<field, value>;
- * sets are Set<member>; lists and sorted sets are the engine's own classes.
+ * sets are Set<member>; lists, sorted sets and streams are the engine's own classes.
  */
-export type Value = string | Map<string, string> | Set<string> | ListLike | ZSetLike;
-export type TypeName = 'string' | 'hash' | 'list' | 'set' | 'zset';
+export type Value = string | Map<string, string> | Set<string> | ListLike | ZSetLike | StreamLike;
+export type TypeName = 'string' | 'hash' | 'list' | 'set' | 'zset' | 'stream';
 
 export function typeOf(v: Value): TypeName {
   if (typeof v === 'string') return 'string';

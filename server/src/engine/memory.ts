@@ -6,6 +6,7 @@ import { Evictor } from './eviction.js';
 import type { List } from './list.js';
 import type { DbEvent } from './notify.js';
 import type { SortedSet } from './sorted-set.js';
+import type { Stream } from './stream.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // What a key costs (docs/eviction.md#memory-accounting). Sizes of V8's objects on 64-bit Node without pointer
@@ -31,6 +32,17 @@ const LIST_BASE = 112;
 /** A `SortedSet` with its first leaf; per element, its two slots in the B+tree's leaves and their share of nodes. */
 const ZSET_BASE = 760;
 const ZSET_INDEX = 24;
+/**
+ * A `Stream` with its node array; per node its object and four parallel arrays; per stored entry (tombstones
+ * too) its four slots there and its field-value array (the strings counted apart); per consumer group,
+ * consumer and pending entry their objects, dictionary entries and ordered-index slots.
+ */
+const STREAM_BASE = 200;
+const STREAM_NODE = 160;
+const STREAM_ENTRY = 100;
+const STREAM_GROUP = 400;
+const STREAM_CONSUMER = 300;
+const STREAM_NACK = 220;
 /** A number that is not a 32-bit integer is a heap object of its own (a sorted-set score, a deadline). */
 const HEAP_NUMBER = 16;
 /** The `KeyNode` every key has (6 fields). */
@@ -54,10 +66,16 @@ interface Measured {
 }
 const measured = new WeakMap<object, Measured>();
 
-/** Elements of a value (0 for a string). */
+/** Elements of a value (0 for a string; a stream's entries and pending entries). */
 function countOf(v: Value): number {
   if (typeof v === 'string') return 0;
   if (v instanceof Map || v instanceof Set) return v.size;
+  if (v.kind === 'stream') {
+    const s = v as unknown as Stream;
+    let n = s.length;
+    for (const g of s.groups?.values() ?? []) n += g.pel.size;
+    return n;
+  }
   return v.kind === 'list' ? v.length : v.size;
 }
 
@@ -75,10 +93,29 @@ export function exactValueBytes(v: Value): number {
     const l = v as unknown as List;
     b = LIST_BASE + 8 * l.capacity;
     for (const e of l) b += stringBytes(e.length);
+  } else if (v.kind === 'stream') {
+    b = streamBytes(v as unknown as Stream);
   } else {
     const z = v as unknown as SortedSet;
     b = ZSET_BASE + COLLECTION_OBJECT + TABLE_HEADER + MAP_SLOT * slotsFor(z.size);
     for (const [m, s] of z.scores) b += stringBytes(m.length) + ZSET_INDEX + ((s | 0) === s ? 0 : HEAP_NUMBER);
+  }
+  return b;
+}
+
+/** The estimate of a stream: its entries (tombstones included), groups, consumers and pending entries. */
+function streamBytes(s: Stream): number {
+  let b = STREAM_BASE + 8 * s.nodes.length;
+  for (const n of s.nodes) {
+    b += STREAM_NODE;
+    for (const fv of n.fv) {
+      b += STREAM_ENTRY + 8 * fv.length;
+      for (const x of fv) b += stringBytes(x.length);
+    }
+  }
+  for (const g of s.groups?.values() ?? []) {
+    b += STREAM_GROUP + stringBytes(g.name.length) + STREAM_NACK * g.pel.size;
+    for (const c of g.consumers.values()) b += STREAM_CONSUMER + stringBytes(c.name.length);
   }
   return b;
 }

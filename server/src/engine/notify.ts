@@ -76,7 +76,10 @@ export function formatNotifyFlags(flags: number): string {
 export interface KeyEvent {
   db: number;
   key: string;
-  /** Redis's event name: `set`, `del`, `expired`, `lpush`, `hset`, … */
+  /**
+   * Redis's event name: `set`, `del`, `expired`, `lpush`, `hset`, …; empty for a change Redis announces with
+   * no event (engine.keyChanged: XACK, a stream's consumer-group bookkeeping).
+   */
   event: string;
   cls: EventClass;
 }

@@ -10,7 +10,11 @@ import { type Reply, SetReply } from '../protocol/reply.js';
  *   SET … PXAT), or DEL when the command deleted the key;
  * - random or float results (SPOP, INCRBYFLOAT, HINCRBYFLOAT) become what actually happened (SREM of the
  *   popped members, SET/HSET of the result);
- * - blocking pops become the non-blocking pop that served them (BLPOP → LPOP of the key that answered).
+ * - blocking pops become the non-blocking pop that served them (BLPOP → LPOP of the key that answered);
+ * - stream commands give their own records through `alsoPropagate` (Redis's alsoPropagate): XADD with the
+ *   ID it generated and approximate trimming made exact, XREADGROUP/XCLAIM/XAUTOCLAIM as the XCLAIM … FORCE
+ *   JUSTID LASTID and XGROUP SETID … ENTRIESREAD Redis propagates, plus kvws's record of the consumer's
+ *   seen-time (SEEN_TIME_OPTION), so a group replays to exactly the state it had; reads record nothing.
  *
  * A rewriter sees the command's argv, its reply and the database after the command ran. Loading replays
  * records with the clock stopped (nothing expires while loading), then expires what is due.
@@ -62,6 +66,30 @@ const blockingMpop =
     return [[nonBlocking, '1', key, where, 'COUNT', String(reply[1].length)]];
   };
 
+/** Records a handler gave for the command whose argv this is (see alsoPropagate). */
+const propagated = new WeakMap<string[], string[][]>();
+
+/**
+ * Redis's alsoPropagate, for stream commands: the records that replay the command run with `argv` (the very
+ * array the dispatcher passes) exactly, instead of `argv` itself. `append` adds to records given earlier for
+ * the same argv (XREADGROUP over several streams).
+ */
+export function alsoPropagate(argv: string[], records: string[][], append = false): void {
+  const had = append ? propagated.get(argv) : undefined;
+  if (had !== undefined) had.push(...records);
+  else propagated.set(argv, records);
+}
+
+/**
+ * kvws's XCLAIM option that exists only while the AOF is loaded: `XCLAIM key group consumer 0 0-0 KVWS-SEEN
+ * <unix ms>` sets the consumer's seen-time (creating it when missing), which Redis's records leave at the
+ * time of loading. A client sending it gets Redis's `Unrecognized XCLAIM option`.
+ */
+export const SEEN_TIME_OPTION = 'KVWS-SEEN';
+
+/** The records a stream handler gave, or the command itself when it gave none. */
+const streamRecords: Rewriter = (argv) => propagated.get(argv) ?? [argv];
+
 export const REWRITERS: ReadonlyMap<string, Rewriter> = new Map<string, Rewriter>([
   ['SET', (argv, _r, db) => (hasRelativeSetOption(argv) ? stringState(db, argv[1]) : [argv])],
   ['SETEX', (argv, _r, db) => stringState(db, argv[1])],
@@ -96,6 +124,14 @@ export const REWRITERS: ReadonlyMap<string, Rewriter> = new Map<string, Rewriter
   ['BRPOPLPUSH', (argv, reply) => (reply === null ? [] : [['RPOPLPUSH', argv[1], argv[2]]])],
   ['BLMPOP', blockingMpop('LMPOP')],
   ['BZMPOP', blockingMpop('ZMPOP')],
+  ['XADD', streamRecords],
+  ['XTRIM', streamRecords],
+  ['XREADGROUP', streamRecords],
+  ['XCLAIM', streamRecords],
+  ['XAUTOCLAIM', streamRecords],
+  ['XGROUP', streamRecords],
+  // A blocked XREAD served later reaches Blocking.onServed like a blocked write: it records nothing.
+  ['XREAD', () => []],
 ]);
 
 /** The records for a write command that changed the dataset (see REWRITERS). */

@@ -2,6 +2,7 @@ import { crc32 } from 'node:zlib';
 import { type Db, typeOf, type Value } from '../engine/db.js';
 import { List } from '../engine/list.js';
 import { SortedSet } from '../engine/sorted-set.js';
+import { Consumer, type ConsumerGroup, type Int, Nack, norm, Stream, StreamNode, type U64 } from '../engine/stream.js';
 import type { Latin1Buffer } from '../protocol/resp.js';
 import { ReadWindow } from './read-window.js';
 
@@ -12,7 +13,7 @@ import { ReadWindow } from './read-window.js';
  *   MAGIC  = "KVWSSNAP" u16le(version = 1)
  *   op     = SELECT varint(db)
  *          | DEADLINE f64le(unix ms)        applies to the next key record only
- *          | type key value                  type: STRING LIST SET HASH ZSET; sets the key (replacing it)
+ *          | type key value                  type: STRING LIST SET HASH ZSET STREAM; sets the key (replacing it)
  *          | DELETE key                      removes the key (a key deleted while a snapshot was being taken)
  *          | MORE+type key value             adds elements to the key's value, of that type (a big collection is
  *                                            written in pieces, so a snapshot never stalls clients for long)
@@ -20,10 +21,19 @@ import { ReadWindow } from './read-window.js';
  *   key, string = varint(length) bytes
  *   value  = STRING: string | LIST, SET: varint(n) string*n | HASH: varint(n) (string string)*n
  *          | ZSET: varint(n) (string f64le)*n, in score order
+ *          | STREAM: meta groups varint(n) entry*n        (MORE+STREAM: varint(n) entry*n)
+ *   meta   = id(last) id(recorded first) id(max deleted) u64(entries added)
+ *   groups = varint(n) (string(name) id(last delivered) i64(entries read, -1 unknown)
+ *              varint(p) (id f64le(delivery time) u64(delivery count))*p
+ *              varint(c) (string(name) f64le(seen time) varint(k) id*k)*c)*n      consumers own the listed NACKs
+ *   entry  = flags(bit 0 deleted, bit 1 starts a node) id varint(2·fields) string*…, in stream order: the
+ *            nodes as they are (tombstones included), so trimming and XINFO answer alike after loading
+ *   id     = u64(ms) u64(seq);  u64, i64 = 8 bytes little-endian
  *   varint = unsigned LEB128, up to 2^53
  *
  * Records are applied in order, a later record for a key replacing an earlier one: that is what lets a
- * snapshot be taken in slices while clients keep writing (see snapshot-job.ts).
+ * snapshot be taken in slices while clients keep writing (see snapshot-job.ts). Files without STREAM
+ * records read as before the type existed (same version).
  */
 export const SNAPSHOT_MAGIC = 'KVWSSNAP';
 export const SNAPSHOT_VERSION = 1;
@@ -33,7 +43,8 @@ export enum Op {
   SET = 2,
   HASH = 3,
   ZSET = 4,
-  /** MORE + LIST/SET/HASH/ZSET: elements added to the key's existing value. */
+  STREAM = 5,
+  /** MORE + LIST/SET/HASH/ZSET/STREAM: elements added to the key's existing value. */
   MORE = 0x10,
   DELETE = 0xfb,
   DEADLINE = 0xfc,
@@ -89,7 +100,7 @@ export class SnapshotEncoder {
     key: string,
     value: Exclude<Value, string>,
     deadline: number | undefined,
-    items: Iterator<string | [string, string] | [string, number]>,
+    items: Iterator<Item>,
     count: number,
     more: boolean,
   ): boolean {
@@ -97,12 +108,13 @@ export class SnapshotEncoder {
     if (!more) this.deadline(deadline);
     this.byte(more ? Op.MORE + type : type);
     this.str(key);
+    if (type === Op.STREAM && !more) this.streamHead(value as unknown as Stream);
     this.varint(count);
     for (let i = 0; i < count; i++) {
       const r = items.next();
       if (r.done) {
         // Keep the file well-formed: pad with empty elements; the key is re-dumped whole later.
-        for (; i < count; i++) this.element(type, type === Op.HASH ? ['', ''] : type === Op.ZSET ? ['', 0] : '');
+        for (; i < count; i++) this.element(type, PADDING[type]);
         return false;
       }
       this.element(type, r.value);
@@ -110,8 +122,42 @@ export class SnapshotEncoder {
     return true;
   }
 
-  private element(type: Op, e: string | [string, string] | [string, number]): void {
-    if (type === Op.LIST || type === Op.SET) this.str(e as string);
+  /** A stream's metadata and consumer groups (its first record). */
+  private streamHead(s: Stream): void {
+    this.id(s.lastId.ms, s.lastId.seq);
+    this.id(s.firstId.ms, s.firstId.seq);
+    this.id(s.maxDeletedId.ms, s.maxDeletedId.seq);
+    this.u64(s.entriesAdded);
+    const groups = s.sortedGroups();
+    this.varint(groups.length);
+    for (const g of groups) {
+      this.str(g.name);
+      this.id(g.lastId.ms, g.lastId.seq);
+      this.i64(g.entriesRead);
+      this.varint(g.pel.size);
+      for (const n of g.pel) {
+        this.id(n.id.ms, n.id.seq);
+        this.f64(n.deliveryTime);
+        this.u64(n.deliveryCount);
+      }
+      this.varint(g.consumers.size);
+      for (const c of g.consumers.values()) {
+        this.str(c.name);
+        this.f64(c.seenTime);
+        this.varint(c.pel.size);
+        for (const n of c.pel) this.id(n.id.ms, n.id.seq);
+      }
+    }
+  }
+
+  private element(type: Op, e: Item): void {
+    if (type === Op.STREAM) {
+      const x = e as StreamItem;
+      this.byte((x.dead ? 1 : 0) | (x.node ? 2 : 0));
+      this.id(x.ms, x.seq);
+      this.varint(x.fv.length);
+      for (const f of x.fv) this.str(f);
+    } else if (type === Op.LIST || type === Op.SET) this.str(e as string);
     else if (type === Op.HASH) {
       this.str((e as [string, string])[0]);
       this.str((e as [string, string])[1]);
@@ -190,6 +236,28 @@ export class SnapshotEncoder {
     this.size += 8;
   }
 
+  private u64(x: Int): void {
+    this.room(8);
+    if (typeof x === 'number' && x >= 0) {
+      this.buf.writeUInt32LE(x % 0x100000000, this.pos);
+      this.buf.writeUInt32LE(Math.floor(x / 0x100000000), this.pos + 4);
+    } else this.buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(x)), this.pos);
+    this.pos += 8;
+    this.size += 8;
+  }
+
+  private i64(x: Int): void {
+    this.room(8);
+    this.buf.writeBigInt64LE(BigInt.asIntN(64, BigInt(x)), this.pos);
+    this.pos += 8;
+    this.size += 8;
+  }
+
+  private id(ms: U64, seq: U64): void {
+    this.u64(ms);
+    this.u64(seq);
+  }
+
   private str(s: string): void {
     this.varint(s.length);
     if (s.length > CHUNK) {
@@ -207,11 +275,38 @@ export class SnapshotEncoder {
   }
 }
 
-const TYPE_OP = { list: Op.LIST, set: Op.SET, hash: Op.HASH, zset: Op.ZSET, string: Op.STRING } as const;
+const TYPE_OP = {
+  list: Op.LIST,
+  set: Op.SET,
+  hash: Op.HASH,
+  zset: Op.ZSET,
+  string: Op.STRING,
+  stream: Op.STREAM,
+} as const;
 
-/** Number of elements of a collection. */
+/** One stored stream entry as the snapshot lists them (tombstones too); `node`: it starts a node. */
+export interface StreamItem {
+  node: boolean;
+  ms: U64;
+  seq: U64;
+  dead: boolean;
+  fv: string[];
+}
+/** One element of a collection: a list or set member, a hash pair, a sorted-set pair, a stream entry. */
+export type Item = string | [string, string] | [string, number] | StreamItem;
+
+const PADDING: Record<number, Item> = {
+  [Op.LIST]: '',
+  [Op.SET]: '',
+  [Op.HASH]: ['', ''],
+  [Op.ZSET]: ['', 0],
+  [Op.STREAM]: { node: false, ms: 0, seq: 0, dead: true, fv: [] },
+};
+
+/** Number of elements of a collection (a stream's: its stored entries, tombstones included). */
 export function sizeOf(v: Exclude<Value, string>): number {
   if (v instanceof Map || v instanceof Set) return v.size;
+  if (v.kind === 'stream') return (v as unknown as Stream).stored;
   return v.kind === 'list' ? v.length : v.size;
 }
 
@@ -220,9 +315,10 @@ export function sizeOf(v: Exclude<Value, string>): number {
  * (Map and Set iterators are live; lists and sorted sets are read by position, a page at a time). After a
  * change the elements read may be stale or skipped: the snapshot job re-dumps a changed key whole.
  */
-export function valueItems(v: Exclude<Value, string>): Iterator<string | [string, string] | [string, number]> {
+export function valueItems(v: Exclude<Value, string>): Iterator<Item> {
   if (v instanceof Map) return v.entries();
   if (v instanceof Set) return v.values();
+  if (v.kind === 'stream') return streamItems(v as unknown as Stream);
   const PAGE = 256;
   let next = 0;
   let page: (string | [string, number])[] = [];
@@ -239,6 +335,87 @@ export function valueItems(v: Exclude<Value, string>): Iterator<string | [string
       return { done: false, value: page[i++] };
     },
   };
+}
+
+/** A stream's stored entries, node by node, read by position (stale after a change, never failing). */
+function streamItems(s: Stream): Iterator<Item> {
+  let ni = 0;
+  let i = 0;
+  return {
+    next(): IteratorResult<Item> {
+      for (;;) {
+        const n = s.nodes[ni];
+        if (n === undefined) return { done: true, value: undefined };
+        if (i < n.size) {
+          const item: StreamItem = { node: i === 0, ms: n.ms[i], seq: n.seq[i], dead: n.dead[i], fv: n.fv[i] };
+          i++;
+          return { done: false, value: item };
+        }
+        ni++;
+        i = 0;
+      }
+    },
+  };
+}
+
+/** Adds stored entries read from a snapshot to `s` (see the format above). */
+function readStreamEntries(r: FileReader, s: Stream, n: number): void {
+  for (let k = 0; k < n; k++) {
+    const flags = r.byte();
+    const ms = r.u64();
+    const seq = r.u64();
+    const nfv = r.count();
+    const fv = new Array<string>(nfv);
+    for (let j = 0; j < nfv; j++) fv[j] = r.str();
+    const dead = (flags & 1) !== 0;
+    let node = s.nodes[s.nodes.length - 1];
+    if (node === undefined || (flags & 2) !== 0) {
+      const fields: string[] = [];
+      for (let j = 0; j + 1 < nfv; j += 2) fields.push(fv[j]);
+      node = new StreamNode({ ms, seq }, fields);
+      s.nodes.push(node);
+    }
+    node.append(ms, seq, fv, dead);
+    if (!dead) s.length++;
+  }
+}
+
+/** A stream's first record: metadata, groups, then its first entries. */
+function readStream(r: FileReader): Stream {
+  const s = new Stream();
+  s.lastId = r.id();
+  s.firstId = r.id();
+  s.maxDeletedId = r.id();
+  s.entriesAdded = r.u64();
+  const ngroups = r.count();
+  for (let k = 0; k < ngroups; k++) {
+    const name = r.str();
+    const g = s.createGroup(name, r.id(), r.i64()) as ConsumerGroup;
+    const npel = r.count();
+    const byKey = new Map<string, Nack>();
+    for (let j = 0; j < npel; j++) {
+      const id = r.id();
+      const key = `${id.ms}-${id.seq}`;
+      const nack = new Nack(id, key, r.f64(), r.u64(), null);
+      byKey.set(key, nack);
+      g.pel.insert(nack);
+    }
+    const nconsumers = r.count();
+    for (let j = 0; j < nconsumers; j++) {
+      const c = new Consumer(r.str(), r.f64());
+      g.consumers.set(c.name, c);
+      const owned = r.count();
+      for (let o = 0; o < owned; o++) {
+        const id = r.id();
+        const nack = byKey.get(`${id.ms}-${id.seq}`);
+        if (nack === undefined) throw r.error('stream consumer owns an entry its group does not have', r.offset);
+        nack.consumer = c;
+        c.pel.insert(nack);
+      }
+    }
+  }
+  readStreamEntries(r, s, r.count());
+  return s;
 }
 
 /** A snapshot file that cannot be read: names the file and the byte offset where reading stopped. */
@@ -306,14 +483,15 @@ export function loadSnapshotFile(
         if (!Number.isFinite(deadline)) throw r.error('bad deadline', at);
         continue;
       }
-      if (op > Op.MORE && op <= Op.MORE + Op.ZSET) {
+      if (op > Op.MORE && op <= Op.MORE + Op.STREAM) {
         const key = r.str();
         const v = db.dict.get(key);
         const type = op - Op.MORE;
         if (v === undefined || typeof v === 'string' || TYPE_OP[typeOf(v)] !== type)
           throw r.error(`continuation record for ${JSON.stringify(key.slice(0, 64))} without its value`, at);
         const n = r.count();
-        if (type === Op.LIST) for (let i = 0; i < n; i++) (v as List).pushTail(r.str());
+        if (type === Op.STREAM) readStreamEntries(r, v as unknown as Stream, n);
+        else if (type === Op.LIST) for (let i = 0; i < n; i++) (v as List).pushTail(r.str());
         else if (type === Op.SET) for (let i = 0; i < n; i++) (v as Set<string>).add(r.str());
         else if (type === Op.HASH) for (let i = 0; i < n; i++) (v as Map<string, string>).set(r.str(), r.str());
         else
@@ -371,6 +549,9 @@ export function loadSnapshotFile(
           value = z;
           break;
         }
+        case Op.STREAM:
+          value = readStream(r);
+          break;
         default:
           throw r.error(`unknown record type 0x${op.toString(16)}`, at);
       }
@@ -461,6 +642,27 @@ class FileReader {
     const x = this.w.buf.readDoubleLE(this.w.pos);
     this.w.pos += 8;
     return x;
+  }
+
+  u64(): U64 {
+    this.need(8);
+    const b = this.w.buf;
+    const lo = b.readUInt32LE(this.w.pos);
+    const hi = b.readUInt32LE(this.w.pos + 4);
+    this.w.pos += 8;
+    return hi < 0x200000 ? hi * 0x100000000 + lo : (norm((BigInt(hi) << 32n) | BigInt(lo)) as U64);
+  }
+
+  i64(): Int {
+    this.need(8);
+    const x = this.w.buf.readBigInt64LE(this.w.pos);
+    this.w.pos += 8;
+    return norm(x);
+  }
+
+  id(): { ms: U64; seq: U64 } {
+    const ms = this.u64();
+    return { ms, seq: this.u64() };
   }
 
   str(): string {

@@ -6,6 +6,7 @@ import { pubsub } from './pubsub.js';
 import { server } from './server.js';
 import { set } from './set.js';
 import { sortedSet } from './sorted-set.js';
+import { stream } from './stream.js';
 import { string } from './string.js';
 import { transactions } from './transactions.js';
 import type { CommandSpec } from './types.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...list,
   ...set,
   ...sortedSet,
+  ...stream,
   ...pubsub,
   ...transactions,
   ...connection,

@@ -114,6 +114,8 @@ export interface KeySpec {
     | { keynum: { keyNumIdx: number; firstKey: number; step: number } };
   access: KeyAccess;
   ops: KeyOp[];
+  /** Redis's key-spec `notes` (COMMAND INFO shows them first), e.g. XADD's. */
+  notes?: string;
 }
 
 export interface CommandSpec {

@@ -36,6 +36,8 @@ export function toReply(raw: RawReply, argv: readonly string[], resp: 2 | 3): Re
     return s;
   }
   if (typeof raw === 'string') return toInteger(raw);
+  const shaped = SHAPED_ARRAYS[name];
+  if (shaped !== undefined) return shaped(raw, argv, resp);
   if (resp === 3) {
     const up = RESP3_ARRAYS[name];
     if (up !== undefined) return up(raw, argv);
@@ -104,6 +106,8 @@ const STATUS_REPLIES = new Set([
   'BGSAVE',
   'BGREWRITEAOF',
   'SELECT',
+  'XSETID',
+  'XGROUP',
 ]);
 
 /** Commands whose RESP2 nil is a nil array (`*-1`), not a nil bulk string. */
@@ -118,6 +122,10 @@ function NULL_ARRAY_REPLIES(name: string, argv: readonly string[]): boolean {
     case 'LMPOP':
     case 'ZMPOP':
     case 'EXEC':
+    case 'XREAD':
+    case 'XREADGROUP':
+    case 'XRANGE':
+    case 'XREVRANGE':
       return true;
     case 'LPOP':
     case 'RPOP':
@@ -182,6 +190,67 @@ const RESP3_ARRAYS: Record<string, (raw: RawReply[], argv: readonly string[]) =>
   ZRANK: (raw) => [plain(raw[0]), dbl(raw[1])],
   ZREVRANK: (raw) => [plain(raw[0]), dbl(raw[1])],
 };
+
+/** Stream entries [[id, [field, value, …]], …]; a deleted entry's fields (XREADGROUP history) are a nil array. */
+function streamEntries(raw: RawReply): Reply {
+  if (!Array.isArray(raw)) return plain(raw);
+  return raw.map((e) => (Array.isArray(e) ? [plain(e[0]), e[1] === null ? NULL_ARRAY : plain(e[1])] : plain(e)));
+}
+
+/** [k, v, k, v, …] → a map, each v through `value(key, v)`. */
+function flatMap(raw: RawReply, value: (key: string, v: RawReply) => Reply = (_k, v) => plain(v)): Reply {
+  if (!Array.isArray(raw)) return plain(raw);
+  const out: [Reply, Reply][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = Buffer.isBuffer(raw[i]) ? (raw[i] as Buffer).toString('latin1') : String(raw[i]);
+    out.push([k, value(k, raw[i + 1])]);
+  }
+  return new MapReply(out);
+}
+
+/** XINFO STREAM's fields (FULL: its entries, and its groups and their consumers as maps). */
+function xinfoStreamField(key: string, v: RawReply): Reply {
+  if (key === 'entries') return streamEntries(v);
+  if (key === 'first-entry' || key === 'last-entry') return v === null ? null : (streamEntries([v]) as Reply[])[0];
+  if (key === 'groups' && Array.isArray(v)) {
+    return v.map((g) =>
+      flatMap(g, (k, x) => (k === 'consumers' && Array.isArray(x) ? x.map((c) => flatMap(c)) : plain(x))),
+    );
+  }
+  return plain(v);
+}
+
+/**
+ * Array replies shaped for both protocols (the embedded handlers' replies, nil arrays and RESP3 maps
+ * included): the stream commands.
+ */
+const SHAPED_ARRAYS: Record<string, (raw: RawReply[], argv: readonly string[], resp: 2 | 3) => Reply> = {
+  // [[key, entries], …]; RESP3: a map key → entries.
+  XREAD: (raw, _argv, resp) => streamsReply(raw, resp),
+  XREADGROUP: (raw, _argv, resp) => streamsReply(raw, resp),
+  XRANGE: (raw) => streamEntries(raw),
+  XREVRANGE: (raw) => streamEntries(raw),
+  XCLAIM: (raw) => raw.map((e) => (Array.isArray(e) ? [plain(e[0]), plain(e[1])] : plain(e))),
+  // Summary form: [count, first, last, consumers], consumers a nil array when nothing is pending.
+  XPENDING: (raw, argv) =>
+    argv.length === 3
+      ? [plain(raw[0]), plain(raw[1]), plain(raw[2]), raw[3] === null ? NULL_ARRAY : plain(raw[3])]
+      : raw.map(plain),
+  XINFO: (raw, argv, resp) => {
+    if (resp === 2) return raw.map(plain);
+    const sub = argv[1]?.toUpperCase();
+    if (sub === 'STREAM') return flatMap(raw, xinfoStreamField);
+    if (sub === 'GROUPS' || sub === 'CONSUMERS') return raw.map((x) => flatMap(x));
+    return raw.map(plain);
+  },
+};
+
+function streamsReply(raw: RawReply[], resp: 2 | 3): Reply {
+  const pairs: [Reply, Reply][] = raw.map((p) =>
+    Array.isArray(p) ? [plain(p[0]), streamEntries(p[1])] : [plain(p), null],
+  );
+  return resp === 3 ? new MapReply(pairs) : pairs;
+}
 
 /**
  * EXEC's reply: each queued command's reply shaped as that command's own (the queue is what the client

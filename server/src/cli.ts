@@ -47,6 +47,10 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
   --pubsub-soft-seconds S       (default 60)
   --no-protected-mode           accept RESP and WebSocket clients from non-loopback addresses without auth
   --scan-cursor-cache N         live SCAN cursors kept (default 4096)
+  --slowlog-log-slower-than US  log commands that run at least US microseconds in SLOWLOG (default 10000;
+                                0 = every command, -1 = none)
+  --slowlog-max-len N           slow log entries kept (default 128)
+  --max-subscriptions-per-client N  channels + patterns one client may subscribe to (default 10000; 0 = no limit)
   --ws-max-frame BYTES          largest WebSocket message from a client (default 1048576; over: close 1009)
   --ws-max-in-flight N          unanswered requests per WebSocket (default 1000; over: BUSY error)
   --ws-ping-interval S          WebSocket ping interval; no pong by the next one: close 4410 (default 30; 0 = off)
@@ -65,6 +69,27 @@ Flags (each also as an environment variable KVWS_<NAME>, e.g. --resp-port → KV
                                 others with one), token, open, off (docs/observability.md)
   --metrics-token TOKEN         a bearer token that may read /metrics from anywhere (better in --config
                                 or KVWS_METRICS_TOKEN); tokens of users allowed INFO may too
+
+Network limits and TLS (docs/security.md):
+  --resp-allow-from CIDRS       client addresses allowed on the RESP port, e.g. 10.0.0.0/8,2001:db8::/32
+                                (default: any); others are closed on connect, before anything is read
+  --https-allow-from CIDRS      … on the HTTPS port (default: any)
+  --max-clients-per-address N   open connections per client address, both ports (default 1000; 0 = no limit)
+  --client-limit-exempt CIDRS   addresses without that limit (default 127.0.0.0/8,::1)
+  --user-allow-from JSON        per user, the addresses it may log in from: {"alice":["10.0.0.0/8"]}
+                                (better in --config; users not listed: anywhere)
+  --tls-min-version V           TLSv1.2 (default) or TLSv1.3
+  --tls-ciphers LIST            OpenSSL cipher list for TLS 1.2 (default: ECDHE with AES-GCM or ChaCha20)
+  --tls-handshake-timeout S     a TLS handshake not done S seconds after connecting is closed (default 10)
+  --tls-client-ca FILE          CA that signs client certificates
+  --tls-auth-clients MODE       client certificates: no (default), optional (checked when given), yes
+  --tls-client-user-field F     a valid client certificate logs in as the user its cn or san names
+                                (default off)
+  --http-headers-timeout S      HTTP request headers (and WebSocket upgrades) must arrive within S seconds
+                                (default 20; then 408)
+  --http-request-timeout S      a whole HTTP request must arrive within S seconds (default 60; 0 = no limit)
+  --http-keep-alive-timeout S   idle keep-alive HTTP connections are closed after S seconds (default 5)
+  --hsts-max-age S              Strict-Transport-Security max-age on HTTPS answers (default 31536000; 0 = off)
 
 Memory limit and eviction (docs/eviction.md; embedded engine only):
   --maxmemory BYTES             limit of the dataset as kvws accounts it (units as Redis: 100mb, 1gb;
@@ -105,6 +130,10 @@ Users and tokens (docs/security.md):
   --auth-failure-window S       window for counting failed logins (default 60)
   --auth-lockout S              lock-out after too many failed logins (default 60)
   --auth-max-concurrent-hashes N  argon2id computations at once (default 2; 19 MiB each)
+  --auth-max-queued N           logins waiting for a hashing slot; beyond it refused at once (default 256;
+                                0 = no limit)
+  --auth-hash-nice N            CPU priority (Unix nice, 1-19) of the process hashing passwords (default 10;
+                                0 = hash inside the server process)
   --auth-timeout S              WebSocket connections must authenticate within S seconds (default 10)
   --jwt-issuer STR, --jwt-audience STR   iss and aud of kvws's own tokens (default kvws, kvws)
   --jwt-keys-file FILE          Ed25519 signing keys (default DATA_DIR/jwt-keys.json; none: in memory)

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Document, isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { createSecureContext } from 'node:tls';
+import { type Document, isMap, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { parseEngineTarget, redactUrl } from './backends/engine-target.js';
 import { POLICIES, parseMemory } from './engine/memory.js';
 import { parseNotifyFlags } from './engine/notify.js';
+import { DEFAULT_TLS_CIPHERS, LOOPBACK_CIDRS, parseCidr } from './net/admission.js';
 
 /**
  * A static HTTP API token bound to an ACL user (like Upstash's `ACL RESTTOKEN`): `sha256` (the SHA-256 of
@@ -27,6 +29,24 @@ export const ApiTokenSchema = z
   .refine((t) => (t.sha256 === undefined) !== (t.token === undefined), 'give exactly one of "sha256" and "token"');
 
 export type ApiToken = z.infer<typeof ApiTokenSchema>;
+
+/**
+ * A list of client addresses as CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`, a single address): a string
+ * separated by commas or blanks (flags, environment) or an array (config file). Each entry is checked.
+ */
+const cidrList = () =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((e) => e.trim()).filter((e) => e !== ''))
+    .superRefine((list, ctx) => {
+      for (const e of list) {
+        try {
+          parseCidr(e);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }
+    });
 
 /**
  * Every server option, its default and its validation. The CLI (flags and KVWS_* environment variables)
@@ -204,12 +224,82 @@ export const ServerOptionsSchema = z
     /** Largest number of live SCAN cursors kept per server (oldest dropped first). */
     scanCursorCache: z.number().int().min(16).default(4096),
     /**
+     * Commands that run at least this many microseconds go to the slow log (Redis's
+     * `slowlog-log-slower-than`): 0 logs every command, a negative value (-1) none.
+     */
+    slowlogLogSlowerThan: z.number().int().min(-1).default(10_000),
+    /** Entries the slow log keeps, the oldest dropped first (Redis's `slowlog-max-len`). */
+    slowlogMaxLen: z.number().int().min(0).default(128),
+    /**
+     * Channels plus patterns one client may be subscribed to at once (SUBSCRIBE, PSUBSCRIBE, on every front
+     * door); a subscription beyond it is refused with an error, those made before are kept. 0 = no limit.
+     */
+    maxSubscriptionsPerClient: z.number().int().min(0).default(10_000),
+    /**
      * Serve the HTTPS port over TLS (the default). `false` (`--no-tls`) serves plain HTTP and `ws://`, and
      * is refused on a non-loopback `host` unless `allowInsecureRemote` is also set.
      */
     tls: z.boolean().default(true),
     /** With `tls: false`, allow binding a non-loopback `host` anyway (traffic is then readable on the wire). */
     allowInsecureRemote: z.boolean().default(false),
+    /**
+     * Client addresses (CIDR) allowed to connect to the RESP port / the HTTPS port; empty = any. Others are
+     * closed on connect, before anything is read or a TLS handshake starts (net/admission.ts).
+     */
+    respAllowFrom: cidrList().default([]),
+    httpsAllowFrom: cidrList().default([]),
+    /**
+     * Open TCP connections one client address may have (both ports together); one more is refused: RESP
+     * over TCP reads `-ERR max number of clients per address reached`, TLS peers are closed before the
+     * handshake. 0 = no limit. Addresses in `clientLimitExempt` are not limited.
+     */
+    maxClientsPerAddress: z.number().int().min(0).default(1000),
+    /** Addresses (CIDR) exempt from `maxClientsPerAddress`: loopback by default (local proxies, tests). */
+    clientLimitExempt: cidrList().default([...LOOPBACK_CIDRS]),
+    /**
+     * Per user: the only addresses (CIDR) it may log in from, by any means (password, token, API token,
+     * client certificate); users not listed may log in from anywhere. Elsewhere a login fails as with a
+     * wrong password (recorded in ACL LOG). Config file `{alice: ["10.0.0.0/8"]}`; flag/env: JSON.
+     */
+    userAllowFrom: z.record(z.string().min(1), cidrList()).default({}),
+    /** Seconds a client has, from its TCP connection, to complete the TLS handshake (both TLS listeners). */
+    tlsHandshakeTimeout: z.number().int().min(1).max(3600).default(10),
+    /** Lowest TLS version accepted by the TLS listeners. */
+    tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    /** OpenSSL cipher list for TLS 1.2 (and TLS 1.3 when it names `TLS_…` suites). Default: ECDHE with AES-GCM or ChaCha20. */
+    tlsCiphers: z
+      .string()
+      .min(1)
+      .refine((v) => {
+        try {
+          createSecureContext({ ciphers: v });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'OpenSSL accepts no cipher in this list')
+      .default(DEFAULT_TLS_CIPHERS),
+    /** CA certificate (PEM file) client certificates must chain to, for `tlsAuthClients`. */
+    tlsClientCa: z.string().optional(),
+    /**
+     * Client certificates on the TLS listeners (Redis's tls-auth-clients): `no` (none asked), `optional`
+     * (checked when given: an invalid one is refused), `yes` (required). A refused connection is closed as
+     * its handshake ends, before anything is read.
+     */
+    tlsAuthClients: z.enum(['no', 'optional', 'yes']).default('no'),
+    /**
+     * A valid client certificate logs its connection in as the user its subject CN (`cn`) or first
+     * subjectAltName DNS/email/URI entry (`san`) names, when that user exists and is enabled; `off` = never.
+     */
+    tlsClientUserField: z.enum(['off', 'cn', 'san']).default('off'),
+    /** Seconds an HTTP request's headers may take to arrive (also the WebSocket upgrade request); then 408 and closed. */
+    httpHeadersTimeout: z.number().int().min(1).max(3600).default(20),
+    /** Seconds a whole HTTP request (headers and body) may take to arrive; 0 = no limit. At least httpHeadersTimeout. */
+    httpRequestTimeout: z.number().int().min(0).max(3600).default(60),
+    /** Seconds an idle keep-alive HTTP connection stays open waiting for its next request. */
+    httpKeepAliveTimeout: z.number().int().min(1).max(3600).default(5),
+    /** `Strict-Transport-Security: max-age=…; includeSubDomains` on every HTTPS answer; 0 = not sent. */
+    hstsMaxAge: z.number().int().min(0).default(31_536_000),
     /** Largest WebSocket message a client may send (bytes); larger ones close the connection with 1009. */
     wsMaxFrame: z
       .number()
@@ -298,6 +388,16 @@ export const ServerOptionsSchema = z
     authLockout: z.number().int().min(1).default(60),
     /** argon2id hashes computed at once (each takes 19 MiB and a thread-pool thread); more wait in line. */
     authMaxConcurrentHashes: z.number().int().min(1).max(64).default(2),
+    /**
+     * Logins that may wait for a hashing slot (beyond `authMaxConcurrentHashes`); a login beyond it is refused
+     * at once with an error, so a storm of logins cannot queue up without bound. 0 = no limit.
+     */
+    authMaxQueued: z.number().int().min(0).default(256),
+    /**
+     * Unix nice value (1–19) of the child process that computes argon2id hashes, so that a storm of logins gets
+     * only the CPU the other clients leave over; 0 = hash inside the server process (libuv's thread pool).
+     */
+    authHashNice: z.number().int().min(0).max(19).default(10),
     /** Seconds a WebSocket connection may stay open without authenticating, when authentication is required. */
     authTimeout: z.number().int().min(1).default(10),
     /** `iss` and `aud` of the tokens kvws issues and accepts as its own. */
@@ -384,8 +484,26 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'pubsub-soft-seconds': { key: 'pubsubSoftSeconds', kind: 'number' },
   'protected-mode': { key: 'protectedMode', kind: 'boolean' },
   'scan-cursor-cache': { key: 'scanCursorCache', kind: 'number' },
+  'slowlog-log-slower-than': { key: 'slowlogLogSlowerThan', kind: 'number' },
+  'slowlog-max-len': { key: 'slowlogMaxLen', kind: 'number' },
+  'max-subscriptions-per-client': { key: 'maxSubscriptionsPerClient', kind: 'number' },
   tls: { key: 'tls', kind: 'boolean' },
   'allow-insecure-remote': { key: 'allowInsecureRemote', kind: 'boolean' },
+  'resp-allow-from': { key: 'respAllowFrom', kind: 'string' },
+  'https-allow-from': { key: 'httpsAllowFrom', kind: 'string' },
+  'max-clients-per-address': { key: 'maxClientsPerAddress', kind: 'number' },
+  'client-limit-exempt': { key: 'clientLimitExempt', kind: 'string' },
+  'user-allow-from': { key: 'userAllowFrom', kind: 'json' },
+  'tls-handshake-timeout': { key: 'tlsHandshakeTimeout', kind: 'number' },
+  'tls-min-version': { key: 'tlsMinVersion', kind: 'string' },
+  'tls-ciphers': { key: 'tlsCiphers', kind: 'string' },
+  'tls-client-ca': { key: 'tlsClientCa', kind: 'string' },
+  'tls-auth-clients': { key: 'tlsAuthClients', kind: 'string' },
+  'tls-client-user-field': { key: 'tlsClientUserField', kind: 'string' },
+  'http-headers-timeout': { key: 'httpHeadersTimeout', kind: 'number' },
+  'http-request-timeout': { key: 'httpRequestTimeout', kind: 'number' },
+  'http-keep-alive-timeout': { key: 'httpKeepAliveTimeout', kind: 'number' },
+  'hsts-max-age': { key: 'hstsMaxAge', kind: 'number' },
   'ws-max-frame': { key: 'wsMaxFrame', kind: 'number' },
   'ws-max-in-flight': { key: 'wsMaxInFlight', kind: 'number' },
   'ws-ping-interval': { key: 'wsPingInterval', kind: 'number' },
@@ -404,6 +522,8 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'auth-failure-window': { key: 'authFailureWindow', kind: 'number' },
   'auth-lockout': { key: 'authLockout', kind: 'number' },
   'auth-max-concurrent-hashes': { key: 'authMaxConcurrentHashes', kind: 'number' },
+  'auth-max-queued': { key: 'authMaxQueued', kind: 'number' },
+  'auth-hash-nice': { key: 'authHashNice', kind: 'number' },
   'auth-timeout': { key: 'authTimeout', kind: 'number' },
   'jwt-issuer': { key: 'jwtIssuer', kind: 'string' },
   'jwt-audience': { key: 'jwtAudience', kind: 'string' },
@@ -476,6 +596,11 @@ export function readConfigFile(file: string): ConfigFile {
   } catch (e) {
     throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
   }
+  // The YAML parser recurses per level (and is also run over JSON files, for line numbers): a file nested
+  // thousands deep would exhaust the stack, at worst inside V8's regexp compiler, which aborts the process.
+  if (nestingDepth(text) > MAX_CONFIG_DEPTH) {
+    throw new ConfigError(`config file ${file}: nested more than ${MAX_CONFIG_DEPTH} levels deep`);
+  }
   const isYaml = /\.ya?ml$/i.test(file);
   const lines = new LineCounter();
   let doc: Document.Parsed | null = null;
@@ -485,8 +610,8 @@ export function readConfigFile(file: string): ConfigFile {
   };
   let data: unknown;
   if (isYaml) {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-    const err = doc.errors[0];
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+    const err = doc.errors[0] ?? duplicateKey(doc);
     if (err) throw new ConfigError(`config file ${at(err.pos[0])}: not valid YAML: ${firstLine(err.message)}`);
     try {
       data = doc.toJS({ maxAliasCount: 100 });
@@ -509,11 +634,8 @@ export function readConfigFile(file: string): ConfigFile {
     throw new ConfigError(`config file ${file} must hold ${kind}`);
   /** The parsed document for line numbers: YAML's own, or the JSON text read as YAML (JSON is YAML 1.2). */
   const located = (): Document.Parsed | null => {
-    if (doc === null) {
-      doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-      if (doc.errors.length > 0) return null;
-    }
-    return doc;
+    doc ??= parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+    return doc.errors.length > 0 ? null : doc;
   };
   const where = (path: readonly PropertyKey[]): string => {
     const d = located();
@@ -544,6 +666,54 @@ export function readConfigFile(file: string): ConfigFile {
   return { file, values, where };
 }
 
+/** Deepest nesting a config file or a JSON flag value may have (options are a few levels deep at most). */
+const MAX_CONFIG_DEPTH = 32;
+
+/**
+ * How deeply `text` nests, over-estimated: the deepest run of unclosed `[` and `{` (quotes not skipped), or
+ * the number of distinct indentations plus a line's leading `- ` items (YAML block nesting).
+ */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 || c === 123) max = Math.max(max, ++depth);
+    else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  const indents = new Set<number>();
+  for (const line of text.split('\n')) {
+    const m = /^([ \t]*)((?:-[ \t]+)*)\S/.exec(line);
+    if (!m) continue;
+    indents.add(m[1].length);
+    max = Math.max(max, indents.size + (m[2].match(/-/g)?.length ?? 0));
+  }
+  return max;
+}
+
+/**
+ * The first key repeated within one mapping of `doc`, as a parse error. (The YAML library's own check compares
+ * every pair of keys, which takes minutes on a file of 70,000 keys; it is turned off and this linear one runs.)
+ */
+function duplicateKey(doc: Document.Parsed): { pos: [number, number]; message: string } | undefined {
+  let found: { pos: [number, number]; message: string } | undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(k)) {
+          const at = isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0;
+          found = { pos: [at, at], message: 'Map keys must be unique' };
+          return visit.BREAK;
+        }
+        seen.add(k);
+      }
+    },
+  });
+  return found;
+}
+
 /** The reason and position of a JSON.parse error, without the snippet of text newer Node versions quote. */
 function jsonError(message: string, end: number): { reason: string; position: number | null } {
   const pos = /at position (\d+)/.exec(message);
@@ -563,6 +733,8 @@ function lineColumn(text: string, offset: number): string {
 }
 
 function firstLine(s: string): string {
+  // The parser's own recursion gave out (a value nested thousands deep): say so, not V8's words.
+  if (s.includes('Maximum call stack size exceeded')) return 'nested too deeply';
   const nl = s.indexOf('\n');
   return (nl < 0 ? s : s.slice(0, nl)).replace(/:$/, '');
 }
@@ -572,7 +744,7 @@ function firstLine(s: string): string {
  * only in case or in `-`/`_`, or one within two edits; null when none is close.
  */
 export function closestOption(key: string): string | null {
-  const flag = OPTION_FLAGS[key];
+  const flag = flagDef(key);
   if (flag) return flag.key;
   const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
   let best: string | null = null;
@@ -634,7 +806,7 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
   }
   for (const [flag, v] of Object.entries(flags)) {
     if (flag === 'config') continue;
-    const def = OPTION_FLAGS[flag];
+    const def = flagDef(flag);
     if (!def) throw new ConfigError(`unknown flag --${flag} (see kvws --help)`);
     raw[def.key] = convert(v, def.kind, `--${flag}`);
     source.delete(def.key);
@@ -690,6 +862,16 @@ export function resolveOptions(argv: string[], env: Record<string, string | unde
       `invalid option ${o.maxmemory !== 0 ? 'maxmemory' : 'maxmemoryPolicy'}: the Redis engine (--engine) does not evict; set maxmemory and maxmemory-policy on the Redis servers`,
     );
   }
+  if (o.tlsAuthClients !== 'no' && !o.tlsClientCa) {
+    throw new ConfigError(
+      `invalid option tlsAuthClients = ${o.tlsAuthClients}: client certificates need --tls-client-ca (the CA that signs them)`,
+    );
+  }
+  if (o.httpRequestTimeout !== 0 && o.httpHeadersTimeout > o.httpRequestTimeout) {
+    throw new ConfigError(
+      `invalid option httpHeadersTimeout = ${o.httpHeadersTimeout}: more than httpRequestTimeout (${o.httpRequestTimeout})`,
+    );
+  }
   if (o.jwtDefaultTtl > o.jwtMaxTtl) {
     throw new ConfigError(`invalid option jwtDefaultTtl = ${o.jwtDefaultTtl}: more than jwtMaxTtl (${o.jwtMaxTtl})`);
   }
@@ -719,6 +901,9 @@ function valueAt(raw: Record<string, unknown>, path: readonly PropertyKey[]): st
 function convert(v: string, kind: OptionKind, where: string): unknown {
   if (kind === 'string') return v;
   if (kind === 'json') {
+    if (nestingDepth(v) > MAX_CONFIG_DEPTH) {
+      throw new ConfigError(`invalid value for ${where}: nested more than ${MAX_CONFIG_DEPTH} levels deep`);
+    }
     try {
       return JSON.parse(v);
     } catch (e) {
@@ -739,9 +924,23 @@ function convert(v: string, kind: OptionKind, where: string): unknown {
   return n;
 }
 
+/** The option of flag `name` (own entries of OPTION_FLAGS only: `--toString` is no flag), or undefined. */
+function flagDef(name: string): (typeof OPTION_FLAGS)[string] | undefined {
+  return Object.hasOwn(OPTION_FLAGS, name) ? OPTION_FLAGS[name] : undefined;
+}
+
+/** True when `arg` is a flag kvws knows: `--name`, `--name=…`, `--no-name` (boolean), `--config`. */
+function isFlag(arg: string): boolean {
+  if (!arg.startsWith('--')) return false;
+  const eq = arg.indexOf('=');
+  const name = arg.slice(2, eq > 0 ? eq : undefined);
+  return name === 'config' || flagDef(name) !== undefined || flagDef(name.slice(3))?.kind === 'boolean';
+}
+
 /** Parses `--name value`, `--name=value` and bare boolean `--name` / `--no-name`. */
 export function parseFlags(argv: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: `--__proto__=x` is a flag like any other (and unknown), not a prototype change.
+  const out: Record<string, string> = Object.create(null);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--'))
@@ -752,18 +951,20 @@ export function parseFlags(argv: string[]): Record<string, string> {
       continue;
     }
     const name = a.slice(2);
-    const def = OPTION_FLAGS[name];
+    const def = flagDef(name);
     if (def?.kind === 'boolean') {
       out[name] = 'true';
       continue;
     }
-    if (name.startsWith('no-') && OPTION_FLAGS[name.slice(3)]?.kind === 'boolean') {
+    if (name.startsWith('no-') && flagDef(name.slice(3))?.kind === 'boolean') {
       out[name.slice(3)] = 'false';
       continue;
     }
     // Before taking the next argument as its value, so `--nope` names itself rather than "needs a value".
     if (!def && name !== 'config') throw new ConfigError(`unknown flag --${name} (see kvws --help)`);
-    if (i + 1 >= argv.length) throw new ConfigError(`flag --${name} needs a value`);
+    // A value missing before the next flag (`--host --engine-password pw`) would take that flag's name and
+    // leave its value a stray argument, echoed in the error: refuse it here. `--name=--x` gives such a value.
+    if (i + 1 >= argv.length || isFlag(argv[i + 1])) throw new ConfigError(`flag --${name} needs a value`);
     out[name] = argv[++i];
   }
   return out;

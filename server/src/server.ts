@@ -6,6 +6,7 @@ import { RedisBackend } from './backends/redis/redis-backend.js';
 import { aclFilePath, isLoopbackHost, jwtKeysPath, type ServerOptions } from './config.js';
 import { Engine } from './engine/engine.js';
 import { type Logger, lineLogger, silentLogger } from './log.js';
+import { Admission, type TlsPolicy } from './net/admission.js';
 import { registerDashboard } from './net/dashboard.js';
 import { HttpApi } from './net/http-api.js';
 import { findCertificate, HttpsServer, sendJsonError } from './net/https-server.js';
@@ -34,6 +35,8 @@ export class KvwsServer {
   api: HttpApi | null = null;
   /** The gateway to Redis when `--engine` names a Redis deployment (null: the embedded engine). */
   gateway: RedisGateway | null = null;
+  /** Connection admission shared by the listeners: allow-lists, the per-address limit, refusal counters. */
+  admission: Admission | null = null;
 
   /** Plain notices (start-up, persistence, certificate reloads) to `logger`, at info or warn (see lineLogger). */
   readonly log: (line: string) => void;
@@ -144,6 +147,26 @@ export class KvwsServer {
   private async startListeners(): Promise<Listening[]> {
     const out: Listening[] = [];
     const o = this.options;
+    const admission = new Admission({
+      respAllowFrom: o.respAllowFrom,
+      httpsAllowFrom: o.httpsAllowFrom,
+      maxClientsPerAddress: o.maxClientsPerAddress,
+      clientLimitExempt: o.clientLimitExempt,
+      logger: this.logger,
+    });
+    this.admission = admission;
+    this.engine.infoStats.push(() => [
+      ...admission.infoFields(),
+      ['acl_access_denied_address', this.engine.acl.stats.authDeniedAddress],
+    ]);
+    const tlsPolicy: TlsPolicy = {
+      minVersion: o.tlsMinVersion,
+      ciphers: o.tlsCiphers,
+      handshakeTimeout: o.tlsHandshakeTimeout,
+      clientCa: o.tlsClientCa,
+      authClients: o.tlsAuthClients,
+      clientUserField: o.tlsClientUserField,
+    };
     if (o.respPort !== 0) {
       // Getters over the engine's live options: CONFIG SET timeout/maxclients/… applies at once.
       const live = this.engine.options;
@@ -152,6 +175,8 @@ export class KvwsServer {
           host: o.host,
           port: o.respPort,
           tls: o.respTls && o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
+          tlsPolicy,
+          admission,
           authConfigured: () => this.engine.acl.authRequired,
           logger: this.logger,
         },
@@ -188,6 +213,12 @@ export class KvwsServer {
         tls: o.tls ? findCertificate({ cert: o.tlsCert, key: o.tlsKey }) : null,
         allowInsecureRemote: o.allowInsecureRemote,
         log: this.log,
+        admission,
+        tlsPolicy,
+        headersTimeout: o.httpHeadersTimeout,
+        requestTimeout: o.httpRequestTimeout,
+        keepAliveTimeout: o.httpKeepAliveTimeout,
+        hstsMaxAge: o.hstsMaxAge,
       });
       this.https = https;
       const wsOptions = withLiveOptions(

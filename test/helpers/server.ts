@@ -430,3 +430,43 @@ export function makeTestCertificate(dir: string, name = 'server'): { ca: string;
   );
   return { ca: f('ca.pem'), cert: f('cert.pem'), key: f('key.pem') };
 }
+
+/**
+ * Issues a TLS client certificate (EC P-256, 2 days, extendedKeyUsage clientAuth) signed by the CA that
+ * `makeTestCertificate(dir, caName)` made, with subject CN `cn` and, when given, subjectAltName `san`
+ * (OpenSSL syntax, e.g. `DNS:bob` or `email:bob@example.com`). Returns the certificate and key paths.
+ */
+export function makeClientCertificate(
+  dir: string,
+  caName: string,
+  name: string,
+  subject: { cn: string; san?: string },
+): { cert: string; key: string } {
+  const f = (suffix: string) => path.join(dir, `${name}-${suffix}`);
+  const ca = (suffix: string) => path.join(dir, `${caName}-${suffix}`);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: 20_000 });
+  writeFileSync(
+    f('client.cnf'),
+    [
+      '[req]',
+      'distinguished_name = dn',
+      'prompt = no',
+      '[dn]',
+      `CN = ${subject.cn}`,
+      '[v3_client]',
+      'basicConstraints = critical, CA:false',
+      'keyUsage = critical, digitalSignature',
+      'extendedKeyUsage = clientAuth',
+      ...(subject.san ? [`subjectAltName = ${subject.san}`] : []),
+      '',
+    ].join('\n'),
+  );
+  openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('key.pem'));
+  openssl('req', '-new', '-sha256', '-config', f('client.cnf'), '-key', f('key.pem'), '-out', f('client.csr'));
+  openssl(
+    ...['x509', '-req', '-sha256', '-days', '2', '-in', f('client.csr'), '-CA', ca('ca.pem'), '-CAkey', ca('ca.key')],
+    ...['-set_serial', `0x${Math.floor(Math.random() * 2 ** 48).toString(16)}`, '-extfile', f('client.cnf')],
+    ...['-extensions', 'v3_client', '-out', f('cert.pem')],
+  );
+  return { cert: f('cert.pem'), key: f('key.pem') };
+}

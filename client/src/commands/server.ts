@@ -66,6 +66,34 @@ export interface AclLogEntry {
   'timestamp-last-updated': number;
 }
 
+/** One SLOWLOG GET entry. */
+export interface SlowlogEntry {
+  /** Unique, increasing id. */
+  id: number;
+  /** When it was logged, Unix seconds. */
+  timestamp: number;
+  /** How long the command ran, microseconds. */
+  durationUs: number;
+  /** Its arguments: at most 32 (the last then `... (N more arguments)`), each cut at 128 bytes (`... (N more bytes)`). */
+  args: string[];
+  /** The client's `ip:port`. */
+  addr: string;
+  /** The client's name (CLIENT SETNAME), or "". */
+  name: string;
+}
+
+function toSlowlogEntry(v: Value): SlowlogEntry {
+  const a = Array.isArray(v) ? v : [];
+  return {
+    id: toNumber(a[0]),
+    timestamp: toNumber(a[1]),
+    durationUs: toNumber(a[2]),
+    args: toStrings(a[3] ?? []),
+    addr: String(a[4] ?? ''),
+    name: String(a[5] ?? ''),
+  };
+}
+
 /** COMMAND LIST's filter: at most one of module, ACL category or glob pattern. */
 export type CommandListFilter =
   | { module: string; aclcat?: never; pattern?: never }
@@ -179,6 +207,20 @@ export const serverCommands = {
   configResetstat: () => command<'OK'>(['CONFIG', 'RESETSTAT']),
   /** CONFIG HELP → the subcommands' help text, one line per entry. */
   configHelp: () => command(['CONFIG', 'HELP'], toStrings),
+  /**
+   * SLOWLOG GET [count] → the newest `count` slow log entries (default 10; -1: all), newest first (admin).
+   * Commands that ran at least `slowlog-log-slower-than` µs (CONFIG SET) are logged.
+   */
+  slowlogGet: (count?: number) =>
+    command(count === undefined ? ['SLOWLOG', 'GET'] : ['SLOWLOG', 'GET', count], (v) =>
+      (Array.isArray(v) ? v : []).map(toSlowlogEntry),
+    ),
+  /** SLOWLOG LEN → the number of entries in the slow log (admin). */
+  slowlogLen: () => command(['SLOWLOG', 'LEN'], toNumber),
+  /** SLOWLOG RESET → "OK" once the slow log is empty (admin). */
+  slowlogReset: () => command<'OK'>(['SLOWLOG', 'RESET']),
+  /** SLOWLOG HELP → the subcommands' help text, one line per entry. */
+  slowlogHelp: () => command(['SLOWLOG', 'HELP'], toStrings),
   /** ACL CAT [category] → the ACL categories, or the commands in `category`. */
   aclCat: (category?: string) => command(category === undefined ? ['ACL', 'CAT'] : ['ACL', 'CAT', category], toStrings),
   /** ACL DELUSER username [username …] → the number of users deleted (their connections are closed). */

@@ -3,10 +3,11 @@ import { clientInfoLine } from '../commands/connection.js';
 import type { RuntimeCommand } from '../commands/index.js';
 import type { Client } from '../engine/client.js';
 import type { Engine } from '../engine/engine.js';
+import { AddressList } from '../net/admission.js';
 import { ErrorReply, OK, type Reply } from '../protocol/reply.js';
 import { AclRuleError, applySelectorRule, applyUserRule, mergeSelectorArgs, RULE_ERRORS, User } from './acl-user.js';
 import type { TokenService } from './jwt.js';
-import { LoginThrottle, PasswordHasher } from './passwords.js';
+import { LoginQueueFull, LoginThrottle, PasswordHasher } from './passwords.js';
 import { type Denial, Permissions } from './permissions.js';
 
 /**
@@ -50,6 +51,8 @@ export interface AclStats {
   deniedKeys: number;
   deniedChannels: number;
   tokenExpiries: number;
+  /** Logins refused because the user may not log in from the client's address (userAllowFrom). */
+  authDeniedAddress: number;
 }
 
 /** The error text of ACL SETUSER for a bad modifier. */
@@ -78,7 +81,10 @@ export class Acl {
     deniedKeys: 0,
     deniedChannels: 0,
     tokenExpiries: 0,
+    authDeniedAddress: 0,
   };
+  /** Per user name: the addresses it may log in from (the `userAllowFrom` option); absent = anywhere. */
+  readonly allowFrom = new Map<string, AddressList>();
   /** Set by the server once the signing keys are loaded; null = token logins refused. */
   tokens: TokenService | null = null;
   private nextEntryId = 0;
@@ -86,13 +92,14 @@ export class Acl {
 
   constructor(readonly engine: Engine) {
     const o = engine.options;
-    this.hasher = new PasswordHasher(o.authMaxConcurrentHashes);
+    this.hasher = new PasswordHasher(o.authMaxConcurrentHashes, () => o.authMaxQueued, o.authHashNice);
     this.throttle = new LoginThrottle(() => ({
       maxFailures: o.authMaxFailures,
       windowMs: o.authFailureWindow * 1000,
       lockoutMs: o.authLockout * 1000,
     }));
     for (const cmd of new Set(engine.table.values())) this.commandCount += 1 + (cmd.subcommands?.size ?? 0);
+    for (const [name, cidrs] of Object.entries(o.userAllowFrom ?? {})) this.allowFrom.set(name, new AddressList(cidrs));
     this.users.set('default', this.newDefaultUser());
   }
 
@@ -269,13 +276,20 @@ export class Acl {
     if (locked) return locked;
     const user = this.users.get(username);
     let ok: boolean;
-    if (!user?.enabled) ok = await this.hasher.verifyAny([], password);
-    else if (user.nopass) ok = true;
-    else ok = await this.hasher.verifyAny(user.passwords, password);
+    try {
+      if (!user?.enabled) ok = await this.hasher.verifyAny([], password);
+      else if (user.nopass) ok = true;
+      else ok = await this.hasher.verifyAny(user.passwords, password);
+    } catch (e) {
+      // Too many logins waiting for a hashing slot: refused now, neither a failure nor a success.
+      if (e instanceof LoginQueueFull) return new ErrorReply(e.message);
+      throw e;
+    }
     // The user may have been deleted or turned off while the hash ran.
     if (!ok || !user || user.deleted || !user.enabled) return this.failed(c, username, keys, command);
+    const denied = this.login(c, user, null, null, 0, command);
+    if (denied) return denied;
     this.throttle.succeed(keys);
-    this.login(c, user, null, null, 0);
     return OK;
   }
 
@@ -311,8 +325,24 @@ export class Acl {
         return this.failed(c, v.user, keys, 'token:acl', `WRONGPASS invalid acl claim: ${(e as Error).message}`);
       }
     }
-    this.login(c, user, v.claims, rules, v.expiresAt);
-    return OK;
+    return this.login(c, user, v.claims, rules, v.expiresAt, 'token') ?? OK;
+  }
+
+  /**
+   * A session whose TLS client certificate names `username` (tlsAuthClients with tlsClientUserField):
+   * logged in as that user when it exists and is enabled, and may log in from the client's address (see
+   * login). Returns whether it was; otherwise the session stays as it was (it can still AUTH).
+   */
+  authCertificate(c: Client, username: string): boolean {
+    const user = this.users.get(username);
+    if (!user?.enabled || user.deleted) return false;
+    return this.login(c, user, null, null, 0, 'certificate') === null;
+  }
+
+  /** Whether `user` may log in from the host of CLIENT LIST address `addr` (userAllowFrom; unlisted users: anywhere). */
+  addressAllowed(user: User, addr: string): boolean {
+    const list = this.allowFrom.get(user.name);
+    return list === undefined || list.has(addrHost(addr));
   }
 
   /**
@@ -334,8 +364,26 @@ export class Acl {
     return u;
   }
 
-  /** Makes `c` a session of `user`; `expiresAt` (Unix ms, 0 = never) ends it (see onAuthExpired). */
-  login(c: Client, user: User, claims: Record<string, unknown> | null, rules: User | null, expiresAt: number): void {
+  /**
+   * Makes `c` a session of `user`; `expiresAt` (Unix ms, 0 = never) ends it (see onAuthExpired). Every login
+   * ends here (passwords, kvws and external tokens, static API tokens, client certificates), so this is
+   * where `userAllowFrom` is enforced: a user limited to other addresses gets the plain WRONGPASS of a
+   * failed login (nothing tells it apart from a wrong password), an ACL LOG entry `<via>:address` (`via`:
+   * auth, hello, token, apitoken, certificate), a failure counted and throttled; `c` is left unchanged.
+   * Returns null when logged in.
+   */
+  login(
+    c: Client,
+    user: User,
+    claims: Record<string, unknown> | null,
+    rules: User | null,
+    expiresAt: number,
+    via = 'auth',
+  ): ErrorReply | null {
+    if (!this.addressAllowed(user, c.addr)) {
+      this.stats.authDeniedAddress++;
+      return this.failed(c, user.name, this.throttleKeys(c, user.name), `${via}:address`);
+    }
     this.stats.authSuccesses++;
     c.user = user;
     c.authenticated = true;
@@ -362,6 +410,7 @@ export class Acl {
     } else {
       c.authSession++;
     }
+    return null;
   }
 
   /** A token ran out: the session loses its rights, its subscriptions and MONITOR, and the front door is told. */

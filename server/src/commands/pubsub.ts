@@ -35,9 +35,28 @@ function channelVisible(client: Client, ch: string): boolean {
   return m === null || acl.canReadKey(client, ch.slice(m[0].length));
 }
 
+/**
+ * kvws's `maxSubscriptionsPerClient`: throws when subscribing to the names of argv[1..] that the client does
+ * not hold yet would take its channels plus patterns beyond the limit (0 = none). The command is then refused
+ * whole, before any change, so the subscriptions the client has are kept. Every front door's SUBSCRIBE and
+ * PSUBSCRIBE ends here (RESP, WebSocket frames, the HTTP API's event streams).
+ */
+function checkSubscriptionLimit(client: Client, argv: string[], pattern: boolean): void {
+  const max = client.engine.options.maxSubscriptionsPerClient;
+  if (max === 0) return;
+  const held = pattern ? client.patterns : client.channels;
+  let total = client.subscriptionCount;
+  if (total + argv.length - 1 <= max) return;
+  const fresh = new Set<string>();
+  for (let i = 1; i < argv.length; i++) if (!held.has(argv[i])) fresh.add(argv[i]);
+  total += fresh.size;
+  if (total > max) throw new CommandError(`ERR max subscriptions per client reached (${max})`);
+}
+
 export const handlers: Handlers = {
   // SUBSCRIBE channel [channel ...]
   SUBSCRIBE(client, argv) {
+    checkSubscriptionLimit(client, argv, false);
     const out: Reply[] = [];
     for (let i = 1; i < argv.length; i++) {
       client.engine.pubsub.subscribe(client, argv[i]);
@@ -48,6 +67,7 @@ export const handlers: Handlers = {
 
   // PSUBSCRIBE pattern [pattern ...]
   PSUBSCRIBE(client, argv) {
+    checkSubscriptionLimit(client, argv, true);
     const out: Reply[] = [];
     for (let i = 1; i < argv.length; i++) {
       client.engine.pubsub.psubscribe(client, argv[i]);

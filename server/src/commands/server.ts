@@ -83,11 +83,13 @@ function keySpecReply(k: KeySpec): MapReply {
             ]),
           ],
         ]);
-  return new MapReply([
+  const fields: [Reply, Reply][] = [
     ['flags', new SetReply(keyFlagNames(k.access, k.ops).map((f) => new SimpleString(f)))],
     ['begin_search', begin],
     ['find_keys', find],
-  ]);
+  ];
+  if (k.notes !== undefined) fields.unshift(['notes', k.notes]);
+  return new MapReply(fields);
 }
 
 /** Key-spec flags as Redis prints them: the access flag upper-case (RO, RW, OW, RM), the rest lower-case. */
@@ -263,6 +265,10 @@ function infoSections(engine: Engine): Record<string, () => [string, string | nu
       ['acl_access_denied_cmd', engine.acl.stats.deniedCommands],
       ['acl_access_denied_key', engine.acl.stats.deniedKeys],
       ['acl_access_denied_channel', engine.acl.stats.deniedChannels],
+      ['auth_hashes_total', engine.acl.hasher.total],
+      ['auth_hashes_running', engine.acl.hasher.active],
+      ['auth_hashes_queued', engine.acl.hasher.queued],
+      ['auth_queue_full_rejections', engine.acl.hasher.queueFullRejections],
       ['events_published', engine.stats.eventsPublished],
       ['events_delivered', engine.stats.eventsDelivered],
       ['scan_cursors_live', engine.scans.size],
@@ -485,6 +491,53 @@ export const handlers: Handlers = {
       return names.filter((n) => (findEntry(client, n)?.spec.acl as string[] | undefined)?.includes(cat) === true);
     }
     throw new CommandError('ERR syntax error');
+  },
+
+  // SLOWLOG GET [count] — the newest `count` entries (default 10, -1 = all), newest first, each
+  // [id, Unix time, µs, argv, client address, client name] (engine/slowlog.ts).
+  'SLOWLOG|GET'(client, argv) {
+    if (argv.length > 3) {
+      throw new CommandError(
+        `ERR unknown subcommand or wrong number of arguments for '${argv[1].slice(0, 128)}'. Try SLOWLOG HELP.`,
+      );
+    }
+    let count = 10;
+    if (argv.length === 3) {
+      count = /^-?\d+$/.test(argv[2]) ? Number(argv[2]) : Number.NaN;
+      if (!(count >= -1)) throw new CommandError('ERR count should be greater than or equal to -1');
+    }
+    return client.engine.slowlog
+      .newest(count)
+      .map((e) => [e.id, e.time, e.duration, e.argv, e.addr, e.name] as Reply[]);
+  },
+
+  // SLOWLOG LEN
+  'SLOWLOG|LEN'(client) {
+    return client.engine.slowlog.length;
+  },
+
+  // SLOWLOG RESET
+  'SLOWLOG|RESET'(client) {
+    client.engine.slowlog.reset();
+    return OK;
+  },
+
+  // SLOWLOG HELP
+  'SLOWLOG|HELP'() {
+    return [
+      'SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+      'GET [<count>]',
+      '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
+      '    Entries are made of:',
+      '    id, timestamp, time in microseconds, arguments array, client IP and port,',
+      '    client name',
+      'LEN',
+      '    Return the length of the slowlog.',
+      'RESET',
+      '    Reset the slowlog.',
+      'HELP',
+      '    Prints this help.',
+    ];
   },
 
   // COMMAND HELP

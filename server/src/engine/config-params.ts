@@ -23,6 +23,15 @@ function parseIntParam(v: string, min: number, max: number): number {
   return n;
 }
 
+/** An integer from `min` to 2^63-1 (Redis's LLONG_MAX bound), within what a JS number holds exactly enough. */
+function parseLongParam(v: string, min: number): number {
+  if (!/^-?\d+$/.test(v)) throw new Error("argument couldn't be parsed into an integer");
+  const n = BigInt(v);
+  if (n < BigInt(min) || n > 9223372036854775807n)
+    throw new Error(`argument must be between ${min} and 9223372036854775807 inclusive`);
+  return Number(n);
+}
+
 function parseYesNo(v: string): boolean {
   const s = v.toLowerCase();
   if (s === 'yes') return true;
@@ -98,6 +107,20 @@ export class ConfigParams {
         o.aclLogMaxLen = parseIntParam(v, 0, 100_000);
         const log = engine.acl.log;
         if (log.length > o.aclLogMaxLen) log.length = o.aclLogMaxLen;
+      },
+    });
+    // The slow log (engine/slowlog.ts): the threshold in µs (-1: log nothing) and the entries kept.
+    p.set('slowlog-log-slower-than', {
+      get: () => String(o.slowlogLogSlowerThan),
+      set: (v) => {
+        o.slowlogLogSlowerThan = parseLongParam(v, -1);
+      },
+    });
+    p.set('slowlog-max-len', {
+      get: () => String(o.slowlogMaxLen),
+      set: (v) => {
+        // As in Redis, the log is cut to the new length at its next entry.
+        o.slowlogMaxLen = parseLongParam(v, 0);
       },
     });
     p.set('aclfile', { get: () => o.aclFile ?? (o.dataDir ? `${o.dataDir}/users.acl` : '') });

@@ -184,6 +184,7 @@ export function runCommand(
   engine.memory.touchCommand(client.db, cmd, argv);
   if (engine.writeGuard !== null && cmd.write) engine.writeGuard(client.db, commandKeys(cmd, argv));
   const aof = engine.aof;
+  const blockedBefore = client.blocked;
   let reply: Reply | Promise<Reply>;
   if (aof === null) reply = callHandler(engine, client, cmd, argv);
   else {
@@ -209,34 +210,59 @@ export function runCommand(
   // Counted once the handler has run, as Redis does: INFO commandstats does not count the INFO running it,
   // and CONFIG RESETSTAT counts itself after the reset.
   cmd.stats.calls++;
-  if (reply instanceof Promise) settled(engine, cmd, reply, started);
-  else observeLatency(cmd, started);
+  if (reply instanceof Promise) {
+    settled(engine, client, cmd, argv, reply, started, client.blocked !== null && client.blocked !== blockedBefore);
+  } else slowlogIfSlow(engine, client, cmd, argv, observeLatency(cmd, started));
   return reply;
 }
 
-/** Adds the time since `started` (performance.now()) to the command's latency histogram. */
-function observeLatency(cmd: RuntimeCommand, started: number): void {
+/** Adds the time since `started` (performance.now()) to the command's latency histogram; returns it, µs. */
+function observeLatency(cmd: RuntimeCommand, started: number): number {
   const us = (performance.now() - started) * 1000;
   const stats = cmd.stats;
   if (stats.latency === null) stats.latency = new Histogram(COMMAND_LATENCY_BOUNDS_US);
   stats.latency.observe(us);
+  return us;
 }
 
 /**
- * When a Promise reply settles (a blocked command served or timed out, a command forwarded to Redis): its
- * latency, and an error reply as a failed call. The caller keeps `reply` itself (its `pipelined` mark).
+ * Redis's slowlogPushCurrentCommand: a command that ran at least `slowlog-log-slower-than` µs (none when
+ * it is negative) goes to the slow log, unless the table flags it `skip_slowlog` (EXEC: its commands are
+ * logged one by one). Arguments holding secrets are redacted as Redis does.
  */
-function settled(engine: Engine, cmd: RuntimeCommand, reply: Promise<Reply>, started: number): void {
-  reply.then(
-    (r) => {
-      observeLatency(cmd, started);
-      if (r instanceof ErrorReply) {
-        cmd.stats.failed++;
-        engine.stats.errorReplies++;
-      }
-    },
-    () => observeLatency(cmd, started),
-  );
+function slowlogIfSlow(engine: Engine, client: Client, cmd: RuntimeCommand, argv: string[], us: number): void {
+  const threshold = engine.options.slowlogLogSlowerThan;
+  if (threshold < 0 || us < threshold || cmd.spec.flags.includes('skip_slowlog')) return;
+  engine.slowlog.push(redactForSlowlog(cmd, argv), us, client.addr, client.name, engine.options.slowlogMaxLen);
+}
+
+/**
+ * When a Promise reply settles (a blocked command served or timed out, a command forwarded to Redis, a
+ * login hashing its password): its latency, and an error reply as a failed call; then the slow log. A
+ * command that `blocked` (its handler set `client.blocked`) is slow-logged with the time it ran before
+ * blocking, as Redis leaves the wait out; any other with the whole time. The caller keeps `reply` itself
+ * (its `pipelined` mark).
+ */
+function settled(
+  engine: Engine,
+  client: Client,
+  cmd: RuntimeCommand,
+  argv: string[],
+  reply: Promise<Reply>,
+  started: number,
+  blocked: boolean,
+): void {
+  // The one extra clock read, for commands that blocked only: when the handler returned.
+  const ranUs = blocked ? (performance.now() - started) * 1000 : -1;
+  const done = (r: Reply | null) => {
+    const us = observeLatency(cmd, started);
+    if (r instanceof ErrorReply) {
+      cmd.stats.failed++;
+      engine.stats.errorReplies++;
+    }
+    slowlogIfSlow(engine, client, cmd, argv, ranUs >= 0 ? ranUs : us);
+  };
+  reply.then(done, () => done(null));
 }
 
 /** The handler's reply, with thrown errors as error replies (counted as failed calls). */
@@ -282,3 +308,12 @@ function redactForMonitors(cmd: RuntimeCommand, argv: string[]): string[] {
 }
 
 const REDACTED = '(redacted)';
+
+/**
+ * The arguments the slow log keeps: those monitors see (AUTH's and HELLO AUTH's redacted), and every
+ * argument of ACL SETUSER after the subcommand (`>password` rules), as Redis's aclCommand redacts them.
+ */
+function redactForSlowlog(cmd: RuntimeCommand, argv: string[]): string[] {
+  if (cmd.fullName === 'acl|setuser') return [argv[0], argv[1], ...argv.slice(2).map(() => REDACTED)];
+  return redactForMonitors(cmd, argv);
+}

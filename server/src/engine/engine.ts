@@ -26,6 +26,7 @@ import {
 } from './notify.js';
 import { PubSub } from './pubsub.js';
 import { ScanCursors } from './scan.js';
+import { SlowLog } from './slowlog.js';
 
 /** Connected clients by id (CLIENT LIST / KILL / INFO clients). */
 export class ClientRegistry {
@@ -178,6 +179,8 @@ export class Engine {
   readonly watchers = new Map<string, Set<Client>>();
   /** Clients in MONITOR mode, in the order they started (Redis's server.monitors). */
   readonly monitors = new Set<Client>();
+  /** SLOWLOG: commands that ran at least `slowlog-log-slower-than` µs (fed by the dispatcher's runCommand). */
+  readonly slowlog = new SlowLog();
   notifyFlags: number;
   /** Key changes since start (Redis's server.dirty): every notify and notifyDb. The HTTP API's sync token. */
   dirty = 0;
@@ -300,12 +303,34 @@ export class Engine {
     return n;
   }
 
-  /** Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB): WATCH invalidation and listeners. */
+  /**
+   * Whole-database changes (FLUSHDB, FLUSHALL, SWAPDB): WATCH invalidation, blocked clients offered their
+   * keys again (a blocked XREADGROUP whose stream is gone answers an error), and listeners.
+   */
   notifyDb(e: DbEvent, touchedKeys: Iterable<[number, string]>): void {
     this.dirty++;
     this.memory.onDbEvent(e);
     for (const [db, key] of touchedKeys) this.touchWatched(db, key);
+    if (this.blocking.count !== 0) {
+      this.blocking.signalDb(e.db);
+      if (e.other !== undefined) this.blocking.signalDb(e.other);
+    }
     for (const l of this.listeners) l.onDbEvent?.(e);
+  }
+
+  /**
+   * A change Redis makes without a keyspace event or a signal to WATCH and blocked clients (XACK, the
+   * pending entries and counters of a stream's consumer groups): counted in `dirty` (so the AOF records the
+   * command), accounted in memory and shown to listeners (a snapshot in progress), as a KeyEvent with an
+   * empty event name.
+   */
+  keyChanged(db: Db, key: string): void {
+    this.dirty++;
+    this.memory.onKeyChange(db, key);
+    if (this.listeners.length !== 0) {
+      const e: KeyEvent = { db: db.index, key, event: '', cls: 't' };
+      for (const l of this.listeners) l.onKeyEvent?.(e);
+    }
   }
 
   /** Deletes an expired key and notifies `expired` (lazy and active expiry both end here). */

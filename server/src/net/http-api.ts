@@ -12,8 +12,8 @@ import { type Logger, silentLogger } from '../log.js';
 import { fromJsonArg, resp2Json } from '../protocol/json.js';
 import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
 import { RespWriter } from '../protocol/resp.js';
-import { type HttpsServer, pathOf } from './https-server.js';
-import { clientForSocket, formatAddr, isLoopback } from './resp-server.js';
+import { BASE_SECURITY_HEADERS, type HttpsServer, pathOf } from './https-server.js';
+import { clientForSocket, formatAddr, isLoopback, loggedInByCertificate } from './resp-server.js';
 import { originAllowed } from './ws-gateway.js';
 
 /**
@@ -517,6 +517,8 @@ export class HttpApi {
   private readonly staticTokens: readonly StaticToken[];
   /** READONLY_TOKEN_RULES, compiled at first use. */
   private readonlyRules: User | null = null;
+  /** The port's security headers (flat [name, value, …]), put on every answer by send/preflight/stream. */
+  private securityHeaders: readonly string[] = BASE_SECURITY_HEADERS;
   /** See HttpApiOptions.logger. */
   readonly log: Logger;
   /** Made request ids: this random prefix (one per server), `-`, a counter in base 36. */
@@ -587,8 +589,13 @@ export class HttpApi {
 
   /** Adds the API's routes to `https`. */
   register(https: HttpsServer): void {
+    this.securityHeaders = https.securityHeaders;
     for (const [path, ep] of this.endpoints) {
-      https.route(path, { prefix: ep.prefix, request: (req, res) => this.serve(ep, req, res) });
+      https.route(path, {
+        prefix: ep.prefix,
+        request: (req, res) => this.serve(ep, req, res),
+        writesSecurityHeaders: true,
+      });
     }
   }
 
@@ -704,6 +711,7 @@ export class HttpApi {
       'content-length': '0',
       'x-request-id': requestIdOf(res),
     };
+    Object.assign(headers, securityHeaderObject(this.securityHeaders));
     if (req.headers.origin !== undefined) {
       headers['access-control-allow-methods'] = CORS_ALLOW_METHODS;
       headers['access-control-allow-headers'] = CORS_ALLOW_HEADERS;
@@ -742,8 +750,7 @@ export class HttpApi {
       String(raw === undefined ? Buffer.byteLength(text) : raw.length),
       'cache-control',
       cacheControl,
-      'x-content-type-options',
-      'nosniff',
+      ...this.securityHeaders,
     ];
     if (syncToken) h.push('upstash-sync-token', String(this.writes));
     const id = requestIdOf(res);
@@ -909,6 +916,8 @@ export class HttpApi {
   private authenticate(req: IncomingMessage, session: Session, token: string | null): undefined | Promise<void> {
     const acl = this.engine.acl;
     if (token === null) {
+      // Logged in by the connection's TLS client certificate (tlsClientUserField), or an open default user.
+      if (loggedInByCertificate(session.client)) return;
       if (!acl.authRequired && (!this.options.protectedMode || isLoopback(req.socket.remoteAddress))) return;
       throw new HttpError(
         401,
@@ -926,7 +935,9 @@ export class HttpApi {
       }
       let rules: User | null = null;
       if (fixed.readonly) rules = this.readonlyRules ??= acl.parseTokenRules(READONLY_TOKEN_RULES);
-      acl.login(session.client, user, null, rules, 0);
+      // The user may be limited to other addresses (userAllowFrom): then a plain WRONGPASS.
+      const denied = acl.login(session.client, user, null, rules, 0, 'apitoken');
+      if (denied) throw new HttpError(401, denied.message, { 'www-authenticate': 'Bearer error="invalid_token"' });
       return;
     }
     return acl.authToken(session.client, token, null).then((r) => {
@@ -1278,7 +1289,7 @@ export class HttpApi {
       vary: 'Origin',
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
+      ...securityHeaderObject(this.securityHeaders),
       'upstash-sync-token': String(this.writes),
       'x-request-id': requestIdOf(res),
       // Tells nginx-style proxies not to buffer the stream.
@@ -1315,7 +1326,7 @@ export class HttpApi {
    * POST /auth/token. Body `{"username","password","ttl"?,"acl"?}`: a password login, then a kvws
    * token for that user. Or, with a kvws or external JWT in `Authorization: Bearer` (or `?_token=`) and no
    * username/password: a narrower token for the same user (see `narrow`; static API tokens get none). → 200 `{"token","expiresAt","tokenType":"Bearer","user"}`;
-   * 400 for a bad body, 401 for refused credentials, 503 when token issuing is off.
+   * 400 for a bad body, 401 for refused credentials, 503 when token issuing is off or too many logins wait for password hashing (`auth-max-queued`; with `Retry-After`).
    */
   private async issueToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const acl = this.engine.acl;
@@ -1343,6 +1354,10 @@ export class HttpApi {
         throw badRequest('"claims" cannot be chosen at login: they would widen {claim:NAME} patterns');
       }
       const r = await acl.authPassword(session.client, want.username, want.password);
+      // Too many logins waiting for password hashing (auth-max-queued): not a refusal of these credentials.
+      if (r instanceof ErrorReply && r.message.startsWith('TRYAGAIN ')) {
+        throw new HttpError(503, r.message, { 'retry-after': '1' });
+      }
       if (r instanceof ErrorReply) throw new HttpError(401, r.message, { 'www-authenticate': 'Bearer' });
       issue = { user: session.client.user.name, ttl: want.ttl, acl: want.acl };
     } else if (presented !== null) {
@@ -1480,4 +1495,11 @@ interface TokenRequest {
   ttl?: number;
   acl?: string;
   claims?: Record<string, string | number>;
+}
+
+/** A flat [name, value, …] header list as an object (for writeHead calls that take one). */
+function securityHeaderObject(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+  return out;
 }

@@ -9,11 +9,22 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { isLoopbackHost } from '../config.js';
+import {
+  Admission,
+  acceptClientCertificate,
+  DEFAULT_TLS_POLICY,
+  readClientCa,
+  secureContextOptions,
+  type TlsPolicy,
+  tlsServerOptions,
+} from './admission.js';
 
 /**
- * kvws's one HTTP(S) port: TLS termination, certificate reload, and routing by path. It knows nothing of
- * WebSocket frames or commands: front doors register a route (`/ws` for the gateway; the HTTP API and the
- * dashboard in later issues) and get the request or the upgrade. Other paths get a 404 JSON envelope.
+ * kvws's one HTTP(S) port: TLS termination (the TLS policy and client certificates of admission.ts),
+ * certificate reload, connection admission before any parsing, header and request timeouts, the security
+ * headers of every answer, and routing by path. It knows nothing of WebSocket frames or commands: front
+ * doors register a route (`/ws` for the gateway, the HTTP API, the dashboard, metrics) and get the request
+ * or the upgrade. Other paths get a 404 JSON envelope.
  */
 
 /** The repository's dev certificates (certs-dev/make-dev-certs.sh), used when no --tls-cert is given. */
@@ -43,7 +54,50 @@ export interface HttpsServerOptions {
   reloadDebounceMs?: number;
   /** One-line log sink (certificate reloads). Default: none. */
   log?: (line: string) => void;
+  /**
+   * Connection admission (allow-list, per-address limit, refusal counters), shared with the other
+   * listeners. Default: one of its own that admits everyone but 1000 connections per non-loopback address.
+   */
+  admission?: Admission;
+  /** TLS versions, ciphers, handshake timeout, client certificates. Default DEFAULT_TLS_POLICY. */
+  tlsPolicy?: TlsPolicy;
+  /**
+   * Seconds a request's headers may take to arrive (WebSocket upgrade requests included); then the peer
+   * gets 408 and is closed. Default 20.
+   */
+  headersTimeout?: number;
+  /** Seconds a whole request (headers and body) may take to arrive; 0 = no limit. Default 60. */
+  requestTimeout?: number;
+  /** Seconds an idle keep-alive connection waits for its next request. Default 5. */
+  keepAliveTimeout?: number;
+  /** `Strict-Transport-Security` max-age on every answer over TLS; 0 = not sent. Default 31536000 (a year). */
+  hstsMaxAge?: number;
 }
+
+/**
+ * Headers on every answer of the port (with HSTS over TLS, see securityHeadersFor): no MIME sniffing, no
+ * framing, no Referer sent onwards.
+ */
+export const BASE_SECURITY_HEADERS: readonly string[] = [
+  'x-content-type-options',
+  'nosniff',
+  'x-frame-options',
+  'DENY',
+  'referrer-policy',
+  'no-referrer',
+];
+
+/** The security headers as a flat [name, value, …] list: BASE_SECURITY_HEADERS, plus HSTS when `hstsMaxAge` > 0. */
+export function securityHeadersFor(secure: boolean, hstsMaxAge: number): readonly string[] {
+  if (!secure || hstsMaxAge <= 0) return BASE_SECURITY_HEADERS;
+  return ['strict-transport-security', `max-age=${hstsMaxAge}; includeSubDomains`, ...BASE_SECURITY_HEADERS];
+}
+
+/** Raw header lines (`Name: value\r\n`…) of `rejectUpgrade`, per upgrade socket (set by HttpsServer.onUpgrade). */
+const upgradeHeaderLines = new WeakMap<object, string>();
+
+/** Milliseconds between Node's checks of the header and request timeouts (its default, 30 s, is too coarse). */
+const TIMEOUT_CHECK_MS = 500;
 
 /** A route's handlers: plain HTTP requests and/or `Upgrade:` requests on that exact path. */
 export interface Route {
@@ -54,6 +108,11 @@ export interface Route {
   prefix?: boolean;
   request?: (req: IncomingMessage, res: ServerResponse) => void;
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * The route puts `HttpsServer.securityHeaders` on every answer itself (the HTTP API, to keep one
+   * writeHead per answer). Default false: the server sets them before calling `request`.
+   */
+  writesSecurityHeaders?: boolean;
 }
 
 /** On close(), sockets still open this long after the listener stopped are destroyed. */
@@ -85,12 +144,20 @@ export function sendJsonError(res: ServerResponse, status: number, message: stri
 export function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ error: message });
+  const security = upgradeHeaderLines.get(socket) ?? headerLines(BASE_SECURITY_HEADERS);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `${security}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   // A peer that never reads must not keep the socket: end() flushes, then this closes regardless.
   setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+}
+
+/** `Name: value\r\n` lines of a flat [name, value, …] header list. */
+function headerLines(flat: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < flat.length; i += 2) out += `${flat[i]}: ${flat[i + 1]}\r\n`;
+  return out;
 }
 
 /** "CN=localhost, valid until <date>" for log lines. */
@@ -114,6 +181,10 @@ function describeCertificate(pem: Buffer): string {
  */
 export class HttpsServer {
   readonly options: Required<Omit<HttpsServerOptions, 'tls'>> & Pick<HttpsServerOptions, 'tls'>;
+  /** Headers every answer carries (flat [name, value, …]; see securityHeadersFor and Route.writesSecurityHeaders). */
+  readonly securityHeaders: readonly string[];
+  /** The same as raw header lines, for answers written on the socket (rejectUpgrade, clientError). */
+  private readonly securityHeaderLines: string;
   /** TLS handshake failures, HTTP parse errors and socket errors. */
   socketErrors = 0;
   /** Successful certificate reloads. */
@@ -135,8 +206,16 @@ export class HttpsServer {
       watchCertificate: true,
       reloadDebounceMs: 250,
       log: () => {},
+      tlsPolicy: DEFAULT_TLS_POLICY,
+      headersTimeout: 20,
+      requestTimeout: 60,
+      keepAliveTimeout: 5,
+      hstsMaxAge: 31_536_000,
       ...opts,
+      admission: opts.admission ?? new Admission(),
     };
+    this.securityHeaders = securityHeadersFor(opts.tls !== null, this.options.hstsMaxAge);
+    this.securityHeaderLines = headerLines(this.securityHeaders);
   }
 
   /** Whether this listener serves TLS. */
@@ -166,38 +245,61 @@ export class HttpsServer {
     if (this.server) throw new Error('HttpsServer is already listening');
     const o = this.options;
     let server: http.Server | https.Server;
+    const httpOptions: http.ServerOptions = {
+      headersTimeout: o.headersTimeout * 1000,
+      requestTimeout: o.requestTimeout * 1000,
+      keepAliveTimeout: o.keepAliveTimeout * 1000,
+      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+    };
+    const policy = o.tlsPolicy;
     if (o.tls) {
       const files = o.tls;
+      const clientCa = await readClientCa(policy);
       try {
         const [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
-        server = https.createServer({ cert, key, minVersion: 'TLSv1.2' });
+        server = https.createServer({ ...tlsServerOptions(policy, cert, key, clientCa), ...httpOptions });
         this.current = { cert, key };
       } catch (e) {
         throw new Error(`cannot use TLS certificate ${files.cert} with key ${files.key}: ${(e as Error).message}`);
       }
-      server.on('tlsClientError', (_err, socket) => {
+      server.on('tlsClientError', (err, socket) => {
         this.socketErrors++;
+        o.admission.tlsClientError('https', err, socket);
+        socket.destroy();
+      });
+      // Before Node's own handler: a connection refused here never reaches the HTTP parser.
+      server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+        if (acceptClientCertificate(policy, socket)) return;
+        o.admission.count('https', 'client_certificate', socket.remoteAddress);
         socket.destroy();
       });
     } else {
       if (!o.allowInsecureRemote && !isLoopbackHost(o.host)) {
         throw new Error(`refusing plain HTTP on non-loopback host ${o.host} without allowInsecureRemote`);
       }
-      server = http.createServer();
+      server = http.createServer(httpOptions);
     }
+    // Allow-list and per-address limit on the raw TCP connection, before the TLS handshake or any parsing.
+    o.admission.guard(server, 'https');
     server.on('connection', (socket: net.Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
     server.on('request', (req, res) => this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    server.on('clientError', (_err, socket) => {
+    server.on('clientError', (err: Error & { code?: string }, socket) => {
       this.socketErrors++;
+      // Headers (or the whole request) not received within headersTimeout / requestTimeout.
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (timedOut) o.admission.count('https', 'request_timeout', (socket as net.Socket).remoteAddress);
       if (!socket.writable) {
         socket.destroy();
         return;
       }
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(
+        `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n` +
+          `${this.securityHeaderLines}Content-Length: 0\r\n\r\n`,
+      );
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
     });
     this.server = server;
@@ -235,10 +337,12 @@ export class HttpsServer {
     if (!files || !server || !(server instanceof https.Server)) return false;
     let cert: Buffer;
     let key: Buffer;
+    let clientCa: Buffer | null;
     try {
       [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
+      clientCa = await readClientCa(this.options.tlsPolicy);
       // Checks the pair (and that the key matches the certificate) before it replaces a working one.
-      tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+      tls.createSecureContext(secureContextOptions(this.options.tlsPolicy, cert, key, clientCa));
     } catch (e) {
       this.options.log(
         `TLS certificate reload (${why}) failed, still serving the previous one: ${(e as Error).message}`,
@@ -248,7 +352,7 @@ export class HttpsServer {
     if (this.server !== server) return false;
     const cur = this.current;
     if (why === 'file change' && cur && cur.cert.equals(cert) && cur.key.equals(key)) return false;
-    server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    server.setSecureContext(secureContextOptions(this.options.tlsPolicy, cert, key, clientCa));
     this.current = { cert, key };
     this.certificateReloads++;
     this.options.log(`TLS certificate reloaded (${why}) from ${files.cert}: ${describeCertificate(cert)}`);
@@ -284,6 +388,10 @@ export class HttpsServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const route = this.find(pathOf(req));
+    if (route?.writesSecurityHeaders !== true) {
+      const h = this.securityHeaders;
+      for (let i = 0; i < h.length; i += 2) res.setHeader(h[i], h[i + 1]);
+    }
     if (route?.request) {
       route.request(req, res);
       return;
@@ -293,6 +401,7 @@ export class HttpsServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => this.socketErrors++);
+    upgradeHeaderLines.set(socket, this.securityHeaderLines);
     const route = this.find(pathOf(req));
     if (route?.upgrade) {
       route.upgrade(req, socket, head);

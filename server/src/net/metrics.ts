@@ -9,6 +9,7 @@ import { Client } from '../engine/client.js';
 import type { Engine, Histogram } from '../engine/engine.js';
 import { ErrorReply } from '../protocol/reply.js';
 import type { KvwsServer } from '../server.js';
+import { LISTENER_REASONS } from './admission.js';
 import { type HttpsServer, sendJsonError } from './https-server.js';
 import { formatAddr, isLoopback } from './resp-server.js';
 
@@ -295,9 +296,26 @@ const FROM_INFO: FromInfo[] = [
   {
     name: 'kvws_rejected_connections_total',
     type: 'counter',
-    help: 'RESP connections refused by maxclients or protected mode (INFO rejected_connections).',
+    help: 'RESP connections refused: allow-list, per-address limit, maxclients or protected mode (INFO rejected_connections).',
     section: 'stats',
     fields: one('rejected_connections'),
+  },
+  {
+    name: 'kvws_connections_rejected_total',
+    type: 'counter',
+    help:
+      'Connections refused or dropped early, by listener and reason: allowlist, per_address (both before any ' +
+      'parsing or TLS handshake), max_clients, handshake_timeout, client_certificate, request_timeout ' +
+      '(INFO <listener>_rejected_<reason>; https max_clients: INFO ws_rejected_maxclients).',
+    section: 'stats',
+    fields: {
+      ...Object.fromEntries(
+        (['resp', 'https'] as const).flatMap((listener) =>
+          LISTENER_REASONS[listener].map((reason) => [`${listener}_rejected_${reason}`, { listener, reason }]),
+        ),
+      ),
+      ws_rejected_maxclients: { listener: 'https', reason: 'max_clients' },
+    },
   },
   {
     name: 'kvws_commands_processed_total',

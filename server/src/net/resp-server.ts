@@ -12,6 +12,16 @@ import {
   RespProtocolError,
   RespWriter,
 } from '../protocol/resp.js';
+import {
+  Admission,
+  acceptClientCertificate,
+  certificateUser,
+  DEFAULT_TLS_POLICY,
+  readClientCa,
+  refuseResp,
+  type TlsPolicy,
+  tlsServerOptions,
+} from './admission.js';
 
 /**
  * The RESP front door: Redis's protocol over TCP (or TLS). It owns sockets, parsing, reply encoding and
@@ -26,6 +36,13 @@ export interface RespServerOptions {
   port?: number;
   /** Serve TLS with these PEM files (paths) instead of plain TCP. Default: plain TCP. */
   tls?: { cert: string; key: string };
+  /** With `tls`: versions, ciphers, handshake timeout, client certificates. Default DEFAULT_TLS_POLICY. */
+  tlsPolicy?: TlsPolicy;
+  /**
+   * Allow-list and per-address limit, checked on each TCP connection before anything is read (or the TLS
+   * handshake starts), and the refusal counters; shared with the HTTPS port. Default: one of its own.
+   */
+  admission?: Admission;
   /**
    * Like Redis `maxclients`: when the engine already has this many clients (all front doors), a new
    * connection gets `-ERR max number of clients reached` and is closed. Default 10000.
@@ -42,7 +59,9 @@ export interface RespServerOptions {
   authConfigured?: () => boolean;
   /**
    * Whether this client still has to authenticate; if so Redis's unauthenticated request limits apply
-   * (`*N` ≤ 10, `$N` ≤ 16384). Default: () => false.
+   * (`*N` ≤ 10, `$N` ≤ 16384: beyond them `-ERR Protocol error: unauthenticated multibulk length` / `bulk
+   * length`, then the connection is closed). Default: Redis's rule, the engine's default user has a password
+   * or is off and the client has not logged in.
    */
   authRequired?: (client: Client) => boolean;
   /** Pub/sub clients (any subscription) whose pending output reaches this many bytes are disconnected. 0 = no limit. Default 32 MiB. */
@@ -79,7 +98,7 @@ export type ResolvedRespServerOptions = Required<Omit<RespServerOptions, 'tls' |
 export interface RespServerStats {
   /** Connections accepted past the max-clients and protected-mode checks (total_connections_received). */
   connectionsReceived: number;
-  /** Connections refused: max clients or protected mode (rejected_connections). */
+  /** Connections refused: allow-list, per-address limit, max clients or protected mode (rejected_connections). */
   rejectedConnections: number;
   /** Connections closed after a protocol error reply. */
   protocolErrors: number;
@@ -128,13 +147,30 @@ export function formatAddr(ip: string | undefined, port: number | undefined): st
   return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
 }
 
-/** A new session for a connection of `door` on socket `s` (addresses as CLIENT LIST shows them); not yet registered. */
+/**
+ * A new session for a connection of `door` on socket `s` (addresses as CLIENT LIST shows them); not yet
+ * registered. When `s` carries a valid client certificate naming a user (see admission.ts), the session
+ * is logged in as that user (Acl.authCertificate: existing, enabled, allowed from this address).
+ */
 export function clientForSocket(
   engine: Engine,
   door: FrontDoor,
   s: { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number },
 ): Client {
-  return new Client(engine, door, formatAddr(s.remoteAddress, s.remotePort), formatAddr(s.localAddress, s.localPort));
+  const addr = formatAddr(s.remoteAddress, s.remotePort);
+  const c = new Client(engine, door, addr, formatAddr(s.localAddress, s.localPort));
+  // A valid TLS client certificate naming a user (tlsClientUserField): the session starts logged in as it.
+  const certUser = certificateUser(s);
+  if (certUser !== null && engine.acl.authCertificate(c, certUser)) certificateSessions.add(c);
+  return c;
+}
+
+/** Sessions that clientForSocket logged in with their connection's client certificate. */
+const certificateSessions = new WeakSet<Client>();
+
+/** Whether clientForSocket logged `client` in with its connection's TLS client certificate. */
+export function loggedInByCertificate(client: Client): boolean {
+  return certificateSessions.has(client);
 }
 
 /**
@@ -173,11 +209,14 @@ export class RespServer {
       host: '127.0.0.1',
       port: 6380,
       tls: undefined,
+      tlsPolicy: DEFAULT_TLS_POLICY,
+      admission: opts.admission ?? new Admission(),
       maxClients: 10000,
       timeout: 0,
       protectedMode: true,
       authConfigured: () => false,
-      authRequired: () => false,
+      // Redis's authRequired(): the default user has a password or is off, and this client has not logged in.
+      authRequired: (client) => !client.authenticated && engine.acl.authRequired,
       pubsubHardLimit: 32 * 1024 * 1024,
       pubsubSoftLimit: 8 * 1024 * 1024,
       pubsubSoftSeconds: 60,
@@ -215,21 +254,38 @@ export class RespServer {
     let server: net.Server;
     if (o.tls) {
       let s: tls.Server;
+      const policy = o.tlsPolicy;
+      const clientCa = await readClientCa(policy);
       try {
         const [cert, key] = await Promise.all([readFile(o.tls.cert), readFile(o.tls.key)]);
-        s = tls.createServer({ cert, key });
+        s = tls.createServer(tlsServerOptions(policy, cert, key, clientCa));
       } catch (e) {
         throw new Error(`cannot use TLS certificate ${o.tls.cert} with key ${o.tls.key}: ${(e as Error).message}`);
       }
-      s.on('secureConnection', (socket) => this.accept(socket));
-      s.on('tlsClientError', (_err, socket) => {
+      s.on('secureConnection', (socket) => {
+        if (acceptClientCertificate(policy, socket)) {
+          this.accept(socket);
+          return;
+        }
+        o.admission.count('resp', 'client_certificate', socket.remoteAddress);
+        socket.destroy();
+      });
+      s.on('tlsClientError', (err, socket) => {
         this.stats.socketErrors++;
+        o.admission.tlsClientError('resp', err, socket);
         socket.destroy();
       });
       server = s;
     } else {
       server = net.createServer((socket) => this.accept(socket));
     }
+    // Allow-list and per-address limit on the raw TCP connection: before the TLS handshake or any parsing.
+    // Over TLS there is no protocol to answer in yet: refused peers are just closed.
+    o.admission.guard(server, 'resp', (socket, reason) => {
+      this.stats.rejectedConnections++;
+      if (o.tls) socket.destroy();
+      else refuseResp(socket, reason);
+    });
     this.server = server;
     server.on('connection', (socket: net.Socket) => {
       this.sockets.add(socket);
@@ -282,6 +338,7 @@ export class RespServer {
       return;
     }
     if (this.engine.clients.size >= o.maxClients) {
+      o.admission.rejected.resp.max_clients++;
       this.log.warn(
         { addr: formatAddr(socket.remoteAddress, socket.remotePort) },
         `RESP connection refused: max number of clients reached (${o.maxClients})`,

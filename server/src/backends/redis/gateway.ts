@@ -11,6 +11,20 @@ import { type Dedicated, EngineUnavailable, type MasterNode, type RedisBackend, 
 import { execReply, type RawReply, toReply } from './reply-shapes.js';
 
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+/**
+ * Whether an XREAD / XREADGROUP has a BLOCK option (its options as Redis parses them: GROUP takes two
+ * arguments, BLOCK and COUNT one, STREAMS ends them).
+ */
+function hasBlockOption(argv: string[]): boolean {
+  for (let i = 1; i < argv.length; i++) {
+    const o = argv[i].toUpperCase();
+    if (o === 'BLOCK') return i + 1 < argv.length;
+    if (o === 'STREAMS') return false;
+    if (o === 'GROUP') i += 2;
+    else if (o === 'COUNT') i++;
+  }
+  return false;
+}
 /** Redirections and transient cluster states after which a transaction did not run and may be sent again. */
 const TX_RETRYABLE = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN|READONLY)\b/;
 /** SCAN cursors: the low bits name the master (in `masters()` order), the rest is that master's cursor. */
@@ -19,7 +33,7 @@ const NODE_BITS = 1024n;
 /**
  * How the gateway runs each command of the table on the Redis engine:
  *  - local: kvws answers itself (connection state, auth and ACLs, pub/sub subscriptions fed by the event
- *    feed, COMMAND, CONFIG of kvws's own options, MONITOR of this gateway);
+ *    feed, COMMAND, CONFIG of kvws's own options, MONITOR and SLOWLOG of this gateway);
  *  - forward: sent to Redis by its keys' slot (every keyed command);
  *  - blocking: on a dedicated connection;
  *  - special: its own handler below (fan-out to every master, transactions, PUBLISH…).
@@ -43,7 +57,12 @@ const LOCAL = new Set([
   'PING',
   'ECHO',
   'TIME',
+  // kvws's own slow log: the commands this gateway ran and how long each took through it (Redis's is on
+  // the Redis servers: SLOWLOG there).
+  'SLOWLOG',
   'object|help',
+  'xinfo|help',
+  'xgroup|help',
 ]);
 /** Local commands that may be queued in a transaction (Redis runs them inside EXEC). */
 const QUEUEABLE_LOCAL = new Set(['PING', 'ECHO', 'TIME']);
@@ -155,6 +174,11 @@ export class RedisGateway {
         return (client, argv) => this.wait(client, argv);
       case 'publish':
         return (client, argv) => this.send(client, argv, 0);
+      case 'xread':
+      case 'xreadgroup':
+        // Only a read that may block needs a connection of its own.
+        return (client, argv) =>
+          hasBlockOption(argv) ? this.blocking(client, cmd, argv) : this.forward(client, cmd, argv);
       case 'info':
         return (client, argv) => this.info(client, argv, local);
       case 'config|set':

@@ -44,11 +44,11 @@ export const DASHBOARD_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Sent with every dashboard answer besides the CSP. */
+/**
+ * Sent with every dashboard answer besides the CSP; the port's own (nosniff, DENY framing, no Referer, HSTS:
+ * https-server.ts BASE_SECURITY_HEADERS) are set by HttpsServer before the route runs.
+ */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',

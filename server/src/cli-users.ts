@@ -222,7 +222,8 @@ function takeName(argv: string[], usage: string): { name: string; rest: string[]
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
   if (/[\s\x00-\x1f\x7f]/.test(name))
     throw new CliError(`invalid user name ${JSON.stringify(name)}: no blanks or control characters`, 2);
-  return { name, rest };
+  // As a byte string (the users file is read and written as latin1; RESP clients send UTF-8 bytes).
+  return { name: Buffer.from(name, 'utf8').toString('latin1'), rest };
 }
 
 /** `1h`, `30m`, `2d`, `45s` or plain seconds → seconds. Throws CliError(2). */
@@ -264,7 +265,7 @@ function usersFilePath(o: ServerOptions): string {
 async function loadUsers(acl: Acl, file: string): Promise<string | null> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(file, 'latin1');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new CliError(`cannot read users file ${file}: ${(e as Error).message}`, 1);

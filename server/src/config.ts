@@ -718,7 +718,9 @@ function duplicateKey(doc: Document.Parsed): { pos: [number, number]; message: s
 function jsonError(message: string, end: number): { reason: string; position: number | null } {
   const pos = /at position (\d+)/.exec(message);
   const reason = message
-    .replace(/,? ".*" is not valid JSON$/s, '')
+    // V8 quotes the text around the error, cut short with `...` on either side when long:
+    // `Unexpected token 'x', ..."{"a":x"... is not valid JSON`.
+    .replace(/,? (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, '')
     .replace(/ in JSON at position \d+.*$/s, '')
     .replace(/ \(line \d+ column \d+\)$/, '');
   if (pos) return { reason, position: Number(pos[1]) };

@@ -105,7 +105,11 @@ export class KvwsServer {
     const acl = this.engine.acl;
     const usersFile = aclFilePath(o);
     if (usersFile && existsSync(usersFile)) {
-      await acl.loadFile(usersFile);
+      try {
+        await acl.loadFile(usersFile);
+      } catch (e) {
+        throw new StartError((e as Error).message); // a bad line or an unreadable file: exit code 2
+      }
       this.log(`users file ${usersFile}: ${acl.users.size} users`);
     } else if (o.aclFile) {
       throw new StartError(

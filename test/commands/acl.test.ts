@@ -298,6 +298,9 @@ describe('ACL SETUSER errors', () => {
     [['~*', '%R~a'], '%R~a', KEYS_AFTER_ALL],
     [['allchannels', '&a'], '&a', CHANNELS_AFTER_ALL],
     [['<nosuchpassword'], '<nosuchpassword', 'The password you are trying to remove from the user does not exist'],
+    // Blanks and NUL would break the users file, which separates rules with blanks.
+    [['~a b'], '~a b', 'Syntax error'],
+    [['&a b'], '&a b', 'Syntax error'],
   ])('%j: %s', async (rules, op, reason) => {
     await fails(setuser('bad', ...rules), modifierError(op, reason));
     expect(await getuser('bad')).toBeNull();
@@ -311,6 +314,21 @@ describe('ACL SETUSER errors', () => {
     );
     await fails(setuser('bad', '(~a)x'), "ERR Unmatched parenthesis in acl selector starting at '(~a)x'.");
     expect(await getuser('bad')).toBeNull();
+  });
+
+  it('patterns with a newline or NUL are refused too', async () => {
+    // (Error lines cannot hold a newline, and Redis cuts its message at the NUL: only the refusal is compared.)
+    for (const rule of ['&a\nb', '%R~a\0b', '~a\tb']) {
+      await expect(setuser('bad', rule)).rejects.toThrow(/^ERR Error in ACL SETUSER modifier '.*': Syntax error$/s);
+    }
+    expect(await getuser('bad')).toBeNull();
+  });
+
+  it('a user name with a blank or NUL is refused', async () => {
+    for (const name of ['a b', 'a\tb', 'a\nb', 'a\0b']) {
+      await fails(setuser(name, 'on'), "ERR Usernames can't contain spaces or null characters");
+    }
+    expect(await r.call('ACL', 'USERS')).toEqual(['default']);
   });
 
   it('arity', async () => {

@@ -40,6 +40,8 @@ describe('kvws answers as Redis 7.2', () => {
         'ERR lib-name cannot contain spaces, newlines or special characters.',
       );
       await expect(c.call('CLIENT', 'SETINFO', 'foo', 'x')).rejects.toThrow("ERR Unrecognized option 'foo'");
+      // The attribute is checked before the value.
+      await expect(c.call('CLIENT', 'SETINFO', '', 'a b')).rejects.toThrow("ERR Unrecognized option ''");
     } finally {
       c.disconnect();
     }

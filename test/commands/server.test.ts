@@ -332,6 +332,8 @@ describe('INFO', () => {
     expect(all).toMatch(/\r\ncmdstat_get:calls=\d+,/);
     expect(await r.info('commandstats')).toMatch(/cmdstat_set:calls=\d+/);
     expect(await r.info('nosuchsection')).toBe('');
+    // Names of a JavaScript object's prototype are not sections either.
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) expect(await r.info(name)).toBe('');
   });
 
   it('stats counters move', async () => {

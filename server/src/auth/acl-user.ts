@@ -34,6 +34,13 @@ export const RULE_ERRORS = {
   selectorRule: 'Syntax error',
 } as const;
 
+/**
+ * Redis's ACLStringHasSpaces: a C isspace character or NUL. Patterns and first arguments holding one are
+ * refused (`Syntax error`), as Redis refuses such patterns: the users file (ACL SAVE, ACL LIST) separates
+ * rules with blanks and lines with newlines, so they could not be read back.
+ */
+const SPACE_OR_NUL = /[ \t\n\v\f\r\0]/;
+
 /** argon2id in PHC string form. Anything else is refused by `#`. */
 const ARGON2ID_HASH =
   /^\$argon2id\$v=19\$[mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
@@ -236,6 +243,7 @@ export function applySelectorRule(sel: Selector, op: string, table: CommandTable
       pattern = op.slice(1);
     }
     if (sel.allKeys) throw new AclRuleError(RULE_ERRORS.keysAfterAll);
+    if (SPACE_OR_NUL.test(pattern)) throw new AclRuleError(RULE_ERRORS.syntax);
     if (pattern === '*' && perm === PERM_RW) {
       sel.allKeys = true;
       sel.keys = [];
@@ -249,6 +257,7 @@ export function applySelectorRule(sel: Selector, op: string, table: CommandTable
   if (op[0] === '&') {
     if (sel.allChannels) throw new AclRuleError(RULE_ERRORS.channelsAfterAll);
     const pattern = op.slice(1);
+    if (SPACE_OR_NUL.test(pattern)) throw new AclRuleError(RULE_ERRORS.syntax);
     if (!sel.channels.includes(pattern)) sel.channels.push(pattern);
     return true;
   }
@@ -302,7 +311,7 @@ function applyCommandRule(sel: Selector, add: boolean, name: string, table: Comm
   const last = name.lastIndexOf('|');
   const parent = name.slice(0, last);
   const arg = name.slice(last + 1);
-  if (arg === '') throw new AclRuleError(RULE_ERRORS.syntax);
+  if (arg === '' || SPACE_OR_NUL.test(arg)) throw new AclRuleError(RULE_ERRORS.syntax);
   if (parent.includes('|')) {
     const [top, sub] = parent.split('|', 2);
     if (table.get(top)?.subcommands?.get(sub) && !parent.slice(top.length + 1).includes('|'))

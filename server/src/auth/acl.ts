@@ -560,18 +560,21 @@ export class Acl {
   // ---- The users file -------------------------------------------------------------------------------
 
   /**
-   * Parses a users file: `user NAME rules…` per line, blank lines and `#` comments allowed. Every line is
+   * Parses a users file (`text` read as latin1, so its bytes are the byte strings RESP clients send):
+   * `user NAME rules…` per line, blank lines and `#` comments allowed. Every line is
    * checked; the first error throws `Error("FILE:LINE: reason")` and nothing is applied. `>pw` rules are
    * hashed. The default user, when not defined, is `on nopass ~* &* +@all`.
    */
   async parseUsersFile(text: string, origin: string): Promise<Map<string, User>> {
     const out = new Map<string, User>();
-    const lines = text.split(/\r?\n/);
+    const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
+      // Only C's isspace characters separate: `text` is a byte string (latin1), where \s would also match
+      // 0xA0 — the second byte of UTF-8 characters such as `à`.
+      const line = lines[i].replace(/^[ \t\r\v\f]+|[ \t\r\v\f]+$/g, '');
       if (line === '' || line.startsWith('#')) continue;
       const where = `${origin}:${i + 1}`;
-      const parts = line.split(/\s+/);
+      const parts = line.split(/[ \t\r\v\f]+/);
       if (parts[0] !== 'user' || parts.length < 2) throw new Error(`${where}: a line must start with 'user <name>'`);
       const name = parts[1];
       if (out.has(name))
@@ -607,7 +610,7 @@ export class Acl {
   async loadFile(path: string): Promise<void> {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readFile(path, 'latin1');
     } catch (e) {
       throw new Error(`cannot read users file ${path}: ${(e as Error).message}`);
     }
@@ -644,7 +647,7 @@ export class Acl {
   /** ACL SAVE: writes the users file atomically (temporary file, then rename), mode 0600. */
   async saveFile(path: string): Promise<void> {
     const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, this.serialize(), { mode: 0o600 });
+    await writeFile(tmp, this.serialize(), { mode: 0o600, encoding: 'latin1' });
     await chmod(tmp, 0o600);
     await rename(tmp, path);
   }

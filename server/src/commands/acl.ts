@@ -197,6 +197,9 @@ export const handlers: Handlers = {
       throw new CommandError(
         "ERR ACL SETUSER with '>' or '<' password rules cannot run inside MULTI (argon2id hashing is asynchronous)",
       );
+    // Redis's ACLStringHasSpaces: the users file separates rules with blanks and users with newlines.
+    if (/[ \t\n\v\f\r\0]/.test(argv[2]))
+      throw new CommandError("ERR Usernames can't contain spaces or null characters");
     const r = client.engine.acl.setUser(argv[2], ops);
     if (r instanceof Promise) return r.then((e) => e ?? OK);
     return r ?? OK;

@@ -152,12 +152,12 @@ export const handlers: Handlers = {
   'CLIENT|SETINFO'(client, argv) {
     const attr = kw(argv[2]);
     const v = argv[3];
-    if (/[\s]/.test(v) || /[^\x21-\x7e]/.test(v)) {
+    if (attr !== 'LIB-NAME' && attr !== 'LIB-VER') throw new CommandError(`ERR Unrecognized option '${argv[2]}'`);
+    if (/[^\x21-\x7e]/.test(v)) {
       throw new CommandError(`ERR ${attr.toLowerCase()} cannot contain spaces, newlines or special characters.`);
     }
     if (attr === 'LIB-NAME') client.libName = v;
-    else if (attr === 'LIB-VER') client.libVer = v;
-    else throw new CommandError(`ERR Unrecognized option '${argv[2]}'`);
+    else client.libVer = v;
     return OK;
   },
 

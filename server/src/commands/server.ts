@@ -405,8 +405,8 @@ export const handlers: Handlers = {
     else if (wanted.includes('all') || wanted.includes('everything')) wanted = Object.keys(sections);
     const parts: string[] = [];
     for (const name of wanted) {
+      if (!Object.hasOwn(sections, name)) continue; // `__proto__`, `constructor`… are not sections
       const fn = sections[name];
-      if (!fn) continue;
       const title = SECTION_TITLES[name] ?? name[0].toUpperCase() + name.slice(1);
       parts.push(
         `# ${title}\r\n${fn()

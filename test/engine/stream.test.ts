@@ -235,11 +235,11 @@ describe('PendingList against a sorted array', () => {
           for (const o of ops) {
             const i = id(BigInt(o.ms), 0n);
             if (o.insert) {
-              const n = new Nack(i, idString(i), 0, 1, null);
+              const n = new Nack(i, 0, 1, null);
               expect(pel.insert(n)).toBe(!model.has(o.ms));
               if (!model.has(o.ms)) model.set(o.ms, n);
             } else {
-              const n = model.get(o.ms) ?? new Nack(i, idString(i), 0, 1, null);
+              const n = model.get(o.ms) ?? new Nack(i, 0, 1, null);
               expect(pel.remove(n)).toBe(model.has(o.ms));
               model.delete(o.ms);
             }

@@ -209,9 +209,11 @@ function readEntries(s: Stream, start: StreamID, count: number, gr: GroupReader 
       const id: StreamID = { ms, seq };
       if (cmpId(id, g.lastId) > 0) s.advanceGroup(g, id);
       if (!gr.noack) {
-        let nack = g.pel.get(key);
+        // An ID above every pending one is not pending (the usual case: new entries).
+        const last = g.pel.last();
+        let nack = last === undefined || cmpId(last.id, id) < 0 ? undefined : g.pel.find(id);
         if (nack === undefined) {
-          nack = new Nack(id, key, now, 1, gr.consumer);
+          nack = new Nack(id, now, 1, gr.consumer);
           g.pel.insert(nack);
           gr.consumer.pel.insert(nack);
         } else {
@@ -302,6 +304,16 @@ interface AddTrimArgs {
   /** Position of the MAXLEN/MINID threshold (for the AOF record). */
   trimArgPos: number;
 }
+
+/** What parseAddTrim answers for `XADD key * …`. */
+const PLAIN_XADD: Readonly<AddTrimArgs> = {
+  idPos: 2,
+  id: null,
+  seqGiven: true,
+  noMkStream: false,
+  trim: null,
+  trimArgPos: 0,
+};
 
 /**
  * Redis's streamParseAddOrTrimArgsOrReply. `obey` (loading the AOF) lifts the LIMIT rules, as Redis does for
@@ -692,7 +704,8 @@ export const handlers: Handlers = {
   // XADD key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]
   XADD(client, argv) {
     const { engine, db } = client;
-    const a = parseAddTrim(argv, true, engine.loading);
+    // The usual form, `XADD key * field value …`, has no options to parse.
+    const a = argv[2] === '*' ? PLAIN_XADD : parseAddTrim(argv, true, engine.loading);
     const fieldPos = a.idPos + 1;
     const nf = argv.length - fieldPos;
     if (nf < 2 || nf % 2 === 1) throw new CommandError(wrongArity('xadd'));
@@ -713,11 +726,10 @@ export const handlers: Handlers = {
     if (id === 'edom') {
       throw new CommandError('ERR The ID specified in XADD is equal or smaller than the target stream top item');
     }
-    const fv = argv.slice(fieldPos);
     let total = 0;
-    for (const x of fv) total += x.length;
+    for (let i = fieldPos; i < argv.length; i++) total += argv[i].length;
     if (id === 'erange' || total > LISTPACK_MAX_SIZE) throw new CommandError('ERR Elements are too large to be stored');
-    s.add(id, fv);
+    s.add(id, argv, fieldPos);
     s.readySeq++;
     engine.notify(db, key, 'xadd', 't');
     if (a.trim !== null && s.trim(a.trim)) engine.notify(db, key, 'xtrim', 't');
@@ -845,7 +857,7 @@ export const handlers: Handlers = {
     const ids = argv.slice(3).map((a) => parseIdArg(a));
     let acked = 0;
     for (const id of ids) {
-      const nack = g.pel.get(idString(id));
+      const nack = g.pel.find(id);
       if (nack === undefined) continue;
       g.pel.remove(nack);
       nack.consumer?.pel.remove(nack);
@@ -963,7 +975,7 @@ export const handlers: Handlers = {
     const out: Reply[] = [];
     for (const id of ids) {
       const k = idString(id);
-      let nack = g.pel.get(k);
+      let nack = g.pel.find(id);
       const fv = stream.get(id);
       if (fv === undefined) {
         // Gone from the stream: its NACK goes too.
@@ -976,7 +988,7 @@ export const handlers: Handlers = {
         continue;
       }
       if (force && nack === undefined) {
-        nack = new Nack(id, k, now, 1, null);
+        nack = new Nack(id, now, 1, null);
         g.pel.insert(nack);
       }
       if (nack === undefined) continue;

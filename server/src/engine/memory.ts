@@ -33,16 +33,19 @@ const LIST_BASE = 112;
 const ZSET_BASE = 760;
 const ZSET_INDEX = 24;
 /**
- * A `Stream` with its node array; per node its object and four parallel arrays; per stored entry (tombstones
- * too) its four slots there and its field-value array (the strings counted apart); per consumer group,
- * consumer and pending entry their objects, dictionary entries and ordered-index slots.
+ * A `Stream` with its node array; per node its objects (its arrays, or once sealed its typed arrays and
+ * their buffer); per stored entry (tombstones too) its ID, offset and flag (21 bytes outside the heap once
+ * the node is sealed) and its share of the node, the strings counted apart (StreamNode.stringsBytes); per
+ * consumer group and consumer their objects and dictionary entries; per pending entry its NACK (its ID and
+ * delivery time boxed) and its slots in the group's and the consumer's ordered lists. Measured on Node 20
+ * (heap and array buffers): 500,000 entries of one 16-byte value, and their NACKs.
  */
 const STREAM_BASE = 200;
-const STREAM_NODE = 160;
-const STREAM_ENTRY = 100;
+const STREAM_NODE = 200;
+const STREAM_ENTRY = 29;
 const STREAM_GROUP = 400;
 const STREAM_CONSUMER = 300;
-const STREAM_NACK = 220;
+const STREAM_NACK = 84;
 /** A number that is not a 32-bit integer is a heap object of its own (a sorted-set score, a deadline). */
 const HEAP_NUMBER = 16;
 /** The `KeyNode` every key has (6 fields). */
@@ -108,10 +111,7 @@ function streamBytes(s: Stream): number {
   let b = STREAM_BASE + 8 * s.nodes.length;
   for (const n of s.nodes) {
     b += STREAM_NODE;
-    for (const fv of n.fv) {
-      b += STREAM_ENTRY + 8 * fv.length;
-      for (const x of fv) b += stringBytes(x.length);
-    }
+    b += STREAM_ENTRY * n.size + n.stringsBytes(stringBytes);
   }
   for (const g of s.groups?.values() ?? []) {
     b += STREAM_GROUP + stringBytes(g.name.length) + STREAM_NACK * g.pel.size;

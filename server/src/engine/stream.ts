@@ -10,7 +10,9 @@
  * and the placement of later entries answer as Redis answers.
  *
  * The nodes are a sorted array (entries only ever arrive at the tail), so a seek is two binary searches:
- * O(log n). Each entry keeps its field-value pairs as the flat array replies use, shared with them.
+ * O(log n). A node keeps its entries in parallel arrays and their strings in one (an entry with the master's
+ * field names, its values only), so that it holds no object per entry: the garbage collector, not the
+ * layout, is what an append costs most in JavaScript. Reads build each entry's [field, value, …] afresh.
  *
  * IDs are two unsigned 64-bit parts, each a `U64`: a number when it is at most 2^53 − 1 and a bigint above,
  * never both for one value, so `===` and `<` compare them exactly whatever the mix.
@@ -218,13 +220,33 @@ function lpDiffSize(a: U64, b: U64): number {
 
 const FLAG_SIZE = 2; // flags 0..3 are one-byte integers
 
-/** One node (one Redis listpack): the entries from its master on, tombstones included. */
+/** A node's entry IDs (ms or seq parts): a plain array while open, 64-bit floats once sealed (all safe integers). */
+type IdParts = U64[] | Float64Array;
+
+/**
+ * One node (one Redis listpack): the entries from its master on, tombstones included. Each entry is its ID,
+ * whether it is deleted, and its strings: as in a listpack, an entry whose field names are the master's
+ * (in order) keeps its values only. No object per entry: while the node is open (the stream's last one)
+ * its parallel arrays grow; when the stream opens the next node it is sealed — IDs, offsets and flags
+ * into typed arrays over one buffer outside the JavaScript heap, the strings joined into one — so what
+ * the garbage collector traces and copies for a full node is a handful of objects, not its entries.
+ * Appending to a sealed node (its successors were all deleted) opens it again.
+ */
 export class StreamNode {
-  readonly ms: U64[] = [];
-  readonly seq: U64[] = [];
-  /** Each entry's [field, value, field, value, …]; never mutated (replies share them). */
-  readonly fv: string[][] = [];
-  readonly dead: boolean[] = [];
+  ms: IdParts = [];
+  seq: IdParts = [];
+  /** Entry i's start among the node's strings, times 2, plus 1 when it keeps its own field names. */
+  off: number[] | Int32Array = [];
+  /** Entry i is a tombstone (truthy). */
+  dead: boolean[] | Uint8Array = [];
+  /**
+   * Open: the entries' strings, one entry after another (an entry with the master's field names, its
+   * values; another, its [field, value, …]). Null once sealed.
+   */
+  private vals: string[] | null = [];
+  /** Sealed: the strings joined, and where each starts (one bound more, at the end). */
+  private data = '';
+  private bounds: Int32Array | null = null;
   /** Live and deleted entry counts (the master entry's `count` and `deleted`). */
   live = 0;
   deleted = 0;
@@ -248,44 +270,160 @@ export class StreamNode {
     return this.ms.length;
   }
 
+  /** Whether entry i is a tombstone. */
+  isDead(i: number): boolean {
+    return !!this.dead[i];
+  }
+
+  /** Strings stored (values, and the field names of entries that keep theirs). */
+  get stringCount(): number {
+    return this.vals !== null ? this.vals.length : (this.bounds as Int32Array).length - 1;
+  }
+
+  /** String k. */
+  private str(k: number): string {
+    if (this.vals !== null) return this.vals[k];
+    const b = this.bounds as Int32Array;
+    return this.data.slice(b[k], b[k + 1]);
+  }
+
+  /**
+   * For memory accounting: the node's strings as `stringBytes` counts a string of a given length, and the
+   * slots that hold them (8 bytes each while open; sealed, one string and a 4-byte bound each).
+   */
+  stringsBytes(stringBytes: (length: number) => number): number {
+    if (this.vals === null) return stringBytes(this.data.length) + 4 * this.stringCount;
+    let b = 8 * this.vals.length;
+    for (const v of this.vals) b += stringBytes(v.length);
+    return b;
+  }
+
   copy(): StreamNode {
     const n = new StreamNode(this.master, this.masterFields);
-    n.ms.push(...this.ms);
-    n.seq.push(...this.seq);
-    n.fv.push(...this.fv);
-    n.dead.push(...this.dead);
+    n.ms = this.ms.slice();
+    n.seq = this.seq.slice();
+    n.off = this.off.slice();
+    n.dead = this.dead.slice();
+    // Sealed: the joined string and its bounds never change, so they are shared.
+    n.vals = this.vals === null ? null : this.vals.slice();
+    n.data = this.data;
+    n.bounds = this.bounds;
     n.live = this.live;
     n.deleted = this.deleted;
     n.bytes = this.bytes;
     return n;
   }
 
+  /** Entry i's [field, value, field, value, …]: a new array, the caller's to keep. */
+  fvAt(i: number): string[] {
+    const o = this.off[i];
+    const from = o >> 1;
+    const to = i + 1 < this.off.length ? this.off[i + 1] >> 1 : this.stringCount;
+    if (o & 1) {
+      if (this.vals !== null) return this.vals.slice(from, to);
+      const out = new Array<string>(to - from);
+      for (let j = from; j < to; j++) out[j - from] = this.str(j);
+      return out;
+    }
+    const mf = this.masterFields;
+    const out = new Array<string>(2 * (to - from));
+    for (let k = 0, j = from; j < to; k += 2, j++) {
+      out[k] = mf[k >> 1];
+      out[k + 1] = this.str(j);
+    }
+    return out;
+  }
+
   /** Appends an entry (live or, when loading a snapshot, a tombstone), keeping the simulated size. */
   append(ms: U64, seq: U64, fv: string[], dead: boolean): void {
-    const nf = fv.length >> 1;
+    this.appendFrom(ms, seq, fv, 0, dead);
+  }
+
+  /** `append` for the entry whose [field, value, …] are `src` from index `from` on (XADD's argv). */
+  appendFrom(ms: U64, seq: U64, src: string[], from: number, dead: boolean): void {
+    if (this.vals === null) this.unseal();
+    const nf = (src.length - from) >> 1;
     const mf = this.masterFields;
     let same = nf === mf.length;
-    for (let i = 0; same && i < nf; i++) same = fv[2 * i] === mf[i];
+    for (let i = 0; same && i < nf; i++) same = src[from + 2 * i] === mf[i];
     let b = FLAG_SIZE + lpDiffSize(ms, this.master.ms) + lpDiffSize(seq, this.master.seq);
     if (!same) b += lpIntSize(nf);
-    for (let i = 0; i < fv.length; i += 2) {
-      if (!same) b += lpStrSize(fv[i]);
-      b += lpStrSize(fv[i + 1]);
+    for (let i = from; i < src.length; i += 2) {
+      if (!same) b += lpStrSize(src[i]);
+      b += lpStrSize(src[i + 1]);
     }
     b += lpIntSize(nf + 3 + (same ? 0 : nf + 1));
     this.bytes += b;
-    this.ms.push(ms);
-    this.seq.push(seq);
-    this.fv.push(fv);
-    this.dead.push(dead);
+    const vals = this.vals as string[];
+    (this.off as number[]).push(vals.length * 2 + (same ? 0 : 1));
+    if (same) for (let i = from + 1; i < src.length; i += 2) vals.push(src[i]);
+    else for (let i = from; i < src.length; i++) vals.push(src[i]);
+    (this.ms as U64[]).push(ms);
+    (this.seq as U64[]).push(seq);
+    (this.dead as boolean[]).push(dead);
     if (dead) this.setCounts(this.live, this.deleted + 1);
     else this.setCounts(this.live + 1, this.deleted);
   }
 
   /** Marks entry i deleted (it must be live). */
   kill(i: number): void {
-    this.dead[i] = true;
+    if (this.dead instanceof Uint8Array) this.dead[i] = 1;
+    else this.dead[i] = true;
     this.setCounts(this.live - 1, this.deleted + 1);
+  }
+
+  /**
+   * Seals the node (see the class comment): it takes no more entries without being opened again. IDs with
+   * a part above 2^53 − 1 (bigints) stay in plain arrays.
+   */
+  seal(): void {
+    const vals = this.vals;
+    if (vals === null) return;
+    const n = this.ms.length;
+    const bounds = new Int32Array(vals.length + 1);
+    let at = 0;
+    for (let k = 0; k < vals.length; k++) {
+      bounds[k] = at;
+      at += vals[k].length;
+    }
+    bounds[vals.length] = at;
+    this.data = vals.join('');
+    this.bounds = bounds;
+    this.vals = null;
+    // One buffer for the four arrays: ms and seq (8 bytes each), offsets (4) and flags (1) per entry.
+    const buf = new ArrayBuffer(21 * n);
+    const ms = this.ms as U64[];
+    const seq = this.seq as U64[];
+    let numbers = true;
+    for (let i = 0; numbers && i < n; i++) numbers = typeof ms[i] === 'number' && typeof seq[i] === 'number';
+    if (numbers) {
+      this.ms = new Float64Array(buf, 0, n);
+      this.ms.set(ms as number[]);
+      this.seq = new Float64Array(buf, 8 * n, n);
+      this.seq.set(seq as number[]);
+    }
+    const off = new Int32Array(buf, 16 * n, n);
+    off.set(this.off);
+    this.off = off;
+    const dead = new Uint8Array(buf, 20 * n, n);
+    for (let i = 0; i < n; i++) if (this.dead[i]) dead[i] = 1;
+    this.dead = dead;
+  }
+
+  /** Opens a sealed node again: plain arrays, to append to. */
+  private unseal(): void {
+    const n = this.ms.length;
+    const vals: string[] = new Array(this.stringCount);
+    for (let k = 0; k < vals.length; k++) vals[k] = this.str(k);
+    this.ms = Array.from(this.ms);
+    this.seq = Array.from(this.seq);
+    this.off = Array.from(this.off);
+    const dead: boolean[] = new Array(n);
+    for (let i = 0; i < n; i++) dead[i] = !!this.dead[i];
+    this.dead = dead;
+    this.vals = vals;
+    this.data = '';
+    this.bounds = null;
   }
 
   /** Updates the master entry's counters, and the size when their encodings change. */
@@ -315,68 +453,97 @@ export class StreamNode {
 // ---------------------------------------------------------------------------------------------------------
 // Consumer groups.
 
-/** A pending entry (Redis's streamNACK): delivered to `consumer`, not yet acknowledged. */
-export class Nack {
+/**
+ * A pending entry (Redis's streamNACK): delivered to `consumer`, not yet acknowledged. It is its own entry
+ * ID (`ms`, `seq`; `id` is itself), so that a PEL holds one object per entry.
+ */
+export class Nack implements StreamID {
+  readonly ms: U64;
+  readonly seq: U64;
+
   constructor(
-    readonly id: StreamID,
-    /** The ID as `ms-seq` (the PELs' dictionary key). */
-    readonly key: string,
+    id: StreamID,
     public deliveryTime: number,
     public deliveryCount: Int,
     public consumer: Consumer | null,
-  ) {}
+  ) {
+    this.ms = id.ms;
+    this.seq = id.seq;
+  }
+
+  /** The entry's ID. */
+  get id(): StreamID {
+    return this;
+  }
+
+  /** The ID as `ms-seq`. */
+  get key(): string {
+    return `${this.ms}-${this.seq}`;
+  }
 }
 
 const PEL_CHUNK = 128;
 
 /**
- * A pending entries list: NACKs by ID, ordered (Redis's PEL rax). A dictionary for point lookups plus
- * sorted chunks for order; appends at the high end (the usual XREADGROUP case) are O(1), other inserts and
- * removals O(log n + chunk).
+ * A pending entries list: NACKs by ID, ordered (Redis's PEL rax), as sorted chunks of at most PEL_CHUNK.
+ * Point lookups are two binary searches, O(log n); appends at the high end (the usual XREADGROUP case) are
+ * O(1), other inserts and removals O(log n + chunk). No dictionary: a big one costs more to grow and to
+ * collect than the searches it saves.
  */
 export class PendingList {
-  private readonly byKey = new Map<string, Nack>();
   private chunks: Nack[][] = [];
+  private count = 0;
 
   get size(): number {
-    return this.byKey.size;
+    return this.count;
   }
 
+  /** The NACK of the entry `key` (`ms-seq`, as idString writes it). */
   get(key: string): Nack | undefined {
-    return this.byKey.get(key);
+    const p = parseId(key, 0, true);
+    return p === null ? undefined : this.find(p.id);
+  }
+
+  /** The NACK of the entry `id`. */
+  find(id: StreamID): Nack | undefined {
+    const ci = this.chunkFor(id);
+    if (ci === this.chunks.length) return undefined;
+    const c = this.chunks[ci];
+    const n = c[lowerNack(c, id)];
+    return n !== undefined && cmpId(n.id, id) === 0 ? n : undefined;
   }
 
   /** Adds `n`; false (nothing done) when its ID is already there. */
   insert(n: Nack): boolean {
-    if (this.byKey.has(n.key)) return false;
-    this.byKey.set(n.key, n);
     const chunks = this.chunks;
-    if (chunks.length === 0) {
-      chunks.push([n]);
+    const tail = chunks.length === 0 ? undefined : chunks[chunks.length - 1];
+    if (tail === undefined || cmpId(tail[tail.length - 1].id, n.id) < 0) {
+      // Above every ID here (XREADGROUP's usual case): an append. A full last chunk starts a new one.
+      if (tail === undefined || tail.length >= PEL_CHUNK) chunks.push([n]);
+      else tail.push(n);
+      this.count++;
       return true;
     }
-    let ci = this.chunkFor(n.id);
-    if (ci === chunks.length) ci--;
+    const ci = this.chunkFor(n.id);
     const c = chunks[ci];
-    if (ci === chunks.length - 1 && cmpId(c[c.length - 1].id, n.id) < 0) c.push(n);
-    else c.splice(lowerNack(c, n.id), 0, n);
-    if (c.length > PEL_CHUNK) {
-      // Split; a full last chunk starts a new one (appends keep chunks full).
-      const at = ci === chunks.length - 1 && c[c.length - 1] === n ? c.length - 1 : c.length >> 1;
-      chunks.splice(ci + 1, 0, c.splice(at));
-    }
+    const at = lowerNack(c, n.id);
+    if (at < c.length && cmpId(c[at].id, n.id) === 0) return false;
+    c.splice(at, 0, n);
+    this.count++;
+    if (c.length > PEL_CHUNK) chunks.splice(ci + 1, 0, c.splice(c.length >> 1));
     return true;
   }
 
-  /** Removes `n` (by its ID); false when it was not there. */
+  /** Removes the NACK with `n`'s ID; false when there was none. */
   remove(n: Nack): boolean {
-    const have = this.byKey.get(n.key);
-    if (have === undefined) return false;
-    this.byKey.delete(n.key);
-    const ci = this.chunkFor(have.id);
+    const ci = this.chunkFor(n.id);
+    if (ci === this.chunks.length) return false;
     const c = this.chunks[ci];
-    c.splice(lowerNack(c, have.id), 1);
+    const at = lowerNack(c, n.id);
+    if (at === c.length || cmpId(c[at].id, n.id) !== 0) return false;
+    c.splice(at, 1);
     if (c.length === 0) this.chunks.splice(ci, 1);
+    this.count--;
     return true;
   }
 
@@ -562,7 +729,7 @@ export class Stream {
         }
         for (const n of g.pel) {
           const owner = n.consumer === null ? null : (consumers.get(n.consumer) ?? null);
-          const nn = new Nack(n.id, n.key, n.deliveryTime, n.deliveryCount, owner);
+          const nn = new Nack(n.id, n.deliveryTime, n.deliveryCount, owner);
           copy.pel.insert(nn);
           owner?.pel.insert(nn);
         }
@@ -601,24 +768,30 @@ export class Stream {
     return cmpId(id, last) <= 0 ? 'edom' : id;
   }
 
-  /** Appends an entry; `id` must be above lastId (see nextId). */
-  add(id: StreamID, fv: string[]): void {
+  /**
+   * Appends an entry, its [field, value, …] being `src` from index `from` on (default: all of it); `id`
+   * must be above lastId (see nextId).
+   */
+  add(id: StreamID, src: string[], from = 0): void {
     const nodes = this.nodes;
     let tail = nodes.length === 0 ? -1 : nodes.length - 1;
     if (tail >= 0) {
       const t = nodes[tail];
       let totelelen = 0;
-      for (let i = 0; i < fv.length; i++) totelelen += fv[i].length;
+      for (let i = from; i < src.length; i++) totelelen += src[i].length;
       if (t.bytes + totelelen >= NODE_MAX_BYTES || t.live + t.deleted >= NODE_MAX_ENTRIES) tail = -1;
     }
     let node: StreamNode;
     if (tail < 0) {
-      const fields = new Array<string>(fv.length >> 1);
-      for (let i = 0; i < fields.length; i++) fields[i] = fv[2 * i];
+      const fields = new Array<string>((src.length - from) >> 1);
+      for (let i = 0; i < fields.length; i++) fields[i] = src[from + 2 * i];
+      // The last node takes no more entries: sealed (a shared one is left as it is).
+      const last = nodes.length === 0 ? undefined : nodes[nodes.length - 1];
+      if (last !== undefined && !last.shared) last.seal();
       node = new StreamNode(id, fields);
       nodes.push(node);
     } else node = this.writable(tail);
-    node.append(id.ms, id.seq, fv, false);
+    node.appendFrom(id.ms, id.seq, src, from, false);
     this.length++;
     this.entriesAdded = intAdd(this.entriesAdded, 1);
     this.lastId = id;
@@ -652,7 +825,7 @@ export class Stream {
   /** The fields and values of the live entry `id`, or undefined. */
   get(id: StreamID): string[] | undefined {
     const at = this.locate(id);
-    return at === null ? undefined : this.nodes[at[0]].fv[at[1]];
+    return at === null ? undefined : this.nodes[at[0]].fvAt(at[1]);
   }
 
   /** Deletes the live entry `id` (Redis's streamDeleteItem). Returns whether there was one. */
@@ -667,8 +840,8 @@ export class Stream {
   }
 
   /**
-   * Calls `visit` with each live entry whose ID is in [start, end], ascending (descending with `rev`),
-   * until it returns false. The stream must not change meanwhile.
+   * Calls `visit` with each live entry whose ID is in [start, end] (its fields and values in a new array),
+   * ascending (descending with `rev`), until it returns false. The stream must not change meanwhile.
    */
   scan(
     start: StreamID,
@@ -686,11 +859,11 @@ export class Stream {
       for (; ni < nodes.length; ni++, i = 0) {
         const n = nodes[ni];
         if (n.live === 0) continue;
-        const { ms, seq, fv, dead } = n;
+        const { ms, seq, dead } = n;
         for (; i < ms.length; i++) {
           if (dead[i]) continue;
           if (cmp4(ms[i], seq[i], end.ms, end.seq) > 0) return;
-          if (visit(ms[i], seq[i], fv[i]) === false) return;
+          if (visit(ms[i], seq[i], n.fvAt(i)) === false) return;
         }
       }
     } else {
@@ -702,11 +875,11 @@ export class Stream {
       for (; ni >= 0; ni--, i = ni >= 0 ? nodes[ni].size - 1 : 0) {
         const n = nodes[ni];
         if (n.live === 0) continue;
-        const { ms, seq, fv, dead } = n;
+        const { ms, seq, dead } = n;
         for (; i >= 0; i--) {
           if (dead[i]) continue;
           if (cmp4(ms[i], seq[i], start.ms, start.seq) < 0) return;
-          if (visit(ms[i], seq[i], fv[i]) === false) return;
+          if (visit(ms[i], seq[i], n.fvAt(i)) === false) return;
         }
       }
     }

@@ -347,7 +347,7 @@ function streamItems(s: Stream): Iterator<Item> {
         const n = s.nodes[ni];
         if (n === undefined) return { done: true, value: undefined };
         if (i < n.size) {
-          const item: StreamItem = { node: i === 0, ms: n.ms[i], seq: n.seq[i], dead: n.dead[i], fv: n.fv[i] };
+          const item: StreamItem = { node: i === 0, ms: n.ms[i], seq: n.seq[i], dead: n.isDead(i), fv: n.fvAt(i) };
           i++;
           return { done: false, value: item };
         }
@@ -372,6 +372,8 @@ function readStreamEntries(r: FileReader, s: Stream, n: number): void {
     if (node === undefined || (flags & 2) !== 0) {
       const fields: string[] = [];
       for (let j = 0; j + 1 < nfv; j += 2) fields.push(fv[j]);
+      // The previous node is complete: sealed, as the stream seals a node when it opens the next.
+      node?.seal();
       node = new StreamNode({ ms, seq }, fields);
       s.nodes.push(node);
     }
@@ -396,7 +398,7 @@ function readStream(r: FileReader): Stream {
     for (let j = 0; j < npel; j++) {
       const id = r.id();
       const key = `${id.ms}-${id.seq}`;
-      const nack = new Nack(id, key, r.f64(), r.u64(), null);
+      const nack = new Nack(id, r.f64(), r.u64(), null);
       byKey.set(key, nack);
       g.pel.insert(nack);
     }

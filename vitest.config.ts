@@ -41,6 +41,7 @@ export default defineConfig({
             'test/commands/**/*.test.ts',
             'test/resp/**/*.test.ts',
             'test/net/ws-gateway.kvws.test.ts',
+            'test/net/ws-streams.kvws.test.ts',
             'test/net/http-api.kvws.test.ts',
             'test/net/upstash.kvws.test.ts',
             'test/events/resume.kvws.test.ts',

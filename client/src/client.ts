@@ -1,7 +1,9 @@
 import { blockingMs, type Command, command } from './command.js';
 import { type Builders, builders } from './commands/index.js';
+import type { StreamEntry } from './commands/stream.js';
 import { KvwsError } from './errors.js';
 import { Subscription } from './subscription.js';
+import { StreamTail, type TailOptions } from './tail.js';
 import type { Arg, CallOptions, Message, Transport, Value } from './types.js';
 
 type ResultOf<C> = C extends Command<infer T> ? Promise<T> : never;
@@ -148,6 +150,23 @@ export class KvwsClient {
     options: { db?: number } = {},
   ): Promise<Subscription<KeyEvent>> {
     return this.onKeyspace(pattern, (e) => listener(e.key), { db: options.db, events: ['expired'] });
+  }
+
+  /**
+   * Follows the stream at `key` (WebSocket transport): each entry added from `options.from` on (`$`, the
+   * default: from now; `0`: the whole stream; an ID: after it) is delivered once, in ID order, to `listener`
+   * and to every `for await` loop over the returned StreamTail — across reconnects, which resume after the
+   * last entry received. Needs read access to the key. Resolves once the server started the tail; rejects
+   * with KvwsError when it refused (NOPERM, WRONGTYPE, a bad ID). One tail per key on a client.
+   */
+  async tail(key: string, options: TailOptions = {}, listener?: (e: StreamEntry) => void): Promise<StreamTail> {
+    if (!this.transport.tail) throw new KvwsError('ERR stream tails need the WebSocket transport');
+    const t = new StreamTail(key);
+    if (listener) t.on(listener);
+    const control = await this.transport.tail(key, options, t.sink);
+    t.control = control;
+    if (t.last === '') t.last = control.after;
+    return t;
   }
 
   /** Closes the transport; calls still waiting reject with ConnectionError. */

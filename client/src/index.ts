@@ -26,4 +26,5 @@ export type * from './commands/stream.js';
 export type * from './commands/string.js';
 export { AbortError, ConnectionError, KvwsError, TimeoutError } from './errors.js';
 export { ITERATOR_BUFFER, Subscription } from './subscription.js';
+export { StreamTail, type TailEvent, type TailOptions } from './tail.js';
 export type { Arg, CallOptions, Key, Message, Request, Transport, Value } from './types.js';

@@ -1,4 +1,5 @@
 import type { Value } from '@kvws/shared/wire';
+import type { TailControl, TailOptions, TailSink } from './tail.js';
 
 export type { Value };
 
@@ -48,5 +49,10 @@ export interface Message {
 export interface Transport {
   request(req: Request, opts?: CallOptions): Promise<Value>;
   subscribe(kind: 'channel' | 'pattern', name: string, onMessage: (m: Message) => void): Promise<() => Promise<void>>;
+  /**
+   * Follows a stream (WebSocket transport only): entries go to `sink` in ID order, each once, resumed after
+   * the last one on every reconnect. Resolves once the server started it; rejects like `request`.
+   */
+  tail?(key: string, options: TailOptions, sink: TailSink): Promise<TailControl>;
   close(): Promise<void>;
 }

@@ -18,11 +18,16 @@
  *   before the subscription's place is dropped). When the server cannot replay them (it restarted without
  *   persistence, or its log no longer reaches back), the `resume` event says so and the subscription goes on
  *   from the server's current position.
+ * - Stream tails (`tail` requests) are re-opened after every reconnect, before the queue is sent, from the
+ *   last entry ID received: entries arrive in order and once (one at or before that ID is dropped).
  * - Calls made after `close()` (or after the server refused authentication) reject with ConnectionError.
  */
-import { type AuthResult, CloseCode, type StreamPosition, SUBPROTOCOL } from '@kvws/shared/wire';
+import { type AuthResult, CloseCode, type StreamPosition, SUBPROTOCOL, type TailResult } from '@kvws/shared/wire';
 import { KvwsClient } from './client.js';
+import { toRecord } from './command.js';
+import type { StreamEntry } from './commands/stream.js';
 import { AbortError, ConnectionError, KvwsError, TimeoutError } from './errors.js';
+import { canonicalId, compareIds, type TailControl, type TailOptions, type TailSink } from './tail.js';
 import type { CallOptions, Message, Request, Transport, Value } from './types.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
@@ -95,6 +100,8 @@ interface Call {
   id?: number;
   /** For a SUBSCRIBE/PSUBSCRIBE the transport tracks: its reply's `stream` places them. */
   subs?: Sub[];
+  /** For a `tail` request: its reply places the tail's cursor. */
+  tail?: TailWire;
   resolve(v: Value): void;
   reject(e: Error): void;
 }
@@ -119,6 +126,19 @@ interface Sub {
 
 const subKey = (kind: Sub['kind'], name: string) => (kind === 'channel' ? 'c:' : 'p:') + name;
 
+/** One stream tail on the wire (one per key). */
+interface TailWire {
+  key: string;
+  count?: number;
+  /** The ID of the last entry received (later ones only are delivered); null until the server placed `$`. */
+  cursor: string | null;
+  sink: TailSink;
+  /** The server started it once: it is re-opened after every reconnect (unless paused). */
+  confirmed: boolean;
+  /** Stopped by flow control (TailControl.pause): not re-opened until resumed. */
+  paused: boolean;
+}
+
 const CLOSED = 3;
 
 /**
@@ -132,6 +152,7 @@ export class WsTransport implements Transport {
   private readonly pending = new Map<number, Call>();
   private readonly queue: Call[] = [];
   private readonly subs = new Map<string, Sub>();
+  private readonly tails = new Map<string, TailWire>();
   private readonly handlers = new Map<keyof WsEvents, Set<(e: never) => void>>();
   private attempt = 0;
   /** The reconnect delay, or the connect timeout of the socket being opened. */
@@ -169,8 +190,11 @@ export class WsTransport implements Transport {
     );
   }
 
-  /** `request` for a frame body; `subs` are placed by the reply's stream position (see `subscribed`). */
-  private enqueue(body: object, opts: CallOptions, subs?: Sub[]): Promise<Value> {
+  /**
+   * `request` for a frame body; `subs` are placed by the reply's stream position (see `subscribed`), a
+   * `tail` by its reply's `after`.
+   */
+  private enqueue(body: object, opts: CallOptions, subs?: Sub[], tail?: TailWire): Promise<Value> {
     return new Promise<Value>((resolve, reject) => {
       if (this.closedBy) return reject(this.closedBy);
       const { signal } = opts;
@@ -188,6 +212,7 @@ export class WsTransport implements Transport {
       const call: Call = {
         body,
         subs,
+        tail,
         resolve: (v) => {
           settled();
           resolve(v);
@@ -260,6 +285,62 @@ export class WsTransport implements Transport {
         if (!(e instanceof ConnectionError)) throw e;
       });
     };
+  }
+
+  /**
+   * Follows the stream at `key` (see Transport.tail): one tail per key on a transport. Resolves once the
+   * server started it; rejects like `request` (a KvwsError when the server refused it: NOPERM, WRONGTYPE…).
+   */
+  async tail(key: string, options: TailOptions, sink: TailSink): Promise<TailControl> {
+    if (this.tails.has(key)) throw new KvwsError(`ERR this client already tails ${JSON.stringify(key)}`);
+    const from = options.from ?? '$';
+    const t: TailWire = {
+      key,
+      count: options.count,
+      cursor: from === '$' ? null : canonicalId(from),
+      sink,
+      confirmed: false,
+      paused: false,
+    };
+    this.tails.set(key, t);
+    let after: string;
+    try {
+      after = ((await this.enqueue({ tail: { key, from, count: t.count } }, {}, undefined, t)) as unknown as TailResult)
+        .after;
+    } catch (e) {
+      if (this.tails.get(key) === t) this.tails.delete(key);
+      throw e;
+    }
+    const live = () => this.tails.get(key) === t && this.st === 'connected' && this.ws !== null;
+    return {
+      after,
+      pause: () => {
+        t.paused = true;
+        if (live()) this.send(this.ws as WebSocketLike, { untail: key }).catch(() => {});
+      },
+      resume: () => {
+        t.paused = false;
+        if (live()) this.retail(this.ws as WebSocketLike, t);
+      },
+      untail: async () => {
+        if (this.tails.get(key) !== t) return;
+        this.tails.delete(key);
+        if (this.st === 'connected' && this.ws) await this.send(this.ws, { untail: key }).catch(() => {});
+      },
+    };
+  }
+
+  /**
+   * Opens tail `t` again on `ws` from its cursor. Refused (an ACL change), it ends and the application is
+   * told (its `ended` event, and the transport's `error`).
+   */
+  private retail(ws: WebSocketLike, t: TailWire): void {
+    this.send(ws, { tail: { key: t.key, from: t.cursor, count: t.count } }).catch((e: Error) => {
+      if (this.ws !== ws || !(e instanceof KvwsError) || this.tails.get(t.key) !== t) return;
+      this.tails.delete(t.key);
+      t.sink.event({ event: 'ended', error: e });
+      this.emit('error', e);
+    });
   }
 
   /**
@@ -398,6 +479,7 @@ export class WsTransport implements Transport {
       else groups.set(k, [s]);
     }
     for (const g of groups.values()) this.resubscribe(ws, g);
+    for (const t of this.tails.values()) if (t.confirmed && !t.paused) this.retail(ws, t);
     for (const call of this.queue.splice(0)) this.transmit(ws, call);
     this.setState('connected');
   }
@@ -499,6 +581,10 @@ export class WsTransport implements Transport {
     }
     // Before any later frame: the pushes that follow this reply are measured against the position.
     if (call.subs) this.subscribed(call.subs, f.stream as StreamPosition | undefined);
+    if (call.tail) {
+      call.tail.cursor ??= (f.result as unknown as TailResult).after;
+      call.tail.confirmed = true;
+    }
     call.resolve(f.result as Value);
   }
 
@@ -538,10 +624,32 @@ export class WsTransport implements Transport {
       const subs = [...this.subs.values()].filter((s) => s.on === this.ws);
       for (const s of subs) s.pos = { epoch, offset };
       this.unrecovered(subs, epoch, offset);
+    } else if (f.push === 'entries' || f.push === 'tail') {
+      this.tailPush(f);
     } else if (f.push === 'auth' && f.event === 'expired') {
       // The server closes with 4401 next; the reconnect asks the provider for a fresh token.
       this.emit('error', new ConnectionError('the session token expired', CloseCode.unauthorized));
     }
+  }
+
+  /** An `entries` push (delivered after the tail's cursor only, which it moves) or a tail event. */
+  private tailPush(f: Record<string, unknown>): void {
+    const t = this.tails.get(f.key as string);
+    if (!t) return;
+    if (f.push === 'tail') {
+      if (f.event === 'ended') this.tails.delete(t.key);
+      t.sink.event(
+        f.event === 'ended' ? { event: 'ended', error: new KvwsError(String(f.error)) } : { event: 'deleted' },
+      );
+      return;
+    }
+    const fresh: StreamEntry[] = [];
+    for (const [id, fields] of f.entries as [string, string[]][]) {
+      if (t.cursor !== null && compareIds(id, t.cursor) <= 0) continue;
+      t.cursor = id;
+      fresh.push({ id, fields: toRecord(fields) });
+    }
+    if (fresh.length > 0) t.sink.entries(fresh);
   }
 
   /** Closes `ws` on our side and handles it as lost at once (a stuck handshake may take long to close). */
@@ -598,6 +706,9 @@ export class WsTransport implements Transport {
       } catch {}
     }
     this.subs.clear();
+    const tails = [...this.tails.values()];
+    this.tails.clear();
+    for (const t of tails) t.sink.event({ event: 'ended', error: err });
     this.setState('closed');
     const calls = [...this.pending.values(), ...this.queue.splice(0)];
     this.pending.clear();

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import type { Encoding as WireEncoding, Id as WireId } from './wire.js';
+import {
+  TAIL_MAX_COUNT,
+  type Encoding as WireEncoding,
+  type Id as WireId,
+  type TailRequest as WireTail,
+} from './wire.js';
 
 export * from './wire.js';
 
@@ -87,11 +92,43 @@ export const AuthRequestSchema = z
   })
   .strict();
 export type AuthRequest = z.infer<typeof AuthRequestSchema>;
+
+/**
+ * `{"id": 5, "tail": {"key": "feed", "from": "$", "count": 100}}` → `{"id": 5, "result": {"after": "1700000000000-3"}}`,
+ * then `entries` pushes (TailRequest in wire.ts; docs/protocol.md#tailing-a-stream). The key is in the
+ * request's encoding, and so are the pushes' key, fields and values; IDs are plain text. A second tail of
+ * the same key on the connection replaces the first.
+ */
+export const TailRequestSchema = z
+  .object({
+    ...base,
+    tail: z
+      .object({
+        key: z.string(),
+        from: z.string().min(1).max(128).optional(),
+        count: z.number().int().min(1).max(TAIL_MAX_COUNT).optional(),
+      })
+      .strict(),
+  })
+  .strict();
+/** `{"id": 6, "untail": "feed"}` → `{"id": 6, "result": 1}` (0 when the key was not tailed): the tail ends. */
+export const UntailRequestSchema = z.object({ ...base, untail: z.string() }).strict();
+export type TailRequestFrame = z.infer<typeof TailRequestSchema>;
+export type UntailRequest = z.infer<typeof UntailRequestSchema>;
+/** Compile-time check that the zod schema and the wire type agree. */
+export const tailAgrees: WireTail extends TailRequestFrame['tail']
+  ? TailRequestFrame['tail'] extends WireTail
+    ? true
+    : never
+  : never = true;
+
 export const RequestSchema = z.union([
   CommandRequestSchema,
   PipelineRequestSchema,
   MultiRequestSchema,
   AuthRequestSchema,
+  TailRequestSchema,
+  UntailRequestSchema,
 ]);
 export type CommandRequest = z.infer<typeof CommandRequestSchema>;
 export type PipelineRequest = z.infer<typeof PipelineRequestSchema>;

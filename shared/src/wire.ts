@@ -59,9 +59,44 @@ export type PushFrame =
   /** The session's token expired: its rights and subscriptions are gone; the server then closes with 4401. */
   | { push: 'auth'; event: 'expired' }
   /** After MONITOR: one line per command run by any client, in Redis's MONITOR format. */
-  | { push: 'monitor'; data: string };
+  | { push: 'monitor'; data: string }
+  /** New entries of a tailed stream (see TailRequest), in ID order, each delivered once. */
+  | { push: 'entries'; key: string; entries: TailEntry[] }
+  /**
+   * A tail's stream was deleted (DEL, expiry, eviction, RENAME away, FLUSHDB…): the tail stays, and delivers
+   * the entries of a stream created again at the key whose IDs are above the last one delivered.
+   */
+  | { push: 'tail'; key: string; event: 'deleted' }
+  /** A tail ended: a read was refused (`NOPERM` after an ACL change, `WRONGTYPE`…). Nothing more comes for it. */
+  | { push: 'tail'; key: string; event: 'ended'; error: string };
 
 export type ServerFrame = ReplyFrame | PushFrame;
+
+/**
+ * A stream entry as a tail delivers it: its ID (`ms-seq`, always plain text) and its fields and values in
+ * order, `[field, value, field, value, …]` (in the request's encoding), as XRANGE answers.
+ */
+export type TailEntry = [id: string, fields: string[]];
+
+/**
+ * `{"id": 1, "tail": {"key": "feed", "from": "$", "count": 100}}`: follow a stream (docs/protocol.md#tailing-a-stream).
+ * `from`: `$` (default: entries added from now on), `0` (the whole stream) or an entry ID (the entries after
+ * it: pass the last ID received to resume). `count`: most entries per `entries` push (TAIL_MAX_COUNT).
+ */
+export interface TailRequest {
+  key: string;
+  from?: string;
+  count?: number;
+}
+
+/** The result of a `tail` request: entries with IDs above `after` follow (for `$`, the stream's last ID then). */
+export interface TailResult {
+  after: string;
+}
+
+/** Entries per `entries` push when a tail request names no `count`, and the most it may name. */
+export const TAIL_DEFAULT_COUNT = 100;
+export const TAIL_MAX_COUNT = 10_000;
 
 /**
  * WebSocket close codes kvws uses (docs/protocol.md). 1000–1015 are the standard ones; 4000–4999 are ours.

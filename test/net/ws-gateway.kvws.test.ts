@@ -454,15 +454,17 @@ describe('bad input', () => {
     expect(await bad({ cmd: ['GET', 'k'] })).toEqual({ id: null, error: 'BADFRAME missing "id"' });
     expect(await bad({ id: 1 })).toEqual({
       id: 1,
-      error: 'BADFRAME a request has exactly one of "cmd", "pipeline", "multi" or "auth"',
+      error: 'BADFRAME a request has exactly one of "cmd", "pipeline", "multi", "auth", "tail" or "untail"',
     });
     expect(await bad({ id: 2, cmd: ['GET'], multi: [['GET']] })).toEqual({
       id: 2,
-      error: 'BADFRAME a request has exactly one of "cmd", "pipeline", "multi" or "auth" (got "cmd", "multi")',
+      error:
+        'BADFRAME a request has exactly one of "cmd", "pipeline", "multi", "auth", "tail" or "untail" (got "cmd", "multi")',
     });
     expect(await bad({ id: 3, cmd: ['GET', 'k'], extra: true })).toEqual({
       id: 3,
-      error: 'BADFRAME unknown field "extra" (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi", "auth")',
+      error:
+        'BADFRAME unknown field "extra" (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi", "auth", "tail", "untail")',
     });
     expect(await bad({ id: 4, cmd: 'GET k' })).toEqual({
       id: 4,

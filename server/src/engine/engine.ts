@@ -201,7 +201,14 @@ export class Engine {
    * Set when the data lives in Redis (backends/redis/gateway.ts): the table's handlers forward to it, and
    * the dispatcher asks it whether a command may be queued in a transaction.
    */
-  gateway: { queueCheck(client: Client, cmd: RuntimeCommand, argv: string[]): ErrorReply | null } | null = null;
+  gateway: {
+    queueCheck(client: Client, cmd: RuntimeCommand, argv: string[]): ErrorReply | null;
+    /**
+     * Makes the backend report key changes to `listeners` from now on (the WebSocket's stream tails need
+     * them): the Redis engine widens its masters' notify-keyspace-events. Settles once it has.
+     */
+    wantKeyEvents(): Promise<void>;
+  } | null = null;
   /** The AOF and dumps: loading at start, SAVE/BGSAVE, INFO persistence, durable shutdown. */
   readonly persistence: Persistence;
   readonly stats: EngineStats = {

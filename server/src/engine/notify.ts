@@ -94,6 +94,11 @@ export interface DbEvent {
 export interface KeyspaceListener {
   onKeyEvent?(e: KeyEvent): void;
   onDbEvent?(e: DbEvent): void;
+  /**
+   * Key events may have been missed (the Redis engine's event feed lost its connection to a master and
+   * subscribed again): whatever a listener derives from them should be looked at afresh.
+   */
+  onResync?(): void;
 }
 
 /** Event names Redis emits, by class (for events that come from elsewhere: the Redis engine's feed). */

@@ -12,6 +12,9 @@ import {
   MultiRequestSchema,
   PipelineRequestSchema,
   SUBPROTOCOL,
+  TAIL_DEFAULT_COUNT,
+  TailRequestSchema,
+  UntailRequestSchema,
 } from '@kvws/shared/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { z } from 'zod';
@@ -24,6 +27,7 @@ import { fromJsonArg, toEnvelope, toJson } from '../protocol/json.js';
 import { ErrorReply, isPipelined, NullArray, PushReply, type Reply } from '../protocol/reply.js';
 import { rejectUpgrade } from './https-server.js';
 import { clientForSocket, formatAddr, isLoopback } from './resp-server.js';
+import { type TailOpen, TailRegistry, TailSet } from './ws-tails.js';
 
 /**
  * The WebSocket gateway: JSON frames (docs/protocol.md, schemas in shared/src/protocol.ts) over the `/ws`
@@ -141,7 +145,9 @@ export function originAllowed(origin: string, host: string | undefined, secure: 
 /** A validated request, ready to run: its arguments decoded to engine binary strings. */
 interface Job {
   id: Id;
-  kind: 'cmd' | 'pipeline' | 'multi' | 'auth';
+  kind: 'cmd' | 'pipeline' | 'multi' | 'auth' | 'tail' | 'untail';
+  /** A `tail` request (its key decoded); an `untail` one has its key here too. */
+  tail?: TailOpen;
   /** A SUBSCRIBE/PSUBSCRIBE resuming after this stream position. */
   since?: { offset: number; epoch: string };
   enc: Encoding;
@@ -165,7 +171,7 @@ function pathText(p: readonly PropertyKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
-    return `${FrameError.shape} unknown field${issue.keys.length > 1 ? 's' : ''} ${keys} (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi", "auth")`;
+    return `${FrameError.shape} unknown field${issue.keys.length > 1 ? 's' : ''} ${keys} (allowed: "id", "encoding" and one of "cmd", "pipeline", "multi", "auth", "tail", "untail")`;
   }
   const where = pathText(issue.path);
   return `${FrameError.shape} ${where ? `${where}: ` : ''}${issue.message}`;
@@ -228,6 +234,32 @@ function textFrameHeader(len: number): Buffer {
   return h;
 }
 
+/** A `tail` or `untail` request: the key decoded in the request's encoding. */
+function parseTail(o: Record<string, unknown>, kind: 'tail' | 'untail', id: Id | null, connEnc: Encoding): Parsed {
+  let enc: Encoding;
+  let key: string;
+  let tail: TailOpen;
+  if (kind === 'tail') {
+    const r = TailRequestSchema.safeParse(o);
+    if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
+    enc = r.data.encoding ?? connEnc;
+    key = r.data.tail.key;
+    tail = { key, from: r.data.tail.from ?? '$', count: r.data.tail.count ?? TAIL_DEFAULT_COUNT, enc };
+  } else {
+    const r = UntailRequestSchema.safeParse(o);
+    if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
+    enc = r.data.encoding ?? connEnc;
+    key = r.data.untail;
+    tail = { key, from: '$', count: TAIL_DEFAULT_COUNT, enc };
+  }
+  try {
+    tail.key = fromJsonArg(key, enc);
+  } catch (e) {
+    return { id, error: `${FrameError.shape} ${kind === 'tail' ? 'tail.key' : 'untail'}: ${(e as Error).message}` };
+  }
+  return { job: { id: id as Id, kind, enc, argvs: [], next: 0, results: [], tail } };
+}
+
 /**
  * Validates one decoded JSON frame against the schemas and decodes its arguments. Returns the job, or an
  * error message (`BADFRAME …`) with the frame's id when it could be read.
@@ -240,14 +272,15 @@ export function parseRequest(frame: unknown, connectionEncoding: Encoding): Pars
   const idOk = IdSchema.safeParse(o.id);
   const id = idOk.success ? idOk.data : null;
   if (!('id' in o)) return { id: null, error: `${FrameError.shape} missing "id"` };
-  const kinds = (['cmd', 'pipeline', 'multi', 'auth'] as const).filter((k) => k in o);
+  const kinds = (['cmd', 'pipeline', 'multi', 'auth', 'tail', 'untail'] as const).filter((k) => k in o);
   if (kinds.length !== 1) {
     return {
       id,
-      error: `${FrameError.shape} a request has exactly one of "cmd", "pipeline", "multi" or "auth"${kinds.length > 1 ? ` (got ${kinds.map((k) => `"${k}"`).join(', ')})` : ''}`,
+      error: `${FrameError.shape} a request has exactly one of "cmd", "pipeline", "multi", "auth", "tail" or "untail"${kinds.length > 1 ? ` (got ${kinds.map((k) => `"${k}"`).join(', ')})` : ''}`,
     };
   }
   const kind = kinds[0];
+  if (kind === 'tail' || kind === 'untail') return parseTail(o, kind, id, connectionEncoding);
   if (kind === 'auth') {
     const r = AuthRequestSchema.safeParse(o);
     if (!r.success) return { id, error: describeIssue(r.error.issues[0]) };
@@ -335,6 +368,8 @@ export class WsGateway {
     protocolErrors: 0,
   };
   readonly connections = new Set<WsConnection>();
+  /** Every connection's stream tails, and the key-change listener that wakes them (ws-tails.ts). */
+  readonly tails: TailRegistry;
   private readonly wss: WebSocketServer;
   private pingTimer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -346,6 +381,7 @@ export class WsGateway {
     opts: WsGatewayOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger;
+    this.tails = new TailRegistry(engine);
     const defaults: ResolvedOptions = {
       maxFrame: 1024 * 1024,
       maxInFlight: 1000,
@@ -557,11 +593,15 @@ class WsConnection {
       this.pumpPending = false;
       setImmediate(() => this.pumpEvents());
     }
+    // The same for tails that stopped reading at their high-water mark.
+    if (this.tails.hasWaiting && !this.socket.writableNeedDrain) setImmediate(() => this.tails.resume());
     // Paused while these frames were pending: if the socket took them without needing to drain, no
     // 'drain' will come, so resume here.
     if (this.paused && !this.socket.writableNeedDrain) this.unpause();
   };
   private readonly socket: Duplex;
+  /** This connection's stream tails (ws-tails.ts). */
+  private readonly tails: TailSet;
 
   constructor(
     readonly gateway: WsGateway,
@@ -584,6 +624,14 @@ class WsConnection {
       this.close(CloseCode.unauthorized, 'token expired');
     };
     this.client = client;
+    this.tails = new TailSet(gateway.tails, {
+      client,
+      exec: (argv) => this.exec(argv),
+      send: (frame) => this.send(frame),
+      unsent: () => ws.bufferedAmount + this.pendingBytes,
+      highWater: () => tailHighWater(gateway.options),
+      isClosed: () => this.closed,
+    });
     engine.clients.add(client);
     if (!client.authenticated) {
       const secs = engine.options.authTimeout;
@@ -610,6 +658,7 @@ class WsConnection {
         this.pumpPending = false;
         this.pumpEvents();
       }
+      this.tails.resume();
       if (this.paused) this.unpause();
     });
   }
@@ -676,6 +725,10 @@ class WsConnection {
       this.runMulti(job);
       return;
     }
+    if (job.kind === 'tail' || job.kind === 'untail') {
+      this.runTail(job);
+      return;
+    }
     // One blocked command per client: a request with a blocking command waits for the one pending.
     if (this.laneBusy && this.client.multi === null && this.hasBlocking(job)) {
       this.lane.push(job);
@@ -686,6 +739,20 @@ class WsConnection {
 
   private hasBlocking(job: Job): boolean {
     return job.argvs.some((argv) => this.isBlocking(argv));
+  }
+
+  /** A `tail` (answered once its cursor is placed, before its pushes) or `untail` request. */
+  private runTail(job: Job): void {
+    const t = job.tail as TailOpen;
+    if (job.kind === 'untail') {
+      this.inFlight--;
+      this.reply(job.id, { result: this.tails.untail(t.key) });
+      return;
+    }
+    this.tails.open(t, (envelope) => {
+      this.inFlight--;
+      this.reply(job.id, envelope);
+    });
   }
 
   /** engine.execute, with internal errors as replies and the session kept RESP3 (HELLO 2 and RESET aside). */
@@ -777,10 +844,14 @@ class WsConnection {
     while (!this.barrier && this.held.length > 0 && !this.closed) this.dispatch(this.held.shift() as Job);
   }
 
-  /** Whether `argv` names a command flagged `blocking` in the command table. */
+  /**
+   * Whether `argv` names a command flagged `blocking` in the command table that may block: XREAD and
+   * XREADGROUP only with BLOCK.
+   */
   private isBlocking(argv: string[]): boolean {
     const cmd = lookupCommand(this.gateway.engine, argv);
-    return !(cmd instanceof ErrorReply) && cmd.spec.flags.includes('blocking');
+    if (cmd instanceof ErrorReply || !cmd.spec.flags.includes('blocking')) return false;
+    return cmd.root !== 'XREAD' && cmd.root !== 'XREADGROUP' ? true : hasBlockOption(argv);
   }
 
   /** A blocking command of `job` answered: record it, carry on with the job, then with the lane. */
@@ -821,6 +892,8 @@ class WsConnection {
         this.pumpEvents();
       } else this.reply(job.id, r);
     } else this.reply(job.id, { result: job.results });
+    // A tail that waited for a MULTI to end reads now.
+    if (this.tails.hasWaiting && this.client.multi === null) this.tails.resume();
     if (this.ending) this.closeAfterReply();
   }
 
@@ -1066,6 +1139,7 @@ class WsConnection {
     this.closed = true;
     this.clearAuthTimer();
     this.gateway.engine.clients.remove(this.client);
+    this.tails.close();
     this.lane.length = 0;
     this.held.length = 0;
     this.parked.length = 0;
@@ -1086,6 +1160,7 @@ class WsConnection {
     this.closed = true;
     this.clearAuthTimer();
     this.gateway.engine.clients.remove(this.client);
+    this.tails.close();
     this.ws.terminate();
   }
 
@@ -1095,8 +1170,32 @@ class WsConnection {
     this.lane.length = 0;
     this.held.length = 0;
     this.gateway.engine.clients.remove(this.client);
+    this.tails.close();
     this.gateway.forget(this);
   }
+}
+
+/**
+ * Where tails stop reading (unsent bytes): half the soft limit, so that a tail never keeps a slow reader over
+ * it (4408), and at most half of maxBuffer; HIGH_WATER when neither limit is set.
+ */
+function tailHighWater(o: ResolvedOptions): number {
+  let limit = Number.POSITIVE_INFINITY;
+  if (o.softBuffer > 0) limit = o.softBuffer / 2;
+  if (o.maxBuffer > 0) limit = Math.min(limit, o.maxBuffer / 2);
+  return Number.isFinite(limit) ? limit : HIGH_WATER;
+}
+
+/** Whether an XREAD/XREADGROUP has a BLOCK option (before STREAMS): only then may it block. */
+function hasBlockOption(argv: string[]): boolean {
+  for (let i = 1; i < argv.length; i++) {
+    const o = argv[i].toUpperCase();
+    if (o === 'BLOCK') return i + 1 < argv.length;
+    if (o === 'STREAMS') return false;
+    if (o === 'GROUP') i += 2;
+    else if (o === 'COUNT') i++;
+  }
+  return false;
 }
 
 function internalError(e: unknown): ErrorReply {

@@ -4,6 +4,7 @@ import {
   classBit,
   eventClassOf,
   formatNotifyFlags,
+  type KeyEvent,
   NOTIFY_KEYEVENT,
   NOTIFY_KEYSPACE,
   parseNotifyFlags,
@@ -16,6 +17,11 @@ const KEYEVENT = '__keyevent@';
 const KEY_PATTERNS = ['__keyspace@*__:*', '__keyevent@*__:*'];
 /** Subscribed on one master only: PUBLISH reaches every node of a cluster, so one is enough (and no duplicates). */
 const ALL_CHANNELS = '*';
+/**
+ * What the engine's key-event listeners (the WebSocket's stream tails) need from Redis once they exist:
+ * keyspace-channel events of streams (xadd…), generic changes (del, rename…), expiries and evictions.
+ */
+const LISTENER_FLAGS = NOTIFY_KEYSPACE | classBit('t') | classBit('g') | classBit('x') | classBit('e');
 
 /** A keyspace message held back: pattern, channel, message. */
 type Held = [string, string, string];
@@ -72,6 +78,9 @@ export class RedisEventFeed {
   /** Masters whose notify-keyspace-events could not be set (CONFIG refused), already logged once. */
   private readonly warned = new Set<string>();
   private closed = false;
+  /** Notification flags wanted besides kvws's own: LISTENER_FLAGS once wantKeyEvents was called. */
+  private extraFlags = 0;
+  private extraWidened: Promise<void> | null = null;
 
   constructor(
     private readonly engine: Engine,
@@ -176,7 +185,11 @@ export class RedisEventFeed {
     this.stats.subscriptions++;
     conn.on('error', () => {});
     conn.on('ready', () => {
-      if (!first) this.stats.resubscriptions++;
+      if (!first) {
+        this.stats.resubscriptions++;
+        // Key events of the time the connection was down are lost: listeners look again.
+        for (const l of this.engine.listeners) l.onResync?.();
+      }
       if (this.configureNotify) widened = this.widenNotify(key, options);
       first = false;
     });
@@ -230,6 +243,13 @@ export class RedisEventFeed {
     const rest = channel.slice(sep + 3);
     const event = isKeyspace ? message : rest;
     const key = isKeyspace ? rest : message;
+    const listeners = this.engine.listeners;
+    if (isKeyspace && listeners.length !== 0) {
+      // The key-change path's listeners see Redis's changes as the embedded engine's (one channel kind
+      // only, so each change once), whatever kvws's own notify-keyspace-events selects.
+      const e: KeyEvent = { db: Number(channel.slice(KEYSPACE.length, sep)), key, event, cls: eventClassOf(event) };
+      for (const l of listeners) l.onKeyEvent?.(e);
+    }
     const flags = this.engine.notifyFlags;
     if (
       (flags & (isKeyspace ? NOTIFY_KEYSPACE : NOTIFY_KEYEVENT)) === 0 ||
@@ -248,7 +268,7 @@ export class RedisEventFeed {
    * the log what to set by hand.
    */
   async widenNotify(key: string, options: { host?: string; port?: number } = {}): Promise<void> {
-    const want = this.engine.notifyFlags;
+    const want = this.engine.notifyFlags | this.extraFlags;
     if (want === 0) return;
     let conn = key === 'main' ? (this.backend.main as Redis) : this.backend.masters(0).find((m) => m.key === key)?.conn;
     // A master that serves no slot has no connection in ioredis's pool: one for this, closed after.
@@ -298,6 +318,19 @@ export class RedisEventFeed {
     if (!this.configureNotify) return;
     this.warned.clear();
     await Promise.all([...this.subs.keys()].map((key) => this.widenNotify(key)));
+  }
+
+  /**
+   * From now on, every master's notify-keyspace-events also has LISTENER_FLAGS (widened now and at every
+   * reconnection), so the engine's listeners see key changes. Resolves once the masters have answered.
+   * Without `engineNotify`, the operator sets them (docs/streams.md).
+   */
+  wantKeyEvents(): Promise<void> {
+    if (this.extraWidened === null) {
+      this.extraFlags = LISTENER_FLAGS;
+      this.extraWidened = this.widenAll();
+    }
+    return this.extraWidened;
   }
 
   get subscriberCount(): number {

@@ -815,6 +815,11 @@ export class RedisGateway {
     ];
   }
 
+  /** See Engine.gateway: from now on Redis reports the key changes stream tails need (RedisEventFeed.wantKeyEvents). */
+  wantKeyEvents(): Promise<void> {
+    return this.feed.wantKeyEvents();
+  }
+
   async start(): Promise<void> {
     await this.backend.ready();
     await this.feed.start(this.backend.options.timeout);

@@ -9,6 +9,7 @@
 //            persistence: 10,000 requests (not 50,000) per run, 100,000 keys for load time (not 1,000,000).
 //            fanout: 200 and 1,000 subscribers (not 1,000 and 10,000), 10 messages (not 20).
 //            gateway: 2 s runs after a 1 s warm-up (not 5 s after 2 s), redis-benchmark -n 20000 (not 100000).
+//            streams: 20,000 requests per run (not 200,000).
 //   --write  also replace the figures in BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
 //            (creating the file if missing). Refused if any section failed, and with --quick or --only.
 //   --only   run only the named sections (comma-separated, e.g. --only persistence,acl), for development.
@@ -134,6 +135,15 @@
 //               requests/s, p50, p99; logins/s and login p50/p99; CPU of kvws, of its hashing process and of
 //               this process; auth_queue_full_rejections. Ratio p99 (b) / p99 (a); target ≤ 2×. Skipped (not
 //               failed) when KVWS_BENCH_CMD is set: argon2 logins are kvws's own.
+//   streams     Redis Streams as a broker (issue 13): redis-benchmark -c 50, pipeline 1 and 16, with the command
+//               given on its command line, against redis-server and kvws: (a) `XADD bench:xadd * field xxx`
+//               (the stream is deleted before each run), (b) `XREADGROUP GROUP <g> consumer COUNT 1 STREAMS
+//               bench:xread >` after the stream was filled with as many entries as the run has requests
+//               (ioredis pipelines of 1000 XADD `<i>-1 field xxx`) and a new group <g> created at 0, so every
+//               request takes one new entry; afterwards the group must have delivered every entry (XINFO
+//               GROUPS entries-read and pending = requests), or the run counts as failed; and, as an anchor,
+//               `SET bench:set xxx` in the same rounds. One warm-up pass, then 3 interleaved rounds, median rps;
+//               ratio kvws/Redis, target >= 0.6x (XADD and XREADGROUP).
 // Output: a Markdown report on stdout and bench/results/latest.json.
 // Exit code: 0 if every section succeeded, 1 otherwise, 2 on bad arguments, 130/143 on SIGINT/SIGTERM.
 //
@@ -279,6 +289,13 @@ const STORM_RAMP_MS = 500; // logins running before a storm run's GETs start
 const STORM_USER = 'storm';
 const STORM_PASSWORD = 'storm-password-0123456789';
 const STORM_TARGET = 2; // GET p99 during the storm / without, at most
+// Streams section.
+const STREAMS_TARGET = 0.6; // kvws/Redis rps, at least
+const STREAMS_XADD_KEY = 'bench:xadd';
+const STREAMS_READ_KEY = 'bench:xread';
+const STREAMS_TESTS = ['XADD', 'XREADGROUP'];
+// Run in the same rounds as an anchor: what the machine gives kvws against Redis for a plain command then.
+const STREAMS_ANCHOR = 'SET';
 // Every section, in the order they run (--only picks among them).
 const SECTIONS = [
   'throughput',
@@ -292,6 +309,7 @@ const SECTIONS = [
   'gateway',
   'eviction',
   'login-storm',
+  'streams',
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -430,6 +448,7 @@ async function mainThread() {
     stormKeys: STORM_KEYS,
     stormDurationS: quick ? STORM_QUICK_DURATION_S : STORM_DURATION_S,
     stormWarmupS: quick ? STORM_QUICK_WARMUP_S : STORM_WARMUP_S,
+    streamsRequests: quick ? 20_000 : 200_000,
     only,
   };
 
@@ -467,6 +486,7 @@ async function mainThread() {
     gateway: () => gatewaySection(params, kvwsCmd),
     eviction: () => evictionSection(params, kvwsCmd),
     'login-storm': () => loginStormSection(params, kvwsCmd),
+    streams: () => streamsSection(params),
   };
   for (const name of SECTIONS) if (!only || only.includes(name)) await section(name, run[name]);
 
@@ -3138,6 +3158,167 @@ async function loginStormSection(params, kvwsCmd) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Streams: XADD and XREADGROUP throughput.
+
+/**
+ * One redis-benchmark run of the command `argv` (given on its command line: -t does not apply). Returns
+ * { row, problem }: the parsed row (null when it did not finish) and, if it timed out or failed, why.
+ */
+async function redisBenchmarkCommand(srv, pipeline, requests, argv) {
+  const timeoutMs = 60_000 + Math.ceil(requests / 2_000) * 1_000;
+  const args = ['-h', '127.0.0.1', '-p', String(srv.port), '-n', String(requests), '-c', String(BENCH_CLIENTS)];
+  args.push('-P', String(pipeline), '--csv', '-q', ...argv);
+  console.error(`[bench]   redis-benchmark ${srv.label} -P ${pipeline} ${argv[0]}`);
+  const r = await runProcess('redis-benchmark', args, timeoutMs);
+  assertAlive(srv);
+  let problem = null;
+  if (r.timedOut) problem = `timed out after ${timeoutMs} ms`;
+  else if (r.code !== 0) problem = `failed (${r.signal ?? `exit ${r.code}`}): ${r.stderr.trim().split('\n')[0]}`;
+  if (problem) problem = `redis-benchmark -P ${pipeline} ${argv[0]} against ${srv.label} ${problem}`;
+  const rows = Object.values(parseBenchmarkCsv(r.stdout));
+  return { row: rows[0] ?? null, problem };
+}
+
+/** Empties the stream of the XADD runs. */
+async function resetXadd(srv) {
+  const c = connect(srv.port);
+  try {
+    await c.connect();
+    await c.del(STREAMS_XADD_KEY);
+  } finally {
+    c.disconnect();
+  }
+}
+
+/**
+ * Fills the XREADGROUP runs' stream with `n` entries (IDs 1-1 … n-1, so the same on both servers) and
+ * creates group `group` at 0; returns nothing. Throws on an error reply.
+ */
+async function fillReadStream(srv, n, group) {
+  const c = connect(srv.port);
+  try {
+    await c.connect();
+    await c.del(STREAMS_READ_KEY);
+    for (let i = 0; i < n; i += BATCH) {
+      const p = c.pipeline();
+      for (let j = i; j < Math.min(n, i + BATCH); j++) p.xadd(STREAMS_READ_KEY, `${j + 1}-1`, 'field', 'xxx');
+      checkPipeline(await p.exec(), `filling ${STREAMS_READ_KEY} on ${srv.label}`);
+    }
+    await c.xgroup('CREATE', STREAMS_READ_KEY, group, '0');
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** A problem when group `group` did not deliver exactly `n` entries (XINFO GROUPS), else null. */
+async function checkGroupDelivered(srv, n, group) {
+  const c = connect(srv.port);
+  try {
+    await c.connect();
+    const groups = await c.call('XINFO', 'GROUPS', STREAMS_READ_KEY);
+    for (const g of groups) {
+      const f = {};
+      for (let i = 0; i + 1 < g.length; i += 2) f[String(g[i])] = g[i + 1];
+      if (String(f.name) !== group) continue;
+      const read = Number(f['entries-read']);
+      const pending = Number(f.pending);
+      if (read === n && pending === n) return null;
+      return `XREADGROUP on ${srv.label}: group ${group} read ${read} and has ${pending} pending, expected ${n}`;
+    }
+    return `XREADGROUP on ${srv.label}: no group ${group}`;
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** One run of `test` (XADD or XREADGROUP) against srv, with its set-up and check. Returns { row, problem }. */
+async function streamsRun(srv, test, pipeline, n, runId) {
+  if (test === STREAMS_ANCHOR) return redisBenchmarkCommand(srv, pipeline, n, ['SET', 'bench:set', 'xxx']);
+  if (test === 'XADD') {
+    await resetXadd(srv);
+    return redisBenchmarkCommand(srv, pipeline, n, ['XADD', STREAMS_XADD_KEY, '*', 'field', 'xxx']);
+  }
+  const group = `g${runId}`;
+  await fillReadStream(srv, n, group);
+  const argv = ['XREADGROUP', 'GROUP', group, 'consumer', 'COUNT', '1', 'STREAMS', STREAMS_READ_KEY, '>'];
+  const r = await redisBenchmarkCommand(srv, pipeline, n, argv);
+  const wrong = r.problem ? null : await checkGroupDelivered(srv, n, group);
+  return wrong ? { row: null, problem: wrong } : r;
+}
+
+async function streamsSection(params) {
+  const redis = await startServer('redis');
+  const kvws = await startServer('kvws');
+  const n = params.streamsRequests;
+  const problems = [];
+  let runId = 0;
+  // Warm-up pass (the JIT), not recorded; Redis gets the same, for symmetry.
+  for (const srv of [redis, kvws]) {
+    for (const t of STREAMS_TESTS) {
+      const r = await streamsRun(srv, t, 16, n, runId++);
+      if (r.problem) problems.push(`warm-up: ${r.problem}`);
+    }
+  }
+  const out = {};
+  for (const p of PIPELINES) {
+    out[`P${p}`] = {};
+    for (const t of [...STREAMS_TESTS, STREAMS_ANCHOR]) {
+      const runs = { redis: [], kvws: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [label, srv] of [
+          ['redis', redis],
+          ['kvws', kvws],
+        ]) {
+          const r = await streamsRun(srv, t, p, n, runId++);
+          if (r.problem) problems.push(r.problem);
+          runs[label].push(r.row);
+        }
+      }
+      const rr = medianRow(runs.redis);
+      const kr = medianRow(runs.kvws);
+      const ratio = rpsRatio(kr, rr);
+      if (ratio === null) problems.push(`no result for ${t} -P ${p}`);
+      out[`P${p}`][t] = { redis: rr, kvws: kr, ratio };
+    }
+  }
+  return { ...out, requests: n, problems };
+}
+
+/** Appends the streams section's table to lines. */
+function renderStreams(res, lines) {
+  const p = res.params;
+  const st = res.streams;
+  lines.push(
+    `#### Streams: XADD and XREADGROUP (redis-benchmark, requests/s, ${p.streamsRequests?.toLocaleString('en-US')} requests, ${p.clients} clients, median of 3 interleaved runs after a warm-up run)`,
+    '',
+  );
+  if (st.error) {
+    lines.push(`Failed: ${st.error.split('\n')[0]}`, '');
+    return;
+  }
+  lines.push(
+    '| Test | Pipeline | Redis | kvws | kvws/Redis | Target (≥ 0.6×) |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+  );
+  for (const pl of p.pipelines) {
+    for (const t of [...STREAMS_TESTS, STREAMS_ANCHOR]) {
+      const v = st[`P${pl}`]?.[t];
+      const met =
+        t === STREAMS_ANCHOR ? '(anchor)' : v?.ratio == null ? '—' : v.ratio >= STREAMS_TARGET ? 'met' : 'not met';
+      lines.push(
+        `| ${t} | ${pl} | ${fmtInt(v?.redis?.rps)} | ${fmtInt(v?.kvws?.rps)} | ${fmtRatio(v?.ratio)} | ${met} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    `XADD: \`XADD ${STREAMS_XADD_KEY} * field xxx\`, the stream deleted before each run. XREADGROUP: \`XREADGROUP GROUP <g> consumer COUNT 1 STREAMS ${STREAMS_READ_KEY} >\` over a stream filled beforehand with one entry per request and a new group per run, so each request delivers one entry and adds it to the pending entries list; every run is checked to have delivered every entry once (XINFO GROUPS). SET (\`SET bench:set xxx\`) runs in the same rounds as an anchor: what kvws gives against Redis for a plain command on the machine at that moment.`,
+  );
+  if (st.problems?.length) lines.push('', ...st.problems.map((x) => `- ${x.split('\n')[0]}`));
+  lines.push('');
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Report.
 
 async function machineInfo(kvwsCmd) {
@@ -3384,6 +3565,7 @@ function renderMarkdown(res) {
   if (res.gateway !== undefined) renderGateway(res, lines);
   if (res.eviction !== undefined) renderEviction(res, lines);
   if (res['login-storm'] !== undefined) renderLoginStorm(res, lines);
+  if (res.streams !== undefined) renderStreams(res, lines);
   while (lines.at(-1) === '') lines.pop();
   return lines.join('\n');
 }

@@ -442,6 +442,21 @@ describe('bad input', () => {
     );
   }
 
+  it('a malformed frame behind a request that answers later is answered in its turn', async () => {
+    c.frames.length = 0;
+    // ACL SETUSER with a password hashes it (asynchronous): later requests wait behind it.
+    c.send({ id: 'hash', cmd: ['ACL', 'SETUSER', 'order-test', '>a-password'] });
+    c.send({ id: 'bad' });
+    c.send('not json');
+    c.send({ id: 'ping', cmd: ['PING'] });
+    const got = await c.waitFor(() => (c.frames.length >= 4 ? c.frames.splice(0) : undefined), 10_000, '4 replies');
+    expect(got.map((f) => f.id)).toEqual(['hash', 'bad', null, 'ping']);
+    expect(got[0].result).toBe('OK');
+    expect(got[1].error).toMatch(/^BADFRAME /);
+    expect(got[2].error).toMatch(/^BADFRAME the frame is not valid JSON/);
+    await redis(tlsServer).call('ACL', 'DELUSER', 'order-test');
+  });
+
   it('answers each malformed frame with an error frame naming the problem, and keeps the connection', async () => {
     const r = redis(tlsServer);
     const before = await infoStat(r, 'ws_bad_frames');

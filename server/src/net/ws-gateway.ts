@@ -157,6 +157,8 @@ interface Job {
   results: Envelope[];
   /** Results still pending from pipelined commands (the Redis engine); the job answers when none is. */
   pending?: number;
+  /** A malformed frame held behind an asynchronous request: its BADFRAME reply, sent in its turn. */
+  badFrame?: { id: Id | null; error: string };
 }
 
 type Parsed = { job: Job } | { id: Id | null; error: string };
@@ -687,22 +689,19 @@ class WsConnection {
     stats.framesIn++;
     if (this.closed || this.ending) return;
     if (isBinary) {
-      stats.badFrames++;
-      this.reply(null, { error: FrameError.binary });
+      this.badFrame(null, FrameError.binary);
       return;
     }
     let frame: unknown;
     try {
       frame = JSON.parse(data.toString());
     } catch (e) {
-      stats.badFrames++;
-      this.reply(null, { error: `${FrameError.notJson}: ${(e as Error).message}` });
+      this.badFrame(null, `${FrameError.notJson}: ${(e as Error).message}`);
       return;
     }
     const parsed = parseRequest(frame, this.encoding);
     if (!('job' in parsed)) {
-      stats.badFrames++;
-      this.reply(parsed.id, { error: parsed.error });
+      this.badFrame(parsed.id, parsed.error);
       return;
     }
     const job = parsed.job;
@@ -720,7 +719,35 @@ class WsConnection {
     this.dispatch(job);
   }
 
+  /**
+   * Answers a malformed frame with BADFRAME: at once, or, while an asynchronous request (a login…) holds
+   * later requests, in its turn after them, so that replies keep request order. Over the in-flight cap it
+   * is answered at once (holding it would let a flood of bad frames grow `held`).
+   */
+  private badFrame(id: Id | null, error: string): void {
+    this.gateway.stats.badFrames++;
+    if (!this.barrier || this.inFlight >= this.gateway.options.maxInFlight) {
+      this.reply(id, { error });
+      return;
+    }
+    this.inFlight++;
+    this.held.push({
+      id: 0,
+      kind: 'cmd',
+      enc: this.encoding,
+      argvs: [],
+      next: 0,
+      results: [],
+      badFrame: { id, error },
+    });
+  }
+
   private dispatch(job: Job): void {
+    if (job.badFrame !== undefined) {
+      this.inFlight--;
+      this.reply(job.badFrame.id, { error: job.badFrame.error });
+      return;
+    }
     if (job.kind === 'multi') {
       this.runMulti(job);
       return;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import type { Acl } from '../../server/src/auth/acl.js';
 import { TokenService } from '../../server/src/auth/jwt.js';
 import { type ServerOptions, ServerOptionsSchema } from '../../server/src/config.js';
@@ -53,6 +54,25 @@ export function fuzzOptions(extra: Partial<ServerOptions> = {}): ServerOptions {
 }
 
 /** INFO used_memory as `client` reads it through the dispatcher. */
+/** The 200 `keep:<i>` keys `admin` writes in its database (1) before a run: the data of others. */
+export function writeKept(engine: Engine, admin: Client): void {
+  for (let i = 0; i < 200; i++) engine.execute(admin, ['SET', `keep:${i}`, `value-${i}`]);
+}
+
+/**
+ * After a run: the data of others (writeKept, database 1) is intact and, once the fuzzer's keys (database 0)
+ * are gone, the dataset's accounting is back within 64 KiB of `memBefore`.
+ */
+export function expectKeptAndMemoryBack(engine: Engine, admin: Client, memBefore: number, label: string): void {
+  for (let i = 0; i < 200; i++) expect(engine.execute(admin, ['GET', `keep:${i}`])).toBe(`value-${i}`);
+  engine.execute(admin, ['SELECT', '0']);
+  engine.execute(admin, ['FLUSHDB']);
+  engine.execute(admin, ['SELECT', '1']);
+  const memAfter = usedMemory(engine, admin);
+  console.log(`fuzz ${label} in-process memory: used_memory ${memBefore} → ${memAfter}`);
+  expect(memAfter).toBeLessThanOrEqual(memBefore + 64 * 1024);
+}
+
 export function usedMemory(engine: Engine, client: Client): number {
   const r = engine.execute(client, ['INFO', 'memory']);
   const text = typeof r === 'string' ? r : String((r as { text?: string }).text);

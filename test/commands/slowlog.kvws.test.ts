@@ -64,8 +64,9 @@ describe('KEYS on a big keyspace goes to the slow log', () => {
     const [entry] = (await r.call('SLOWLOG', 'GET', '1')) as [number, number, number, string[], string, string][];
     expect(entry[3]).toEqual(['keys', 'key:1*']);
     expect(Math.abs(entry[2] - usec2)).toBeLessThanOrEqual(1);
-    // Fast commands stay out of it.
-    await r.get('key:1');
+    // Fast commands stay out of it. (ECHO: answered by kvws itself on either engine; a GET on the Redis engine
+    // is timed with its round trip to Redis, which a busy machine can stretch past 1 ms.)
+    for (let i = 0; i < 10; i++) await r.echo('fast');
     expect(await r.call('SLOWLOG', 'LEN')).toBe(1);
     await r.call('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
   });

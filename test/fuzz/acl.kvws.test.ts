@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
@@ -10,7 +9,7 @@ import { AclRuleError, applyUserRule, User } from '../../server/src/auth/acl-use
 import type { Client } from '../../server/src/engine/client.js';
 import type { Engine } from '../../server/src/engine/engine.js';
 import { ErrorReply, type Reply } from '../../server/src/protocol/reply.js';
-import { freePort, KVWS_BIN, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { freePort, KVWS_BIN, type RunningServer } from '../helpers/server.js';
 import { ACL_LINES, ACL_LINES_NASTY, ACL_NASTY, ACL_RULES } from './corpus/acl.js';
 import { multibulk, RESP_COMMANDS } from './corpus/resp.js';
 import {
@@ -21,7 +20,7 @@ import {
   crashLines,
   ERROR_FORM,
   FUZZ_USERS,
-  fuzzServerArgs,
+  type FuzzServer,
   latin1,
   latin1Text,
   mutated,
@@ -32,9 +31,9 @@ import {
   randomBytes,
   SEED,
   SOCKET_RUNS,
+  startFuzzServer,
   Tally,
   timeLimit,
-  writeKeepsake,
 } from './harness.js';
 import { fakeHash, fuzzEngine } from './in-process.js';
 
@@ -268,7 +267,7 @@ describe('ACL rules over a socket: a running kvws', () => {
   let server: RunningServer;
   let adminClient: Redis;
   let canaryClient: Redis;
-  let dir: string;
+  let fz: FuzzServer;
   let usersFile: string;
   /** The admin's connection the ACL commands go through (logged in once: argon2id costs on purpose). */
   let pipe: Pipe;
@@ -276,13 +275,8 @@ describe('ACL rules over a socket: a running kvws', () => {
   let baseUsers: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'kvws-fuzz-acl-'));
-    usersFile = path.join(dir, 'users.acl');
-    writeFileSync(usersFile, FUZZ_USERS);
-    server = await startKvws(fuzzServerArgs(usersFile));
-    adminClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD });
-    canaryClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD, db: 1 });
-    await writeKeepsake(canaryClient, 'keep');
+    fz = await startFuzzServer('acl');
+    ({ server, admin: adminClient, canary: canaryClient, usersFile } = fz);
     pipe = await Pipe.open(server.port);
     expect((await pipe.send([['AUTH', 'admin', ADMIN_PASSWORD]]))[0].raw).toBe('+OK\r\n');
     // The users as ACL SAVE writes them (the admin's password as its hash): reloading them costs no argon2id.
@@ -291,10 +285,7 @@ describe('ACL rules over a socket: a running kvws', () => {
   });
   afterAll(async () => {
     pipe?.close();
-    adminClient?.disconnect();
-    canaryClient?.disconnect();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fz?.stop();
   });
 
   it(
@@ -361,7 +352,7 @@ describe('ACL rules over a socket: a running kvws', () => {
     try {
       const outcomes = await Promise.allSettled(
         files.map(async (text, i) => {
-          const file = path.join(dir, `start-${i}.acl`);
+          const file = path.join(path.dirname(usersFile), `start-${i}.acl`);
           writeFileSync(file, text);
           const port = await freePort();
           const child = spawn(

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
 import { expect } from 'vitest';
-import type { RunningServer } from '../helpers/server.js';
+import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
 
 /**
  * What every fuzz suite shares (docs/fuzzing.md): the seed and the run counts, the mutators that turn a
@@ -538,6 +540,42 @@ export function fuzzServerArgs(usersFile: string): string[] {
     '--maxmemory-policy',
     'allkeys-lru',
   ];
+}
+
+/** A running kvws for a socket fuzz run, with the clients that set it up and watch it. */
+export interface FuzzServer {
+  server: RunningServer;
+  /** Logged in as the users file's `admin` (database 0): setup, INFO, memory samples. */
+  admin: Redis;
+  /** Logged in as `admin` in database 1, where the keepsake (`keep:*`) was written: the data of others. */
+  canary: Redis;
+  /** The users file (FUZZ_USERS) in a temporary directory. */
+  usersFile: string;
+  /** Disconnects the clients, stops the server, removes the directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts kvws with FUZZ_USERS, fuzzServerArgs and `extra`, and writes the canary's keepsake. */
+export async function startFuzzServer(label: string, extra: string[] = []): Promise<FuzzServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), `kvws-fuzz-${label}-`));
+  const usersFile = path.join(dir, 'users.acl');
+  writeFileSync(usersFile, FUZZ_USERS);
+  const server = await startKvws([...fuzzServerArgs(usersFile), ...extra]);
+  const admin = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD });
+  const canary = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD, db: 1 });
+  await writeKeepsake(canary, 'keep');
+  return {
+    server,
+    admin,
+    canary,
+    usersFile,
+    async stop() {
+      admin.disconnect();
+      canary.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Resident set size of process `pid` in bytes (Linux /proc), or NaN elsewhere. */

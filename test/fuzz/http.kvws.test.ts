@@ -1,24 +1,20 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../server/src/engine/client.js';
 import type { Engine } from '../../server/src/engine/engine.js';
-import { freePort, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { freePort, type RunningServer } from '../helpers/server.js';
 import { HTTP_BODIES, HTTP_NASTY, HTTP_REQUESTS, type HttpRequest } from './corpus/http.js';
 import { RESP_COMMANDS } from './corpus/resp.js';
 import {
-  ADMIN_PASSWORD,
   announce,
   argvMutated,
   Canary,
   checkAfterFuzz,
   ERROR_FORM,
   FUZZ_USERS,
-  fuzzServerArgs,
+  type FuzzServer,
   type HttpResponse,
   jsonMutated,
   latin1,
@@ -32,9 +28,9 @@ import {
   parseResponses,
   RUNS,
   SOCKET_RUNS,
+  startFuzzServer,
   Tally,
   timeLimit,
-  writeKeepsake,
 } from './harness.js';
 import { expectKeptAndMemoryBack, fuzzHttpServer, resetFuzzDb, usedMemory, writeKept } from './in-process.js';
 
@@ -403,23 +399,18 @@ describe('HTTP over a socket: a running kvws', () => {
   let server: RunningServer;
   let adminClient: Redis;
   let canaryClient: Redis;
-  let dir: string;
+  let fz: FuzzServer;
   let token: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'kvws-fuzz-http-'));
-    writeFileSync(path.join(dir, 'users.acl'), FUZZ_USERS);
-    server = await startKvws([
-      ...fuzzServerArgs(path.join(dir, 'users.acl')),
+    fz = await startFuzzServer('http', [
       '--port',
       String(await freePort()),
       '--no-tls',
       '--api-tokens',
       JSON.stringify([{ user: 'default', token: STATIC_TOKEN }]),
     ]);
-    adminClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD });
-    canaryClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD, db: 1 });
-    await writeKeepsake(canaryClient, 'keep');
+    ({ server, admin: adminClient, canary: canaryClient } = fz);
     const login = await exchange(
       server.httpsPort as number,
       serialize({ method: 'POST', path: '/auth/token', headers: [], body: '{"username":"default","password":""}' }, ''),
@@ -428,10 +419,7 @@ describe('HTTP over a socket: a running kvws', () => {
     token = JSON.parse(parseResponses(login.data, [false]).responses[0].body.toString()).token;
   });
   afterAll(async () => {
-    adminClient?.disconnect();
-    canaryClient?.disconnect();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fz?.stop();
   });
 
   it(

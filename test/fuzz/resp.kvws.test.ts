@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,18 +7,17 @@ import type { Engine } from '../../server/src/engine/engine.js';
 import { resp2Json, toJson } from '../../server/src/protocol/json.js';
 import { ErrorReply, MultiReply, type Reply } from '../../server/src/protocol/reply.js';
 import { RespParser, RespProtocolError, RespWriter } from '../../server/src/protocol/resp.js';
-import { type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import type { RunningServer } from '../helpers/server.js';
 import { inline, multibulk, RESP_ALPHABET, RESP_COMMANDS, RESP_NASTY } from './corpus/resp.js';
 import {
-  ADMIN_PASSWORD,
   announce,
   argvMutated,
   Canary,
   checkAfterFuzz,
   ERROR_FORM,
   FUZZ_USERS,
+  type FuzzServer,
   fuzzInputs,
-  fuzzServerArgs,
   latin1,
   memorySample,
   noJsError,
@@ -29,9 +25,9 @@ import {
   parseReplies,
   RUNS,
   SOCKET_RUNS,
+  startFuzzServer,
   Tally,
   timeLimit,
-  writeKeepsake,
 } from './harness.js';
 import { expectKeptAndMemoryBack, fuzzEngine, resetFuzzDb, usedMemory } from './in-process.js';
 
@@ -270,21 +266,14 @@ describe('RESP over a socket: a running kvws', () => {
   let server: RunningServer;
   let adminClient: Redis;
   let canaryClient: Redis;
-  let dir: string;
+  let fz: FuzzServer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'kvws-fuzz-resp-'));
-    writeFileSync(path.join(dir, 'users.acl'), FUZZ_USERS);
-    server = await startKvws(fuzzServerArgs(path.join(dir, 'users.acl')));
-    adminClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD });
-    canaryClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD, db: 1 });
-    await writeKeepsake(canaryClient, 'keep');
+    fz = await startFuzzServer('resp');
+    ({ server, admin: adminClient, canary: canaryClient } = fz);
   });
   afterAll(async () => {
-    adminClient?.disconnect();
-    canaryClient?.disconnect();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fz?.stop();
   });
 
   it(

@@ -1,8 +1,5 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { CloseCode } from '@kvws/shared/protocol';
 import fc from 'fast-check';
 import type Redis from 'ioredis';
@@ -10,16 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Client } from '../../server/src/engine/client.js';
 import type { Engine } from '../../server/src/engine/engine.js';
-import { freePort, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { freePort, type RunningServer } from '../helpers/server.js';
 import { WS_FRAMES, WS_NASTY } from './corpus/ws.js';
 import {
-  ADMIN_PASSWORD,
   announce,
   Canary,
   checkAfterFuzz,
   ERROR_FORM,
   FUZZ_USERS,
-  fuzzServerArgs,
+  type FuzzServer,
   jsonMutated,
   memorySample,
   mutated,
@@ -27,9 +23,9 @@ import {
   params,
   RUNS,
   SOCKET_RUNS,
+  startFuzzServer,
   Tally,
   timeLimit,
-  writeKeepsake,
 } from './harness.js';
 import { expectKeptAndMemoryBack, fuzzHttpServer, resetFuzzDb, usedMemory, writeKept } from './in-process.js';
 
@@ -456,28 +452,20 @@ describe('WebSocket over a socket: a running kvws', () => {
   let server: RunningServer;
   let adminClient: Redis;
   let canaryClient: Redis;
-  let dir: string;
+  let fz: FuzzServer;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'kvws-fuzz-ws-'));
-    writeFileSync(path.join(dir, 'users.acl'), FUZZ_USERS);
-    server = await startKvws([
-      ...fuzzServerArgs(path.join(dir, 'users.acl')),
+    fz = await startFuzzServer('ws', [
       '--port',
       String(await freePort()),
       '--no-tls',
       '--ws-max-frame',
       String(MAX_FRAME),
     ]);
-    adminClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD });
-    canaryClient = redisClient(server, { username: 'admin', password: ADMIN_PASSWORD, db: 1 });
-    await writeKeepsake(canaryClient, 'keep');
+    ({ server, admin: adminClient, canary: canaryClient } = fz);
   });
   afterAll(async () => {
-    adminClient?.disconnect();
-    canaryClient?.disconnect();
-    await server?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fz?.stop();
   });
 
   it(

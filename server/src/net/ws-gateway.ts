@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { blockOptionAt } from '@kvws/shared/commands';
 import {
   AuthRequestSchema,
   CloseCode,
@@ -878,7 +879,7 @@ class WsConnection {
   private isBlocking(argv: string[]): boolean {
     const cmd = lookupCommand(this.gateway.engine, argv);
     if (cmd instanceof ErrorReply || !cmd.spec.flags.includes('blocking')) return false;
-    return cmd.root !== 'XREAD' && cmd.root !== 'XREADGROUP' ? true : hasBlockOption(argv);
+    return cmd.root !== 'XREAD' && cmd.root !== 'XREADGROUP' ? true : blockOptionAt(argv) >= 0;
   }
 
   /** A blocking command of `job` answered: record it, carry on with the job, then with the lane. */
@@ -1211,18 +1212,6 @@ function tailHighWater(o: ResolvedOptions): number {
   if (o.softBuffer > 0) limit = o.softBuffer / 2;
   if (o.maxBuffer > 0) limit = Math.min(limit, o.maxBuffer / 2);
   return Number.isFinite(limit) ? limit : HIGH_WATER;
-}
-
-/** Whether an XREAD/XREADGROUP has a BLOCK option (before STREAMS): only then may it block. */
-function hasBlockOption(argv: string[]): boolean {
-  for (let i = 1; i < argv.length; i++) {
-    const o = argv[i].toUpperCase();
-    if (o === 'BLOCK') return i + 1 < argv.length;
-    if (o === 'STREAMS') return false;
-    if (o === 'GROUP') i += 2;
-    else if (o === 'COUNT') i++;
-  }
-  return false;
 }
 
 function internalError(e: unknown): ErrorReply {

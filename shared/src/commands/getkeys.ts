@@ -81,3 +81,19 @@ export function keyOpsFor(name: string, spec: KeySpec, argv: readonly string[]):
   }
   return spec.ops;
 }
+
+/**
+ * XREAD and XREADGROUP block only with a BLOCK option, which comes before STREAMS (GROUP takes two
+ * arguments, COUNT one): the index of BLOCK's milliseconds argument, or -1 when there is none. Front doors
+ * use it to tell whether one invocation of these `blocking`-flagged commands may block.
+ */
+export function blockOptionAt(argv: readonly string[]): number {
+  for (let i = 1; i < argv.length; i++) {
+    const o = argv[i].toUpperCase();
+    if (o === 'BLOCK') return i + 1 < argv.length ? i + 1 : -1;
+    if (o === 'STREAMS') return -1;
+    if (o === 'GROUP') i += 2;
+    else if (o === 'COUNT') i++;
+  }
+  return -1;
+}

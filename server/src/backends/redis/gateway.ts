@@ -1,3 +1,4 @@
+import { blockOptionAt } from '@kvws/shared/commands';
 import { Cluster } from 'ioredis';
 import { toInt } from '../../commands/args.js';
 import type { RuntimeCommand } from '../../commands/index.js';
@@ -11,20 +12,6 @@ import { type Dedicated, EngineUnavailable, type MasterNode, type RedisBackend, 
 import { execReply, type RawReply, toReply } from './reply-shapes.js';
 
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
-/**
- * Whether an XREAD / XREADGROUP has a BLOCK option (its options as Redis parses them: GROUP takes two
- * arguments, BLOCK and COUNT one, STREAMS ends them).
- */
-function hasBlockOption(argv: string[]): boolean {
-  for (let i = 1; i < argv.length; i++) {
-    const o = argv[i].toUpperCase();
-    if (o === 'BLOCK') return i + 1 < argv.length;
-    if (o === 'STREAMS') return false;
-    if (o === 'GROUP') i += 2;
-    else if (o === 'COUNT') i++;
-  }
-  return false;
-}
 /** Redirections and transient cluster states after which a transaction did not run and may be sent again. */
 const TX_RETRYABLE = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN|READONLY)\b/;
 /** SCAN cursors: the low bits name the master (in `masters()` order), the rest is that master's cursor. */
@@ -178,7 +165,7 @@ export class RedisGateway {
       case 'xreadgroup':
         // Only a read that may block needs a connection of its own.
         return (client, argv) =>
-          hasBlockOption(argv) ? this.blocking(client, cmd, argv) : this.forward(client, cmd, argv);
+          blockOptionAt(argv) >= 0 ? this.blocking(client, cmd, argv) : this.forward(client, cmd, argv);
       case 'info':
         return (client, argv) => this.info(client, argv, local);
       case 'config|set':

@@ -169,6 +169,16 @@ async function checkWindow(label: string, t0: number, failedOver: number): Promi
   const after = writesAfter();
   await waitFor(() => after.every((o) => seen.has(o.key)), 5000);
   const first = after.findIndex((o) => seen.has(o.key));
+  if (first < 0) {
+    // What kvws knew: its engine figures and its log about Redis (a failed widening of notify-keyspace-events).
+    const info = (await writer.info('engine')).split('\r\n').filter((l) => l.startsWith('engine_'));
+    const log = server
+      .output()
+      .split('\n')
+      .filter((l) => /Redis|engine/i.test(l))
+      .slice(-20);
+    console.log(`[gateway/sentinel] ${label}: no events\n  ${info.join(', ')}\n  ${log.join('\n  ')}`);
+  }
   expect(first, `${label}: no event for any of ${after.length} writes after the failover`).toBeGreaterThanOrEqual(0);
   const gap = allOps().filter((o) => o.issued >= t0 && o.issued < after[first].issued && !o.error && !seen.has(o.key));
   console.log(
@@ -264,7 +274,9 @@ describe('kvws in front of Sentinel: 1 master, 2 replicas, 3 sentinels', () => {
     console.log(
       `[gateway/sentinel] ${info
         .split('\r\n')
-        .filter((l) => /^engine_(retries|timeouts|event_resubscriptions|events_received|requests)/.test(l))
+        .filter((l) =>
+          /^engine_(retries|timeouts|event_resubscriptions|events_received|requests|notify_config_retries)/.test(l),
+        )
         .join(', ')}`,
     );
   }, 90_000);

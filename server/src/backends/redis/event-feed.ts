@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Engine } from '../../engine/engine.js';
 import {
@@ -27,6 +28,8 @@ const LISTENER_FLAGS = NOTIFY_KEYSPACE | classBit('t') | classBit('g') | classBi
 type Held = [string, string, string];
 /** Messages held per subscriber at most (a master without slots has no keys, so this is a safety bound). */
 const HOLD_MAX = 100_000;
+/** Pause between tries to widen a node's notify-keyspace-events that could not be reached. */
+const WIDEN_RETRY_MS = 250;
 
 interface Subscriber {
   conn: Redis;
@@ -41,6 +44,8 @@ interface Subscriber {
    * (a drained master becomes a replica, whose notifications repeat its master's). null: delivered at once.
    */
   held: Held[] | null;
+  /** Counts the connection's (re)connections: a widening retried for one stops once the next one exists. */
+  epoch: number;
 }
 
 /**
@@ -68,6 +73,8 @@ export class RedisEventFeed {
     subscriptions: 0,
     resubscriptions: 0,
     notifyConfigured: 0,
+    /** Tries to widen notify-keyspace-events that failed and were made again (see widenUntilDone). */
+    notifyRetries: 0,
     /** Held messages delivered, and dropped (their node was no master, or HOLD_MAX was passed). */
     released: 0,
     heldDropped: 0,
@@ -180,7 +187,7 @@ export class RedisEventFeed {
       () => {},
       () => {},
     );
-    const sub: Subscriber = { conn, publishes: false, ready: subscribed.then(() => widened), held: null };
+    const sub: Subscriber = { conn, publishes: false, ready: subscribed.then(() => widened), held: null, epoch: 0 };
     this.subs.set(key, sub);
     this.stats.subscriptions++;
     conn.on('error', () => {});
@@ -190,7 +197,8 @@ export class RedisEventFeed {
         // Key events of the time the connection was down are lost: listeners look again.
         for (const l of this.engine.listeners) l.onResync?.();
       }
-      if (this.configureNotify) widened = this.widenNotify(key, options);
+      sub.epoch++;
+      if (this.configureNotify) widened = this.widenUntilDone(sub, key);
       first = false;
     });
     conn.on('pmessageBuffer', (pattern: Buffer, channel: Buffer, message: Buffer) =>
@@ -263,61 +271,98 @@ export class RedisEventFeed {
   }
 
   /**
-   * Adds kvws's notification classes to the master's `notify-keyspace-events` (never removing any: other
-   * gateways and applications may need theirs). When CONFIG is refused (a managed Redis), says once in
-   * the log what to set by hand.
+   * Widens the notify-keyspace-events of the node `sub` is connected to (see widenNotify), trying again
+   * every WIDEN_RETRY_MS while that connection lasts, until `deadline`. One try can fail in a failover's
+   * first moments (the promoted node not yet answering, a sentinel naming it before the others): a master
+   * left with kvws's classes off would send no events at all until the next reconnection. A refusal
+   * (CONFIG renamed or denied, as on a managed Redis) is not tried again.
    */
-  async widenNotify(key: string, options: { host?: string; port?: number } = {}): Promise<void> {
+  private async widenUntilDone(sub: Subscriber, key: string, deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    const epoch = sub.epoch;
+    for (;;) {
+      if (this.closed || sub.epoch !== epoch || sub.conn.status !== 'ready' || this.subs.get(key) !== sub) return;
+      if ((await this.widenNotify(key, sub)) !== 'retry' || Date.now() + WIDEN_RETRY_MS > deadline) return;
+      this.stats.notifyRetries++;
+      await new Promise((r) => setTimeout(r, WIDEN_RETRY_MS).unref());
+    }
+  }
+
+  /**
+   * Adds kvws's notification classes to `notify-keyspace-events` on the node `sub` receives from (never
+   * removing any: other gateways and applications may need theirs). The node is asked over a connection of
+   * its own to the subscriber's peer: the shared connection may still be on the way to another node after
+   * a failover. When CONFIG is refused (a managed Redis), says once in the log what to set by hand.
+   * 'retry' when the node could not be reached or was not ready.
+   */
+  private async widenNotify(key: string, sub: Subscriber): Promise<'done' | 'retry' | 'refused'> {
     const want = this.engine.notifyFlags | this.extraFlags;
-    if (want === 0) return;
-    let conn = key === 'main' ? (this.backend.main as Redis) : this.backend.masters(0).find((m) => m.key === key)?.conn;
-    // A master that serves no slot has no connection in ioredis's pool: one for this, closed after.
+    if (want === 0) return 'done';
+    const stream = sub.conn.stream as (Socket & { servername?: string | false }) | undefined;
+    const host = stream?.remoteAddress;
+    const port = stream?.remotePort;
+    if (!host || !port) return 'retry';
+    let conn: Redis | undefined = key === 'main' ? undefined : this.backend.masters(0).find((m) => m.key === key)?.conn;
+    // The subscriber's node has no connection of ours to run commands on: one for this, closed after.
     let own: Redis | null = null;
     if (!conn) {
-      if (key === 'main') return;
-      own = new Redis({ ...this.optionsFor(key), retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const options = this.backend.nodeOptions(host, port);
+      if (options.tls && stream.servername) options.tls = { ...options.tls, servername: stream.servername };
+      own = new Redis({
+        ...options,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+        connectionName: 'kvws-gateway',
+      });
       own.on('error', () => {});
       conn = own;
     }
-    const where = key === 'main' ? `${options.host ?? 'the master'}` : key;
+    const where = key === 'main' ? `${host}:${port}` : key;
+    const timeout = this.backend.options.timeout;
     try {
-      const cur = await sendRaw(conn, ['CONFIG', 'GET', 'notify-keyspace-events'], this.backend.options.timeout);
-      if (cur instanceof Error) throw cur;
+      const cur = await sendRaw(conn, ['CONFIG', 'GET', 'notify-keyspace-events'], timeout);
+      if (cur instanceof Error) return this.refused(key, where, want, cur);
       const value = Array.isArray(cur) && Buffer.isBuffer(cur[1]) ? cur[1].toString('latin1') : '';
       const have = Math.max(parseNotifyFlags(value), 0);
       // Redis's CONFIG GET does not show `n` after `A`: it may be on. Keep it on when setting, and set when
       // kvws needs it and cannot tell.
       const nHidden = value.includes('A');
       const N = classBit('n');
-      if ((have | want) === have && !(nHidden && want & N)) return;
+      if ((have | want) === have && !(nHidden && want & N)) return 'done';
       const merged = have | want | (nHidden ? N : 0);
-      const r = await sendRaw(
-        conn,
-        ['CONFIG', 'SET', 'notify-keyspace-events', notifySetting(merged)],
-        this.backend.options.timeout,
-      );
-      if (r instanceof Error) throw r;
+      const r = await sendRaw(conn, ['CONFIG', 'SET', 'notify-keyspace-events', notifySetting(merged)], timeout);
+      if (r instanceof Error) return this.refused(key, where, want, r);
       this.stats.notifyConfigured++;
-    } catch (e) {
-      if (this.warned.has(key)) return;
-      this.warned.add(key);
-      this.engine.log(
-        `Redis engine: could not turn notify-keyspace-events on at ${where} (${(e as Error).message}); ` +
-          `set it there to at least "${formatNotifyFlags(want)}" for keyspace events`,
-      );
+      return 'done';
+    } catch {
+      return 'retry';
     } finally {
       own?.disconnect();
     }
   }
 
+  /** A CONFIG reply error: 'retry' for a node that is busy or loading, else logged once and 'refused'. */
+  private refused(key: string, where: string, want: number, e: Error): 'retry' | 'refused' {
+    if (/^(LOADING|BUSY|TRYAGAIN|MASTERDOWN)/.test(e.message)) return 'retry';
+    if (!this.warned.has(key)) {
+      this.warned.add(key);
+      this.engine.log(
+        `Redis engine: could not turn notify-keyspace-events on at ${where} (${e.message}); ` +
+          `set it there to at least "${formatNotifyFlags(want)}" for keyspace events`,
+      );
+    }
+    return 'refused';
+  }
+
   /**
    * Widens every master's notify-keyspace-events now (after CONFIG SET notify-keyspace-events); resolves
-   * once they have answered, so events caused after the CONFIG SET reply are delivered.
+   * once they have answered, or after the engine timeout, so events caused after the CONFIG SET reply are
+   * delivered.
    */
   async widenAll(): Promise<void> {
     if (!this.configureNotify) return;
     this.warned.clear();
-    await Promise.all([...this.subs.keys()].map((key) => this.widenNotify(key)));
+    const deadline = Date.now() + this.backend.options.timeout;
+    await Promise.all([...this.subs].map(([key, sub]) => this.widenUntilDone(sub, key, deadline)));
   }
 
   /**

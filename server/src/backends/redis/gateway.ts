@@ -799,6 +799,7 @@ export class RedisGateway {
       ['engine_events_received', f.events],
       ['engine_events_filtered', f.dropped],
       ['engine_event_resubscriptions', f.resubscriptions],
+      ['engine_notify_config_retries', f.notifyRetries],
     ];
   }
 

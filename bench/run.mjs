@@ -78,7 +78,10 @@
 //               from FANOUT_CLIENT_THREADS worker threads of this process (100 handshakes at a time per thread):
 //               (a) Redis, raw TCP sockets sending SUBSCRIBE; (b) kvws WebSocket --no-tls and (c) over TLS (the
 //               websocket section's throwaway certificate), `ws` clients with subprotocol kvws.v1 sending
-//               {"id":1,"cmd":["SUBSCRIBE","fanout"]}. Every confirmation is checked, then PUBSUB NUMSUB. Memory per
+//               {"id":1,"cmd":["SUBSCRIBE","fanout"]}; (d) and (e) the Node floor, bench/ws-fanout-floor.mjs (a
+//               bare `ws` pub/sub server speaking those frames, writing one prebuilt frame to each subscriber's
+//               socket; published to over the WebSocket; no INFO or PUBSUB), plain and over TLS. Every
+//               confirmation is checked, then PUBSUB NUMSUB. Memory per
 //               idle connection: server RSS (and INFO used_memory) growth from before connecting to 1 s after the
 //               last SUBSCRIBE, / N. Then 2 warm-up and 20 (--quick: 10) recorded `PUBLISH fanout "<seq> <ns>"`
 //               from an ioredis client, <ns> = process.hrtime just before sending (the monotonic clock every
@@ -217,6 +220,7 @@ const WS_KEYS = 10_000; // key:<n % WS_KEYS>; redis-benchmark gets -r WS_KEYS
 const WS_CLIENT_THREADS = 1;
 const WS_LOAD = join(ROOT, 'bench', 'ws-load.mjs');
 const WS_ECHO = join(ROOT, 'bench', 'ws-echo-server.mjs');
+const WS_FANOUT_FLOOR = join(ROOT, 'bench', 'ws-fanout-floor.mjs');
 const LISTEN_TIMEOUT_MS = 15_000;
 // HTTP section.
 const HTTP_TESTS = ['set', 'get'];
@@ -1250,6 +1254,53 @@ function spawnTracked(label, cmd, args, dataDir) {
   return srv;
 }
 
+/** Starts bench/ws-fanout-floor.mjs (over TLS when tlsFiles is given); returns the server with its url. */
+async function startFanoutFloor(label, tlsFiles) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-floor-'));
+  const args = [WS_FANOUT_FLOOR, '--port', '0', '--host', '127.0.0.1'];
+  if (tlsFiles) args.push('--tls-cert', tlsFiles.cert, '--tls-key', tlsFiles.key);
+  const srv = spawnTracked(label, process.execPath, args, dataDir);
+  srv.url = await waitForLine(srv, /ws-fanout-floor: listening on (wss?:\/\/\S+)/);
+  return srv;
+}
+
+/**
+ * A publisher for the fan-out floor over the WebSocket: `publish(channel, message)` resolves with the
+ * subscriber count the server answered; `disconnect()` closes it. Rejects if it cannot connect.
+ */
+function wsPublisher(url, ca) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, 'kvws.v1', { perMessageDeflate: false, ...(ca ? { ca } : {}) });
+    const waiting = new Map();
+    let nextId = 1;
+    ws.on('message', (data) => {
+      const f = JSON.parse(data);
+      const w = waiting.get(f.id);
+      if (!w) return;
+      waiting.delete(f.id);
+      if ('error' in f) w.reject(new Error(f.error));
+      else w.resolve(f.result);
+    });
+    ws.once('error', reject);
+    ws.once('open', () =>
+      resolve({
+        publish: (channel, message) =>
+          new Promise((res, rej) => {
+            const id = nextId++;
+            const timer = setTimeout(() => rej(new Error('PUBLISH: no reply')), COMMAND_TIMEOUT_MS);
+            const settle = (fn, v) => {
+              clearTimeout(timer);
+              fn(v);
+            };
+            waiting.set(id, { resolve: (v) => settle(res, v), reject: (e) => settle(rej, e) });
+            ws.send(JSON.stringify({ id, cmd: ['PUBLISH', channel, message] }));
+          }),
+        disconnect: () => ws.terminate(),
+      }),
+    );
+  });
+}
+
 /** Starts bench/ws-echo-server.mjs (over TLS when tlsFiles is given); returns the server with its url. */
 async function startEcho(label, tlsFiles) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kvws-bench-echo-'));
@@ -1955,6 +2006,9 @@ const FANOUT_TARGETS = [
   { key: 'redis', label: 'redis', kind: 'redis', tls: false },
   { key: 'kvws', label: 'kvws', kind: 'kvws', tls: false },
   { key: 'kvwsTls', label: 'kvws-tls', kind: 'kvws', tls: true },
+  // The floor: a bare `ws` pub/sub server (bench/ws-fanout-floor.mjs), what Node itself costs per delivery.
+  { key: 'floor', label: 'ws-floor', kind: 'floor', tls: false },
+  { key: 'floorTls', label: 'ws-floor-tls', kind: 'floor', tls: true },
 ];
 
 /** The soft limit on open files of this process (/proc/self/limits), or null when it cannot be read. */
@@ -2242,20 +2296,29 @@ async function infoField(client, part, field) {
  * lost connections, missing deliveries) are appended to `problems` and the figures are still returned.
  */
 async function fanoutRun(params, t, n, tlsFiles, problems) {
+  const floor = t.kind === 'floor';
   const srv =
     t.kind === 'redis'
       ? await startServer('redis', null, t.label, null, ['--maxclients', String(FANOUT_MAX_CLIENTS)])
-      : await startGateway(t.label, t.tls ? tlsFiles : null, ['--max-clients', String(FANOUT_MAX_CLIENTS)]);
+      : floor
+        ? await startFanoutFloor(t.label, t.tls ? tlsFiles : null)
+        : await startGateway(t.label, t.tls ? tlsFiles : null, ['--max-clients', String(FANOUT_MAX_CLIENTS)]);
   const what = `${t.label}, ${n} subscribers`;
-  const admin = connect(srv.port);
+  // The floor has no RESP port: its publisher is a WebSocket client, and it has no INFO or PUBSUB.
+  const admin = floor
+    ? await wsPublisher(srv.url, t.tls ? readFileSync(tlsFiles.cert, 'utf8') : null)
+    : connect(srv.port);
   const workers = [];
   try {
-    await admin.connect();
-    const maxClients = Number((await admin.config('GET', 'maxclients'))[1]);
-    if (!(maxClients > n)) throw new Error(`${what}: maxclients is ${maxClients} (asked for ${FANOUT_MAX_CLIENTS})`);
+    let maxClients = null;
+    if (!floor) {
+      await admin.connect();
+      maxClients = Number((await admin.config('GET', 'maxclients'))[1]);
+      if (!(maxClients > n)) throw new Error(`${what}: maxclients is ${maxClients} (asked for ${FANOUT_MAX_CLIENTS})`);
+    }
     await sleep(FANOUT_SETTLE_MS);
     const rss0 = rssBytes(srv.pid);
-    const used0 = await usedMemory(admin);
+    const used0 = floor ? null : await usedMemory(admin);
 
     console.error(`[bench]   ${what}: connecting`);
     const threads = Math.min(FANOUT_CLIENT_THREADS, n);
@@ -2293,12 +2356,12 @@ async function fanoutRun(params, t, n, tlsFiles, problems) {
       const whys = [...failures].map(([why, k]) => `${k} × ${why}`).join('; ');
       problems.push(`${what}: only ${opened} subscribed (${whys})`);
     }
-    const numsub = Number((await admin.call('PUBSUB', 'NUMSUB', FANOUT_CHANNEL))[1]);
+    const numsub = floor ? opened : Number((await admin.call('PUBSUB', 'NUMSUB', FANOUT_CHANNEL))[1]);
     if (numsub !== opened) problems.push(`${what}: PUBSUB NUMSUB says ${numsub}, ${opened} subscribed`);
-    const connectedClients = Number(await infoField(admin, 'clients', 'connected_clients'));
+    const connectedClients = floor ? null : Number(await infoField(admin, 'clients', 'connected_clients'));
     await sleep(FANOUT_SETTLE_MS);
     const rss1 = rssBytes(srv.pid);
-    const used1 = await usedMemory(admin);
+    const used1 = floor ? null : await usedMemory(admin);
 
     console.error(`[bench]   ${what}: publishing`);
     // One message at a time: the next is published FANOUT_INTERVAL_MS after every subscriber has the previous
@@ -3673,7 +3736,13 @@ function renderFanout(res, lines) {
     lines.push(`Skipped: ${fo.skipped}.`, '');
     return;
   }
-  const names = { redis: 'Redis, RESP', kvws: 'kvws, WebSocket', kvwsTls: 'kvws, WebSocket over TLS' };
+  const names = {
+    redis: 'Redis, RESP',
+    kvws: 'kvws, WebSocket',
+    kvwsTls: 'kvws, WebSocket over TLS',
+    floor: 'Node floor, WebSocket',
+    floorTls: 'Node floor, WebSocket over TLS',
+  };
   const fmtKb = (b) => (b === null || b === undefined ? '—' : (b / 1000).toFixed(1));
   const fmtLat = (x) => (x === null || x === undefined ? '—' : x.toFixed(1));
   lines.push(
@@ -3681,7 +3750,7 @@ function renderFanout(res, lines) {
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const n of p.fanoutSubscribers ?? []) {
-    for (const key of ['redis', 'kvws', 'kvwsTls']) {
+    for (const key of ['redis', 'kvws', 'kvwsTls', 'floor', 'floorTls']) {
       const v = fo[n]?.[key];
       if (!v) continue;
       const who = `| ${fmtInt(n)} | ${names[key]} |`;
@@ -3712,14 +3781,29 @@ function renderFanout(res, lines) {
     );
     return `${names[key]}: ${lat}; ${mem}`;
   };
+  // The machine's own bound: a delivery costs the server's and the subscribers' CPU, and the last one cannot
+  // come before all of it has run on the machine's CPUs (the pauses between messages make this a bound).
+  const bound = (key) => {
+    const v = at[key];
+    if (!v || v.serverCpuMsPerMessage == null || v.clientsCpuMsPerMessage == null) return null;
+    return (v.serverCpuMsPerMessage + v.clientsCpuMsPerMessage) / res.machine.cpus;
+  };
+  const boundText = ['redis', 'floor', 'kvws', 'floorTls', 'kvwsTls']
+    .filter((k) => bound(k) !== null)
+    .map((k) => `${names[k]} ${fmtLat(bound(k))} ms`)
+    .join(', ');
   const targetText =
     largest >= 10_000
-      ? `At ${fmtInt(largest)} subscribers, ${target('kvwsTls')}; ${target('kvws')}.`
+      ? `At ${fmtInt(largest)} subscribers, ${target('kvwsTls')}; ${target('kvws')}. For comparison, ${target('floorTls')}; ${target('floor')}; ${target('redis')}.` +
+        (boundText
+          ? ` Server and subscribers' CPU per message divided by the ${res.machine.cpus} CPUs (a lower bound for the last delivery on this machine): ${boundText}.`
+          : '')
       : `Not measured: this run's largest count is ${fmtInt(largest)} subscribers (--quick).`;
   lines.push(
     '',
     `Each message is \`PUBLISH ${FANOUT_CHANNEL} "<seq> <time>"\` from one RESP client, the time read from the machine's monotonic clock just before sending; latency is its arrival at each subscriber minus that time. ` +
       `kvws subscribers are WebSocket connections (\`ws\`, subprotocol \`kvws.v1\`, \`{"id":1,"cmd":["SUBSCRIBE","${FANOUT_CHANNEL}"]}\`), over TLS (a throwaway self-signed P-256 certificate) and without (--no-tls); Redis subscribers are raw TCP sockets sending \`SUBSCRIBE ${FANOUT_CHANNEL}\`. ` +
+      `The Node floor is bench/ws-fanout-floor.mjs, a bare \`ws\` pub/sub server with kvws's frames that serializes each message once and writes that one frame to every subscriber's socket (no ACL, event log or limits; its publisher is a WebSocket client): what any Node WebSocket server pays per delivery on this machine. ` +
       `Each row uses a freshly started server (\`--max-clients\`/\`--maxclients ${FANOUT_MAX_CLIENTS}\`). Memory per connection: the growth of the server's RSS, and of its INFO \`used_memory\` (kvws: V8 heap used + external + array buffers, no GC forced), from before connecting to ${FANOUT_SETTLE_MS / 1000} s after the last SUBSCRIBE, divided by the subscribers; KB = 1,000 bytes. ` +
       `CPU per message: the CPU time the server process, and the bench process (its subscriber threads), used from the first recorded PUBLISH to the last delivery, divided by the messages (the ${p.fanoutIntervalMs} ms pauses included; clock-tick resolution for the server). ` +
       `The subscribers run in ${p.fanoutClientThreads} worker threads of the bench process, on the machine's ${res.machine.cpus} CPUs with the server, so latency includes the time they take to read ${fmtInt(largest)} sockets. ` +

@@ -1,3 +1,6 @@
+// The module's `performance`, not the global one: in Node 20 the global goes through a lazy getter, read
+// twice per command here.
+import { performance } from 'node:perf_hooks';
 import { NOAUTH } from '../auth/acl.js';
 import type { RuntimeCommand } from '../commands/index.js';
 import { recordsFor } from '../persistence/propagate.js';

@@ -78,8 +78,18 @@ function cmp4(am: U64, as: U64, bm: U64, bs: U64): number {
 
 /** `ms-seq`, as Redis prints IDs. */
 export function idString(id: StreamID): string {
-  return `${id.ms}-${id.seq}`;
+  const ms = id.ms;
+  // XADDs in the same millisecond share their `ms-` prefix: converting a 13-digit number is a runtime call.
+  if (ms !== lastIdMs) {
+    lastIdMs = ms;
+    lastIdPrefix = `${ms}-`;
+  }
+  return lastIdPrefix + id.seq;
 }
+
+/** idString's cache: the last `ms` it printed and its `ms-` prefix. */
+let lastIdMs: U64 = -1;
+let lastIdPrefix = '-1-';
 
 export function isZeroId(id: StreamID): boolean {
   return id.ms === 0 && id.seq === 0;

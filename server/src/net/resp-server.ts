@@ -226,14 +226,21 @@ export class RespServer {
       maxQueryBuffer: 1024 * 1024 * 1024,
       maxInFlight: 1000,
     };
-    // Each option reads through to `opts` at every use (falling back to its default), so an options
-    // object whose fields are getters over the live server configuration makes CONFIG SET take effect
-    // on open connections.
+    // An option that is a getter on `opts` is read through it at every use (falling back to its default), so
+    // an options object whose fields are getters over the live server configuration makes CONFIG SET take
+    // effect on open connections. Any other field is copied here once (with its default) and can still be
+    // changed through `this.options`. Either way a read is a plain property load, no generic `opts[k]`
+    // lookup: some of these are read for every batch of commands.
     const live = {} as ResolvedRespServerOptions;
     for (const k of Object.keys(defaults) as (keyof ResolvedRespServerOptions)[]) {
+      const getter = Object.getOwnPropertyDescriptor(opts, k)?.get;
+      if (getter === undefined) {
+        Object.defineProperty(live, k, { enumerable: true, writable: true, value: opts[k] ?? defaults[k] });
+        continue;
+      }
       Object.defineProperty(live, k, {
         enumerable: true,
-        get: () => opts[k] ?? defaults[k],
+        get: () => getter.call(opts) ?? defaults[k],
         set: (v) => {
           (opts as Record<string, unknown>)[k] = v;
         },
@@ -458,10 +465,12 @@ class RespConnection {
     const o = this.server.options;
     parser.maxBulkLen = o.maxBulkLen;
     parser.maxInlineLen = o.maxInlineLen;
+    // Read once per batch, not per command (it is called for each one).
+    const authRequired = o.authRequired;
     this.executing = true;
     try {
       while (!this.ending && !this.closed && !this.paused) {
-        parser.unauthenticatedLimits = o.authRequired(client);
+        parser.unauthenticatedLimits = authRequired(client);
         const argv = parser.next();
         if (argv === null) break;
         if (argv instanceof RespProtocolError) {
@@ -676,6 +685,7 @@ class RespConnection {
       this.lastActivity = now;
       return;
     }
+    this.parser.dropArgCache();
     const c = this.client;
     // As Redis: blocked, pub/sub and monitor clients are not closed for idling.
     if (this.waiting || this.queue !== null || c.blocked !== null || c.subscriptionCount > 0 || c.monitor) {

@@ -74,6 +74,8 @@ export interface RespParserOptions {
 
 /** Marker returned by readInline for an empty line (nothing to run). */
 const SKIP: string[] = [];
+/** RespParser.argv between commands (never written: each `*N` with N > 0 gives it a new array). */
+const NO_ARGV: string[] = [];
 
 /**
  * Incremental RESP request parser.
@@ -102,7 +104,16 @@ export class RespParser {
   private multibulkLen = 0;
   /** Length of the bulk being read, -1 when its `$` line is still to come (Redis's bulklen). */
   private bulkLen = -1;
-  private argv: string[] = [];
+  private argv: string[] = NO_ARGV;
+  /** Arguments of the current command read so far (argv[0, argc)). */
+  private argc = 0;
+  /**
+   * This connection's recently seen short arguments (command names, options, hot keys), so that a repeated
+   * one costs a hash and a compare instead of a new string. Per parser, never shared between connections:
+   * a hit is faster than a miss, and a client must not be able to time what others send. Made on first use,
+   * dropped by dropArgCache (idle connections). About 1.5 KiB, plus the strings it holds.
+   */
+  private interned: ArgCache | null = null;
   /** Big-argument mode: chunks holding the current bulk (and what follows it), and their total size. */
   private big: Buffer[] | null = null;
   private bigLen = 0;
@@ -118,6 +129,11 @@ export class RespParser {
   /** Bytes received but not yet returned as commands (Redis's query buffer length, `qbuf`). */
   get bufferedBytes(): number {
     return this.end - this.pos + this.bigLen;
+  }
+
+  /** Forgets the cache of recent arguments (an idle connection keeps no memory for it); it comes back on use. */
+  dropArgCache(): void {
+    this.interned = null;
   }
 
   /** Appends received bytes. Never parses; never throws. */
@@ -190,18 +206,38 @@ export class RespParser {
           const start = this.pos;
           const end = this.end;
           if (start >= end) return null;
-          const cr = findByte(buf, CR, start, end);
+          // Fast path, the usual `$<1 to 5 digits, no leading zero>\r\n` with its LF there: what the general
+          // path below would find (the CR after the digits is the first one), in one pass.
+          let n = -1;
+          let cr = -1;
+          if (buf[start] === 36 /* '$' */ && start + 3 < end) {
+            let c = buf[start + 1];
+            if (c >= 49 && c <= 57) {
+              n = c - 48;
+              let i = start + 2;
+              const stop = Math.min(start + 6, end);
+              for (; i < stop; i++) {
+                c = buf[i];
+                if (c < 48 || c > 57) break;
+                n = n * 10 + (c - 48);
+              }
+              if (c === CR && i + 1 < end) cr = i;
+            }
+          }
           if (cr < 0) {
-            if (end - start > this.maxInlineLen)
-              return this.fail('too big bulk count string', 'too big bulk count string');
-            return null;
+            cr = findByte(buf, CR, start, end);
+            if (cr < 0) {
+              if (end - start > this.maxInlineLen)
+                return this.fail('too big bulk count string', 'too big bulk count string');
+              return null;
+            }
+            if (cr + 1 >= end) return null; // the LF must be there too
+            if (buf[start] !== 36 /* '$' */) {
+              const got = buf[start] === CR || buf[start] === LF ? ' ' : String.fromCharCode(buf[start]);
+              return this.fail(`expected '$', got '${got}'`, 'expected $ but got something else');
+            }
+            n = parseLongLong(buf, start + 1, cr);
           }
-          if (cr + 1 >= end) return null; // the LF must be there too
-          if (buf[start] !== 36 /* '$' */) {
-            const got = buf[start] === CR || buf[start] === LF ? ' ' : String.fromCharCode(buf[start]);
-            return this.fail(`expected '$', got '${got}'`, 'expected $ but got something else');
-          }
-          const n = parseLongLong(buf, start + 1, cr);
           if (!(n >= 0) || n > this.maxBulkLen || n > MAX_STRING_LENGTH) {
             return this.fail('invalid bulk length', 'invalid bulk length');
           }
@@ -219,7 +255,8 @@ export class RespParser {
         const n = this.bulkLen;
         if (this.end - p < n + 2) return null;
         // Like Redis, the two bytes after the data are skipped without checking they are CRLF.
-        this.argv.push(n === 0 ? '' : buf.latin1Slice(p, p + n));
+        this.argv[this.argc++] =
+          n === 0 ? '' : n <= INTERN_MAX_LEN ? this.shortArg(buf, p, n) : buf.latin1Slice(p, p + n);
         this.pos = p + n + 2;
         this.bulkLen = -1;
         this.multibulkLen--;
@@ -233,13 +270,32 @@ export class RespParser {
     const buf = this.buf;
     const start = this.pos;
     const end = this.end;
-    const cr = findByte(buf, CR, start, end);
-    if (cr < 0) {
-      if (end - start > this.maxInlineLen) return this.fail('too big mbulk count string', 'too big mbulk count string');
-      return null;
+    let n = -1;
+    let cr = -1;
+    // Fast path: `*<1 or 2 digits, no leading zero>\r\n` (buf[start] is '*'), as in next().
+    if (start + 3 < end) {
+      let c = buf[start + 1];
+      if (c >= 49 && c <= 57) {
+        n = c - 48;
+        c = buf[start + 2];
+        let i = start + 2;
+        if (c >= 48 && c <= 57) {
+          n = n * 10 + (c - 48);
+          c = buf[++i];
+        }
+        if (c === CR && i + 1 < end) cr = i;
+      }
     }
-    if (cr + 1 >= end) return null;
-    const n = parseLongLong(buf, start + 1, cr);
+    if (cr < 0) {
+      cr = findByte(buf, CR, start, end);
+      if (cr < 0) {
+        if (end - start > this.maxInlineLen)
+          return this.fail('too big mbulk count string', 'too big mbulk count string');
+        return null;
+      }
+      if (cr + 1 >= end) return null;
+      n = parseLongLong(buf, start + 1, cr);
+    }
     if (Number.isNaN(n) || n > INT_MAX || n > this.maxMultibulkLen) {
       return this.fail('invalid multibulk length', 'invalid mbulk count');
     }
@@ -248,7 +304,35 @@ export class RespParser {
     }
     this.pos = cr + 2;
     this.multibulkLen = Math.max(n, 0);
+    // Sized up front when small (no growing as arguments arrive); a big count allocates nothing until its
+    // arguments do.
+    if (n > 0) this.argv = n <= PREALLOCATED_ARGV ? new Array<string>(n) : [];
     return undefined;
+  }
+
+  /** buf[p, p+n) (1 ≤ n ≤ INTERN_MAX_LEN) as a string: the cached one when this connection sent it lately. */
+  private shortArg(buf: Latin1Buffer, p: number, n: number): string {
+    let h = n;
+    for (let i = p, e = p + n; i < e; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+    h ^= h >>> 15;
+    let cache = this.interned;
+    if (cache === null) {
+      cache = { hashes: new Int32Array(INTERN_SLOTS), strings: new Array<string>(INTERN_SLOTS).fill('') };
+      this.interned = cache;
+    }
+    const slot = h & (INTERN_SLOTS - 1);
+    if (cache.hashes[slot] === h) {
+      const s = cache.strings[slot];
+      if (s.length === n) {
+        let i = 0;
+        while (i < n && s.charCodeAt(i) === buf[p + i]) i++;
+        if (i === n) return s;
+      }
+    }
+    const s = latin1Short(buf, p, n);
+    cache.hashes[slot] = h;
+    cache.strings[slot] = s;
+    return s;
   }
 
   /**
@@ -273,7 +357,8 @@ export class RespParser {
 
   private complete(): string[] {
     const argv = this.argv;
-    this.argv = [];
+    this.argv = NO_ARGV;
+    this.argc = 0;
     if (this.pos >= this.end) this.release();
     return argv;
   }
@@ -293,7 +378,7 @@ export class RespParser {
     const n = this.bulkLen;
     if (this.bigLen < n + 2) return false;
     const all = (big.length === 1 ? big[0] : Buffer.concat(big, this.bigLen)) as Latin1Buffer;
-    this.argv.push(all.latin1Slice(0, n));
+    this.argv[this.argc++] = all.latin1Slice(0, n);
     this.big = null;
     this.bigLen = 0;
     this.buf = all;
@@ -316,9 +401,34 @@ export class RespParser {
     this.release();
     this.big = null;
     this.bigLen = 0;
-    this.argv = [];
+    this.argv = NO_ARGV;
+    this.argc = 0;
     return new RespProtocolError(`ERR Protocol error: ${what}`, reason);
   }
+}
+
+/** Commands of up to this many arguments get their argv array allocated at its final size. */
+const PREALLOCATED_ARGV = 64;
+/** Bulk arguments up to this long go through the parser's cache of recent arguments (RespParser.shortArg). */
+const INTERN_MAX_LEN = 32;
+/** Slots of that cache (a power of two): one string each, the last one hashed there. */
+const INTERN_SLOTS = 128;
+
+interface ArgCache {
+  hashes: Int32Array;
+  strings: string[];
+}
+
+/** Scratch arrays for latin1Short, one per length. */
+const CHAR_CODES: number[][] = [];
+for (let n = 0; n <= 12; n++) CHAR_CODES.push(new Array<number>(n).fill(0));
+
+/** buf[p, p+n) as a binary string: built in JS when short (cheaper than a call into Node), else latin1Slice. */
+function latin1Short(buf: Latin1Buffer, p: number, n: number): string {
+  if (n > 12) return buf.latin1Slice(p, p + n);
+  const codes = CHAR_CODES[n];
+  for (let i = 0; i < n; i++) codes[i] = buf[p + i];
+  return String.fromCharCode.apply(null, codes);
 }
 
 /** Index of byte `b` in buf[start, end), or -1. Scans short ranges in JS, long ones with memchr. */
@@ -565,10 +675,14 @@ export class RespWriter {
     this.len = at + pending;
   }
 
+  /** Appends b's bytes (the short constant replies: copied in JS, cheaper than Buffer#copy for a few bytes). */
   private bytes(b: Buffer): void {
-    this.ensure(b.length);
-    b.copy(this.buf, this.len);
-    this.len += b.length;
+    const n = b.length;
+    this.ensure(n);
+    const dst = this.buf;
+    const p = this.len;
+    for (let i = 0; i < n; i++) dst[p + i] = b[i];
+    this.len = p + n;
   }
 
   /** Writes `<type><n>\r\n` for a non-negative safe integer n. */

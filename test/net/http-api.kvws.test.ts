@@ -403,6 +403,53 @@ describe('authentication and tokens (default user off)', () => {
     }
   });
 
+  it('requests on one keep-alive connection share nothing: identity, name, id and rights are per request', async () => {
+    // One socket for every request (the server recycles a connection's session object between requests).
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (argv: unknown[], token?: string) =>
+      new Promise<{ status: number; body: { result?: unknown; error?: string } }>((resolve, reject) => {
+        const data = JSON.stringify(argv);
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (token) headers.authorization = `Bearer ${token}`;
+        const req = http.request(
+          { host: '127.0.0.1', port: secured.httpsPort, path: '/', method: 'POST', agent, headers },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => {
+              text += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.end(data);
+      });
+    try {
+      const first = await post(['CLIENT', 'INFO'], alice);
+      expect(first.status).toBe(200);
+      const port = /\baddr=\S+:(\d+)\b/.exec(String(first.body.result))?.[1];
+      expect(await post(['CLIENT', 'SETNAME', 'mine'], alice)).toEqual({ status: 200, body: { result: 'OK' } });
+      const ids = new Set<unknown>();
+      for (let i = 0; i < 3; i++) {
+        const info = String((await post(['CLIENT', 'INFO'], alice)).body.result);
+        // Same socket, new session: a new id, no name, alice's rights only because the token came again.
+        expect(/\baddr=\S+:(\d+)\b/.exec(info)?.[1]).toBe(port);
+        expect(info).toMatch(/ fd=-1 name= age=/);
+        expect(info).toMatch(/\buser=alice\b/);
+        ids.add((await post(['CLIENT', 'ID'], alice)).body.result);
+      }
+      expect(ids.size).toBe(3);
+      // Without the token, on the same socket, the request is not alice's.
+      const anonymous = await post(['GET', 'app:x']);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.error).toMatch(/^NOAUTH/);
+      expect((await post(['SET', 'other:x', '1'], alice)).body.error).toMatch(/^NOPERM/);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('401 WRONGPASS for a refused token, and for another Authorization scheme', async () => {
     const a = await call(secured, '/', ['PING'], { token: 'eyJhbGciOiJFZERTQSJ9.eyJ1c2VyIjoiYWxpY2UifQ.AAAA' });
     expect(a.status).toBe(401);

@@ -8,6 +8,24 @@ import type { Engine } from './engine.js';
 /** Which front door a client came through (CLIENT LIST `lib-name` aside, this is kvws's own field). */
 export type FrontDoor = 'resp' | 'ws' | 'http' | 'internal';
 
+/** A key a client WATCHes: its db, and whether it held a live value with a deadline when watched. */
+export interface WatchedKey {
+  db: number;
+  key: string;
+  expiresAt: number | undefined;
+}
+
+/**
+ * The keys a client WATCHes, by "db\0key". `clear` does nothing when there are none: V8's Map clear
+ * allocates a new table even for an empty map, and every removal of a client clears it (for the HTTP
+ * API, at every request).
+ */
+export class WatchedKeys extends Map<string, WatchedKey> {
+  override clear(): void {
+    if (this.size !== 0) super.clear();
+  }
+}
+
 /** MULTI state: queued commands and whether EXEC must fail. */
 export interface MultiState {
   queue: string[][];
@@ -17,11 +35,13 @@ export interface MultiState {
 
 /**
  * A session: what Redis calls a client. Every front door creates one per connection (the HTTP API one per
- * request or token) and passes it to `engine.execute`. Handlers read `client.db` and `client.engine`.
+ * request, recycling a keep-alive connection's object with `reopen`) and passes it to `engine.execute`.
+ * Handlers read `client.db` and `client.engine`.
  */
 export class Client {
-  readonly id: number;
-  readonly createdAt: number;
+  /** Unique for the server's life; a new one at each `reopen`. */
+  id: number;
+  createdAt: number;
   name = '';
   libName = '';
   libVer = '';
@@ -36,7 +56,7 @@ export class Client {
   argv: string[] = [];
   multi: MultiState | null = null;
   /** Keys this client WATCHes: "db\0key" → whether it held a live value with a deadline when watched. */
-  readonly watched = new Map<string, { db: number; key: string; expiresAt: number | undefined }>();
+  readonly watched = new WatchedKeys();
   /** Set when a watched key changed: EXEC returns a null array. */
   dirtyCas = false;
   /** True while EXEC runs the queue: blocking commands behave as if their timeout had passed. */
@@ -116,6 +136,61 @@ export class Client {
     this.laddr = laddr;
     this.user = engine.acl.defaultUser;
     this.authenticated = !engine.acl.authRequired;
+  }
+
+  /**
+   * Makes this session, once closed by `engine.clients.remove`, a new one on the same connection, as the
+   * constructor makes it: a new id and creation time, the default user (authenticated unless it needs a
+   * password), db 0, RESP2, no name, no MULTI, WATCH or command state. Not yet registered (the caller adds
+   * it to `engine.clients`). The HTTP API recycles a keep-alive connection's session this way between
+   * requests. The caller guarantees that nothing holds the old session any more and that the removal left
+   * it with no subscriptions, watched keys, MONITOR, blocked command or catch-up (`reopenable`); its
+   * front-door hooks (`push`, `kill`, …) and addresses stay as they are.
+   */
+  reopen(): void {
+    const engine = this.engine;
+    const acl = engine.acl;
+    this.id = engine.clients.nextId();
+    this.createdAt = engine.now();
+    this.lastInteraction = this.createdAt;
+    this.name = '';
+    this.libName = '';
+    this.libVer = '';
+    this.resp = 2;
+    this.db = engine.dbs[0];
+    this.lastCommand = 'NULL';
+    this.aofSeq = 0;
+    this.argv = [];
+    this.multi = null;
+    this.dirtyCas = false;
+    this.inExec = false;
+    this.closeAfterReply = false;
+    this.closed = false;
+    const user = acl.defaultUser;
+    // Compiled for the same user without claims, the permissions stay valid (Acl.permissions checks the version).
+    if (this.user !== user || this.claims !== null) this.perms = null;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = null;
+    this.user = user;
+    this.authenticated = !acl.authRequired;
+    this.claims = null;
+    this.tokenRules = null;
+    this.tokenPerms = null;
+    this.authExpiresAt = 0;
+  }
+
+  /** Whether `reopen` may take this closed session: nothing left that a removal should have cleared. */
+  get reopenable(): boolean {
+    return (
+      this.closed &&
+      this.watched.size === 0 &&
+      this.channels.size === 0 &&
+      this.patterns.size === 0 &&
+      !this.monitor &&
+      this.blocked === null &&
+      this.catchup === null &&
+      this.multi === null
+    );
   }
 
   get subscriptionCount(): number {

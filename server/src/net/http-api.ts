@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Envelope } from '@kvws/shared/protocol';
 import { NOAUTH } from '../auth/acl.js';
@@ -12,6 +13,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { fromJsonArg, resp2Json } from '../protocol/json.js';
 import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
 import { RespWriter } from '../protocol/resp.js';
+import { certificateUser } from './admission.js';
 import { BASE_SECURITY_HEADERS, type HttpsServer, pathOf } from './https-server.js';
 import { clientForSocket, formatAddr, isLoopback, loggedInByCertificate } from './resp-server.js';
 import { originAllowed } from './ws-gateway.js';
@@ -32,8 +34,9 @@ import { originAllowed } from './ws-gateway.js';
  *   POST /monitor                 (or GET) → 200 text/event-stream of MONITOR lines (admins)
  *   OPTIONS <any of these>        CORS preflight → 204
  *
- * Every request to the command endpoints is its own session: a fresh `Client` (front door `http`) that
- * lives until the response is done or the socket closes, authenticated by a token in `Authorization: Bearer`
+ * Every request to the command endpoints is its own session: a fresh `Client` (front door `http`; a
+ * keep-alive connection's last one reopened with a new id, see Client.reopen) that lives until its answer
+ * is written, its event stream ends, or the socket closes, authenticated by a token in `Authorization: Bearer`
  * or `?_token=` (a static API token from `apiTokens`, or a kvws/external JWT), or, without one, the default
  * user when it is open and the peer is loopback. Commands go through `engine.execute` like every other
  * front door's. Results are RESP2-shaped JSON (`resp2Json`), in UTF-8 text or, with `Upstash-Encoding:
@@ -105,11 +108,37 @@ export class HttpError extends Error {
   }
 }
 
-/** One per request that runs commands: the session and why it was closed under us, if it was. */
+/**
+ * One per request that runs commands: the session and why it was closed under us, if it was. Once the
+ * request is answered, the object, its Client (reopened: a new id, see Client.reopen) and its `kill` hook
+ * may serve the same connection's next request (see Connection).
+ */
 interface Session {
   client: Client;
   /** Set by client.kill (CLIENT KILL, user deleted or turned off, token expired); later commands do not run. */
   killed: string | null;
+  /** The connection whose request it serves. */
+  conn: Connection;
+  /** May be recycled once answered; false for an event stream's (its hooks are the stream's). */
+  recyclable: boolean;
+}
+
+/** The sessions of one connection (kept on its socket under kConnection). */
+interface Connection {
+  /**
+   * Sessions of its requests in progress (several when requests are pipelined); ended when it closes. An
+   * array: a Set that empties at every request reallocates its table each time.
+   */
+  active: Session[];
+  /** The last answered request's session, closed, for the next request to reopen; or null. */
+  idle: Session | null;
+  /**
+   * The socket's client certificate names a user (clientForSocket logs sessions in as it): sessions are
+   * not recycled then (reopen would log them out), and only then can one be logged in by certificate.
+   */
+  certificateUser: boolean;
+  /** The peer is on loopback (protected mode). */
+  loopback: boolean;
 }
 
 /** A route: the methods it answers and its handler (which may throw HttpError). */
@@ -139,10 +168,13 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 /** How a request wants its results: `Upstash-Encoding` and `Upstash-Response-Format`. */
 interface ReplyFormat {
   /** `Upstash-Encoding: base64`: every string of a result in base64 (see `resp2Json`). */
-  base64: boolean;
+  readonly base64: boolean;
   /** `Upstash-Response-Format: resp2`: the raw RESP2 bytes (application/octet-stream). */
-  resp2: boolean;
+  readonly resp2: boolean;
 }
+
+/** The format of a request without those headers: UTF-8 JSON. */
+const JSON_FORMAT: ReplyFormat = Object.freeze({ base64: false, resp2: false });
 
 /** What the query string holds: the token of `_token`, and every other parameter as arguments. */
 interface Query {
@@ -151,8 +183,11 @@ interface Query {
   /** `lastEventId`'s value (an SSE resume where headers cannot be set; also left in `args`); undefined without one. */
   lastEventId: string | undefined;
   /** `NAME=VALUE` → NAME, VALUE; a bare `FLAG` → FLAG; in order, percent-decoded (`+` = space). */
-  args: string[];
+  readonly args: readonly string[];
 }
+
+/** The query of a URL without one. */
+const NO_QUERY: Readonly<Query> = Object.freeze({ token: undefined, lastEventId: undefined, args: Object.freeze([]) });
 
 /** A static API token, ready to compare: the SHA-256 of the token, its user and whether it is read-only. */
 interface StaticToken {
@@ -275,8 +310,9 @@ export function percentDecode(s: string, plusIsSpace: boolean): string | null {
 function parseQuery(req: IncomingMessage): Query {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  const out: Query = { token: undefined, lastEventId: undefined, args: [] };
-  if (q < 0) return out;
+  if (q < 0) return NO_QUERY;
+  const args: string[] = [];
+  const out: Query = { token: undefined, lastEventId: undefined, args };
   for (const part of url.slice(q + 1).split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
@@ -292,8 +328,8 @@ function parseQuery(req: IncomingMessage): Query {
     }
     // Read by the event streams; a command's path form still gets it as arguments, as any other.
     if (name === 'lastEventId') out.lastEventId = value ?? '';
-    out.args.push(name);
-    if (value !== null) out.args.push(value);
+    args.push(name);
+    if (value !== null) args.push(value);
   }
   return out;
 }
@@ -311,6 +347,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
  * sync token (never quoted).
  */
 function replyFormat(req: IncomingMessage): ReplyFormat {
+  const h = req.headers;
+  if (
+    h['upstash-sync-token'] === undefined &&
+    h['upstash-encoding'] === undefined &&
+    h['upstash-response-format'] === undefined
+  ) {
+    return JSON_FORMAT;
+  }
   const sync = header(req, 'upstash-sync-token');
   if (sync !== undefined && (sync.length > MAX_SYNC_TOKEN || !/^[\x20-\x7e]*$/.test(sync))) {
     throw badRequest(`the Upstash-Sync-Token header must be printable ASCII of at most ${MAX_SYNC_TOKEN} characters`);
@@ -362,6 +406,35 @@ function parseCommand(x: unknown, where: string): string[] {
   return argv;
 }
 
+/**
+ * `parseCommand(parseJson(body))` for the common body, read straight from its bytes: a JSON array of one or
+ * more strings of printable ASCII without escapes (`["SET","k","v"]`), with no blank anywhere. Returns null
+ * for any other body (which then takes the general path, with the same result or error).
+ */
+function quickCommand(body: Buffer): string[] | null {
+  const n = body.length;
+  if (n < 4 || body[0] !== 0x5b /* [ */ || body[n - 1] !== 0x5d /* ] */) return null;
+  const argv: string[] = [];
+  let i = 1;
+  for (;;) {
+    if (body[i] !== 0x22 /* " */) return null;
+    const start = ++i;
+    for (;;) {
+      if (i >= n) return null;
+      const c = body[i];
+      if (c === 0x22) break;
+      if (c < 0x20 || c > 0x7e || c === 0x5c /* \ */) return null;
+      i++;
+    }
+    // Printable ASCII: its latin1 text is the engine binary string fromJsonArg would make.
+    argv.push(body.toString('latin1', start, i));
+    i++;
+    const c = body[i];
+    if (c === 0x2c /* , */) i++;
+    else return c === 0x5d && i === n - 1 ? argv : null;
+  }
+}
+
 /** A list of commands (pipeline, multi-exec): at least one. Throws HttpError 400. */
 function parseCommands(x: unknown, endpoint: string): string[][] {
   if (!Array.isArray(x)) throw badRequest(`${endpoint} takes a JSON array of commands: [["SET","k","v"],["GET","k"]]`);
@@ -369,8 +442,18 @@ function parseCommands(x: unknown, endpoint: string): string[][] {
   return x.map((c, i) => parseCommand(c, `[${i}]`));
 }
 
+/**
+ * The shortest and longest of NOT_OVER_HTTP's names: a command outside (GET, SET) needs no lookup.
+ * Upper-casing never shortens a string; it lengthens one only by `ß` → `SS`, and the one name holding
+ * `SS`, SSUBSCRIBE, comes from no fewer than 9 characters.
+ */
+const NOT_OVER_HTTP_MIN = Math.min(...[...NOT_OVER_HTTP.keys()].map((k) => k.length));
+const NOT_OVER_HTTP_MAX = Math.max(...[...NOT_OVER_HTTP.keys()].map((k) => k.length));
+
 /** The refusal of a command that needs a connection (NOT_OVER_HTTP), or null. */
 function notOverHttp(argv: string[]): string | null {
+  const n = argv[0].length;
+  if (n < NOT_OVER_HTTP_MIN || n > NOT_OVER_HTTP_MAX) return null;
   const name = argv[0].toUpperCase();
   const why = NOT_OVER_HTTP.get(name);
   return why === undefined ? null : `ERR ${name} is not supported by the HTTP API: ${why}`;
@@ -385,6 +468,30 @@ function internalError(e: unknown): ErrorReply {
 /** A top-level reply as an envelope: errors become `{error}` (never base64), everything else `{result}`. */
 function envelope(reply: Reply, base64: boolean): Envelope {
   return reply instanceof ErrorReply ? { error: reply.message } : { result: resp2Json(reply, base64) };
+}
+
+/**
+ * `JSON.stringify(envelope(reply, base64))`, put together directly for an error or a result that is a
+ * string, a number or null (JSON.stringify of the object costs several times more).
+ */
+function envelopeJson(reply: Reply, base64: boolean): string {
+  if (reply instanceof ErrorReply) return `{"error":${jsonString(reply.message)}}`;
+  const v = resp2Json(reply, base64);
+  if (typeof v === 'string') return `{"result":${jsonString(v)}}`;
+  if (typeof v === 'number' && Number.isFinite(v)) return `{"result":${v}}`;
+  if (v === null) return '{"result":null}';
+  return JSON.stringify({ result: v });
+}
+
+/** `JSON.stringify(s)`, without calling it for a short string that needs no escaping. */
+function jsonString(s: string): string {
+  if (s.length > 64) return JSON.stringify(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Control characters, `"`, `\` and (lone) surrogates are escaped by JSON.stringify.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
 }
 
 /** Replies as the bytes a RESP2 connection would receive for them, one after another. */
@@ -411,15 +518,14 @@ class BodyRead {
 const kBody = Symbol('kvws.httpBody');
 type BodyRequest = IncomingMessage & { [kBody]?: BodyRead | null };
 
-/** Ends a body read: removes the listeners, then calls its callback (once). */
+/**
+ * Ends a body read: calls its callback (once). The listeners stay (removing them costs more than their
+ * calls that follow, which find no read and return).
+ */
 function finishBody(req: BodyRequest, err: HttpError | null, body: Buffer): void {
   const b = req[kBody];
   if (!b) return;
   req[kBody] = null;
-  req.off('data', onBodyData);
-  req.off('end', onBodyEnd);
-  req.off('error', onBodyAbort);
-  req.off('close', onBodyAbort);
   b.done(err, body);
 }
 
@@ -432,12 +538,14 @@ function onBodyData(this: BodyRequest, d: Buffer): void {
     finishBody(this, new HttpError(413, `ERR request body larger than ${b.max} bytes`), NO_BODY);
     return;
   }
+  // With a Content-Length, the chunk that completes it ends the read (the stream ends by itself).
   if (b.first === null) {
     b.first = d;
-    if (b.size === b.length) finishBody(this, null, d); // all of it: the stream ends by itself
+    if (b.size === b.length) finishBody(this, null, d);
   } else {
     b.chunks ??= [b.first];
     b.chunks.push(d);
+    if (b.size === b.length) finishBody(this, null, Buffer.concat(b.chunks, b.size));
   }
 }
 
@@ -448,11 +556,14 @@ function onBodyEnd(this: BodyRequest): void {
 }
 
 function onBodyAbort(this: BodyRequest): void {
+  if (!this[kBody]) return; // read already (every request closes in the end)
   finishBody(this, new HttpError(400, 'ERR the request body was not received completely'), NO_BODY);
 }
 
 const kSession = Symbol('kvws.httpSession');
-type SessionResponse = ServerResponse & { [kSession]?: Client };
+type SessionResponse = ServerResponse & { [kSession]?: Session | null };
+const kConnection = Symbol('kvws.httpConnection');
+type ConnectionSocket = Socket & { [kConnection]?: Connection };
 
 const kRequestId = Symbol('kvws.requestId');
 type IdResponse = ServerResponse & { [kRequestId]?: string };
@@ -476,23 +587,56 @@ function routeOf(req: IncomingMessage): string {
   return (slash < 0 ? path : path.slice(0, slash)).slice(0, 64);
 }
 
-/** A session's response closed: its client leaves `engine.clients`. */
-function onSessionClose(this: SessionResponse): void {
-  const client = this[kSession];
-  if (client !== undefined) client.engine.clients.remove(client);
+/**
+ * Ends the session of the request `res` answers, if it still has one: its client leaves `engine.clients`
+ * (closed and cleaned up, as every removal). With `recycle` (its answer was just written on a live
+ * connection, and nothing of the request runs any more), a session not killed is kept for the connection's
+ * next request.
+ */
+function endSession(res: ServerResponse, recycle: boolean): void {
+  const r = res as SessionResponse;
+  const session = r[kSession];
+  if (session == null) return;
+  r[kSession] = null;
+  const conn = session.conn;
+  const active = conn.active;
+  const i = active.indexOf(session);
+  if (i >= 0) {
+    active[i] = active[active.length - 1];
+    active.pop();
+  }
+  const client = session.client;
+  if (client.closed) return; // killed, or ended with its connection
+  client.engine.clients.remove(client);
+  if (recycle && session.recyclable && !conn.certificateUser && session.killed === null && client.reopenable) {
+    conn.idle = session;
+  }
+}
+
+/** An event stream's response closed: its session ends (never recycled). */
+function onStreamClose(this: ServerResponse): void {
+  endSession(this, false);
+}
+
+/** A connection closed: the sessions of its requests still in progress end (blocked commands are cancelled). */
+function onConnectionClose(this: ConnectionSocket): void {
+  const conn = this[kConnection];
+  if (conn === undefined) return;
+  conn.idle = null;
+  const active = conn.active;
+  conn.active = [];
+  for (const s of active) s.client.engine.clients.remove(s.client);
 }
 
 /**
  * The API behind HttpsServer routes (see the file comment). Contract: `register` adds its routes; every
  * request is answered exactly once (unless the peer went away first), and its session is removed from
- * `engine.clients` when the response is done or the socket closes.
+ * `engine.clients` when its answer is written (`send`), its event stream ends, or the socket closes.
  */
 export class HttpApi {
   /** Event streams in progress (ended by `close`). */
   private readonly openStreams = new Set<ServerResponse>();
   readonly options: Required<HttpApiOptions>;
-  /** The session of each command request, for `beforeReply` (whose records must be on disk). */
-  private readonly clientOf = new WeakMap<ServerResponse, Client>();
   readonly stats: HttpApiStats = {
     requests: 0,
     responses2xx: 0,
@@ -512,6 +656,19 @@ export class HttpApi {
   get writes(): number {
     return this.engine.dirty;
   }
+  /** `writes` as text, and the count it was made for (a run of reads reuses it). */
+  private syncText = '0';
+  private syncFor = 0;
+
+  /** The `upstash-sync-token` value: `writes` in decimal. */
+  private syncToken(): string {
+    const w = this.writes;
+    if (w !== this.syncFor) {
+      this.syncFor = w;
+      this.syncText = String(w);
+    }
+    return this.syncText;
+  }
   /** Routes by exact path. */
   private readonly endpoints: ReadonlyMap<string, Endpoint>;
   private readonly staticTokens: readonly StaticToken[];
@@ -519,10 +676,13 @@ export class HttpApi {
   private readonlyRules: User | null = null;
   /** The port's security headers (flat [name, value, …]), put on every answer by send/preflight/stream. */
   private securityHeaders: readonly string[] = BASE_SECURITY_HEADERS;
+  /** The headers of every `send`, values to fill in left '' (see sendHead): without, and with the sync token. */
+  private head: string[] = sendHead(BASE_SECURITY_HEADERS, false);
+  private syncHead: string[] = sendHead(BASE_SECURITY_HEADERS, true);
   /** See HttpApiOptions.logger. */
   readonly log: Logger;
-  /** Made request ids: this random prefix (one per server), `-`, a counter in base 36. */
-  private readonly idPrefix = randomBytes(4).toString('hex');
+  /** Made request ids: this random prefix (one per server) and `-`, then a counter in base 36. */
+  private readonly idPrefix = `${randomBytes(4).toString('hex')}-`;
   private idCounter = 0;
 
   constructor(
@@ -590,6 +750,8 @@ export class HttpApi {
   /** Adds the API's routes to `https`. */
   register(https: HttpsServer): void {
     this.securityHeaders = https.securityHeaders;
+    this.head = sendHead(https.securityHeaders, false);
+    this.syncHead = sendHead(https.securityHeaders, true);
     for (const [path, ep] of this.endpoints) {
       https.route(path, {
         prefix: ep.prefix,
@@ -640,7 +802,7 @@ export class HttpApi {
   private requestId(req: IncomingMessage): string {
     const given = req.headers['x-request-id'];
     if (typeof given === 'string' && SANE_REQUEST_ID.test(given)) return given;
-    return `${this.idPrefix}-${(++this.idCounter).toString(36)}`;
+    return this.idPrefix + (++this.idCounter).toString(36);
   }
 
   /** Answers a thrown value: an HttpError with its status, anything else as a 500 (logged with its stack). */
@@ -722,59 +884,62 @@ export class HttpApi {
   }
 
   /**
-   * Sends a body with the API's headers (and counts it): JSON, or with `raw` those bytes as
-   * application/octet-stream (Upstash-Response-Format: resp2); `headers` are added, and with `syncToken`
-   * the `upstash-sync-token`. Does nothing once the response is sent or gone.
+   * Sends a body with the API's headers (and counts it): `payload` is JSON text (application/json) or, as a
+   * Buffer, raw bytes (application/octet-stream: Upstash-Response-Format: resp2); `headers` are added, and
+   * with `syncToken` the `upstash-sync-token`. Does nothing once the response is sent or gone. The request's
+   * session ends here (see endSession).
    */
   private send(
     res: ServerResponse,
     status: number,
-    body: unknown,
+    payload: string | Buffer,
     headers: Readonly<Record<string, string>> = NO_HEADERS,
     cacheControl = 'no-store',
-    raw?: Buffer,
     syncToken = false,
   ): void {
-    if (res.headersSent || res.destroyed) return;
+    if (res.headersSent) return;
+    if (res.destroyed) {
+      endSession(res, false);
+      return;
+    }
     if (status < 300) this.stats.responses2xx++;
     else if (status < 500) this.stats.responses4xx++;
     else this.stats.responses5xx++;
-    const text = raw === undefined ? JSON.stringify(body) : '';
+    const json = typeof payload === 'string';
     // One writeHead with a flat [name, value, …] array and no setHeader keeps Node on its fast path.
-    const h: string[] = [
-      'vary',
-      'Origin',
-      'content-type',
-      raw === undefined ? 'application/json' : 'application/octet-stream',
-      'content-length',
-      String(raw === undefined ? Buffer.byteLength(text) : raw.length),
-      'cache-control',
-      cacheControl,
-      ...this.securityHeaders,
-    ];
-    if (syncToken) h.push('upstash-sync-token', String(this.writes));
+    const h = syncToken ? this.syncHead.slice() : this.head.slice();
+    h[HEAD_TYPE] = json ? 'application/json' : 'application/octet-stream';
+    h[HEAD_LENGTH] = String(json ? Buffer.byteLength(payload) : payload.length);
+    h[HEAD_CACHE] = cacheControl;
+    if (syncToken) h[h.length - 3] = this.syncToken();
     const id = requestIdOf(res);
-    if (id !== '') h.push('x-request-id', id);
-    for (const k in headers) h.push(k, headers[k]);
+    if (id !== '') h[h.length - 1] = id;
+    else h.length -= 2;
+    if (headers !== NO_HEADERS) for (const k in headers) h.push(k, headers[k]);
     res.writeHead(status, h);
-    if (raw === undefined) res.end(text);
-    else res.end(raw);
+    res.end(payload);
+    // Answered: nothing of the request runs any more, so its session ends here and may serve the next one.
+    endSession(res, true);
   }
 
-  /** Sends a command endpoint's answer: with the `upstash-sync-token` header, JSON or raw RESP2 bytes. */
-  private answer(res: ServerResponse, status: number, body: unknown, raw?: Buffer): void {
+  /**
+   * Sends a command endpoint's answer (`payload` as for `send`: JSON text or raw RESP2 bytes) with the
+   * `upstash-sync-token` header, once the AOF holds what it acknowledges.
+   */
+  private answer(res: ServerResponse, status: number, payload: string | Buffer): void {
     // Nothing leaves before the AOF has what this answer acknowledges (written; with always, fsynced).
-    const durable = this.engine.aof?.beforeReply(this.clientOf.get(res) ?? null) ?? null;
+    const aof = this.engine.aof;
+    const durable = aof === null ? null : aof.beforeReply((res as SessionResponse)[kSession]?.client ?? null);
     if (durable === null) {
-      this.send(res, status, body, NO_HEADERS, 'no-store', raw, true);
+      this.send(res, status, payload, NO_HEADERS, 'no-store', true);
       return;
     }
     durable.then(
-      () => this.send(res, status, body, NO_HEADERS, 'no-store', raw, true),
+      () => this.send(res, status, payload, NO_HEADERS, 'no-store', true),
       (e: Error) => {
         const error = `ERR not acknowledged: the append-only file could not keep the write (${e.message})`;
         this.log.error({ reqId: requestIdOf(res), status: 500 }, `HTTP API request failed (500): ${error}`);
-        this.send(res, 500, { error });
+        this.send(res, 500, JSON.stringify({ error }));
       },
     );
   }
@@ -787,7 +952,7 @@ export class HttpApi {
       this.stats.rejectedBodyTooLarge++;
       this.discardRest(req);
     }
-    this.send(res, e.status, { error: e.message }, e.headers);
+    this.send(res, e.status, JSON.stringify({ error: e.message }), e.headers);
   }
 
   /**
@@ -797,18 +962,25 @@ export class HttpApi {
    */
   private readBody(req: IncomingMessage): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.readBodyThen(req, (err, body) => {
-        if (err !== null) reject(err);
-        else resolve(body);
-      });
+      this.readBodyThen(
+        req,
+        (err, body) => {
+          if (err !== null) reject(err);
+          else resolve(body);
+        },
+        true,
+      );
     });
   }
 
   /**
-   * `readBody` with a callback, called exactly once: `done(null, body)` or `done(HttpError)`. A body that
-   * arrives whole in one chunk (its Content-Length) is passed on at once, without waiting for 'end'.
+   * `readBody` with a callback, called at most once: `done(null, body)` or `done(HttpError)`. A body with a
+   * Content-Length is passed on with the chunk that completes it, without waiting for 'end'. A request cut
+   * short (its connection closed: HTTP/1.1 has no other way) calls `done` with the 400 only when
+   * `abortable`; otherwise not at all (no answer can reach the peer, and the request's session ends with
+   * its connection, see Connection), which spares a listener per request.
    */
-  private readBodyThen(req: IncomingMessage, done: BodyCallback): void {
+  private readBodyThen(req: IncomingMessage, done: BodyCallback, abortable = false): void {
     const max = this.options.maxBody;
     const length = Number(req.headers['content-length']);
     if (length > max) {
@@ -818,9 +990,10 @@ export class HttpApi {
     // Shared listeners with their state on the request: no closures per request.
     (req as BodyRequest)[kBody] = new BodyRead(max, length, done);
     req.on('data', onBodyData);
-    req.on('end', onBodyEnd);
-    req.on('error', onBodyAbort);
-    req.on('close', onBodyAbort);
+    // Without a Content-Length (chunked), or with 0 (no 'data' at all), the end of the stream ends the read.
+    if (!(length > 0)) req.on('end', onBodyEnd);
+    // 'close' comes after an abort ('error' only goes to listeners, so none is needed).
+    if (abortable) req.on('close', onBodyAbort);
   }
 
   /**
@@ -842,24 +1015,43 @@ export class HttpApi {
   }
 
   /**
-   * A fresh session for this request, in `engine.clients` until the response is done or the socket
-   * closes. Throws HttpError 503 at max clients (shared with the other front doors).
+   * A fresh session for this request (the connection's last one reopened, when it has one: see
+   * Connection), in `engine.clients` until its answer is written (`send`), its event stream ends, or the
+   * connection closes. Throws HttpError 503 at max clients (shared with the other front doors).
    */
   private openSession(req: IncomingMessage, res: ServerResponse): Session {
     const engine = this.engine;
     if (engine.clients.size >= engine.options.maxClients) throw new HttpError(503, 'ERR max number of clients reached');
-    const s = req.socket;
-    const client = clientForSocket(engine, 'http', s);
-    // RESP2 replies (HGETALL a flat array, ZSCORE a string…), as Upstash's REST API answers.
-    client.resp = 2;
-    const session: Session = { client, killed: null };
-    client.kill = (reason) => {
-      session.killed = reason;
-      engine.clients.remove(client);
-    };
-    engine.clients.add(client);
-    (res as SessionResponse)[kSession] = client;
-    res.on('close', onSessionClose);
+    const socket = req.socket as ConnectionSocket;
+    let conn = socket[kConnection];
+    if (conn === undefined) {
+      conn = {
+        active: [],
+        idle: null,
+        certificateUser: certificateUser(socket) !== null,
+        loopback: isLoopback(socket.remoteAddress),
+      };
+      socket[kConnection] = conn;
+      socket.once('close', onConnectionClose);
+    }
+    let session = conn.idle;
+    if (session !== null) {
+      conn.idle = null;
+      session.client.reopen();
+    } else {
+      const client = clientForSocket(engine, 'http', socket);
+      // RESP2 replies (HGETALL a flat array, ZSCORE a string…), as Upstash's REST API answers.
+      client.resp = 2;
+      const s: Session = { client, killed: null, conn, recyclable: true };
+      client.kill = (reason) => {
+        s.killed = reason;
+        engine.clients.remove(client);
+      };
+      session = s;
+    }
+    engine.clients.add(session.client);
+    conn.active.push(session);
+    (res as SessionResponse)[kSession] = session;
     return session;
   }
 
@@ -913,12 +1105,12 @@ export class HttpApi {
    * for a static token whose user is gone or off). Returns undefined when done, or the JWT check still
    * under way (which rejects with the 401).
    */
-  private authenticate(req: IncomingMessage, session: Session, token: string | null): undefined | Promise<void> {
+  private authenticate(session: Session, token: string | null): undefined | Promise<void> {
     const acl = this.engine.acl;
     if (token === null) {
       // Logged in by the connection's TLS client certificate (tlsClientUserField), or an open default user.
-      if (loggedInByCertificate(session.client)) return;
-      if (!acl.authRequired && (!this.options.protectedMode || isLoopback(req.socket.remoteAddress))) return;
+      if (session.conn.certificateUser && loggedInByCertificate(session.client)) return;
+      if (!acl.authRequired && (!this.options.protectedMode || session.conn.loopback)) return;
       throw new HttpError(
         401,
         `${NOAUTH} Send Authorization: Bearer <token> (an API token, or one from POST /auth/token).`,
@@ -966,8 +1158,7 @@ export class HttpApi {
     const query = parseQuery(req);
     const token = this.presentedToken(req, query);
     const session = this.openSession(req, res);
-    if (this.engine.aof !== null) this.clientOf.set(res, session.client);
-    const pending = this.authenticate(req, session, token) ?? null;
+    const pending = this.authenticate(session, token) ?? null;
     return { session, format, query, pending };
   }
 
@@ -1010,27 +1201,29 @@ export class HttpApi {
    * from either, or thrown by `then`, is answered (see failWith).
    */
   private withBody(req: IncomingMessage, res: ServerResponse, s: Started, then: (body: Buffer) => void): void {
-    const go = () =>
-      this.readBodyThen(req, (err, body) => {
-        if (err !== null) {
-          this.fail(req, res, err);
-          return;
-        }
-        try {
-          then(body);
-        } catch (e) {
-          this.failWith(req, res, e);
-        }
-      });
-    if (s.pending === null) go();
-    else s.pending.then(go, (e: unknown) => this.failWith(req, res, e));
+    const done: BodyCallback = (err, body) => {
+      if (err !== null) {
+        this.fail(req, res, err);
+        return;
+      }
+      try {
+        then(body);
+      } catch (e) {
+        this.failWith(req, res, e);
+      }
+    };
+    if (s.pending === null) this.readBodyThen(req, done);
+    else
+      s.pending.then(
+        () => this.readBodyThen(req, done),
+        (e: unknown) => this.failWith(req, res, e),
+      );
   }
 
   /** Answers one command's reply: 200 `{result}`, or 400 `{error}` for an error reply (as Upstash); or RESP2. */
   private answerOne(res: ServerResponse, reply: Reply, format: ReplyFormat): void {
     const status = reply instanceof ErrorReply ? 400 : 200;
-    if (format.resp2) this.answer(res, status, null, resp2Bytes([reply]));
-    else this.answer(res, status, envelope(reply, format.base64));
+    this.answer(res, status, format.resp2 ? resp2Bytes([reply]) : envelopeJson(reply, format.base64));
   }
 
   /** `/` and every path no other route takes: POST / runs the JSON body; any other path is the path form. */
@@ -1042,7 +1235,7 @@ export class HttpApi {
     }
     const s = this.start(req, res);
     this.withBody(req, res, s, (body) => {
-      const argv = parseCommand(parseJson(body, 'a JSON array: ["SET","k","v"]'), '');
+      const argv = quickCommand(body) ?? parseCommand(parseJson(body, 'a JSON array: ["SET","k","v"]'), '');
       const refused = notOverHttp(argv);
       if (refused !== null) throw new HttpError(400, refused);
       this.answerSoon(req, res, this.runNow(s.session, argv), s.format);
@@ -1097,13 +1290,8 @@ export class HttpApi {
       const replies: Reply[] = new Array(argvs.length);
       const answer = () => {
         const format = s.format;
-        if (format.resp2) this.answer(res, 200, null, resp2Bytes(replies));
-        else
-          this.answer(
-            res,
-            200,
-            replies.map((r) => envelope(r, format.base64)),
-          );
+        if (format.resp2) this.answer(res, 200, resp2Bytes(replies));
+        else this.answer(res, 200, JSON.stringify(replies.map((r) => envelope(r, format.base64))));
       };
       // Synchronously while the replies are there; from the first pending one on, one at a time.
       for (let i = 0; i < argvs.length; i++) {
@@ -1165,18 +1353,14 @@ export class HttpApi {
     }
     const r = await this.run(session, ['EXEC']);
     if (Array.isArray(r)) {
-      this.answer(
-        res,
-        200,
-        r.map((x) => envelope(x, format.base64)),
-      );
+      this.answer(res, 200, JSON.stringify(r.map((x) => envelope(x, format.base64))));
       return;
     }
     if (r instanceof ErrorReply) {
       const detail = firstError !== null && r.message.startsWith('EXECABORT') ? ` (${firstError})` : '';
-      this.answer(res, 400, { error: `${r.message}${detail}` });
+      this.answer(res, 400, JSON.stringify({ error: `${r.message}${detail}` }));
     } else {
-      this.answer(res, 200, envelope(r, format.base64));
+      this.answer(res, 200, envelopeJson(r, format.base64));
     }
   }
 
@@ -1222,6 +1406,9 @@ export class HttpApi {
     const [session, , query] = await this.begin(req, res);
     const client = session.client;
     const engine = this.engine;
+    // The hooks below are this stream's: the session ends with the response and is not recycled.
+    session.recyclable = false;
+    res.once('close', onStreamClose);
     // Deliveries before the response head is written wait here (none are expected: SUBSCRIBE is synchronous).
     let queued: Buffer[] | null = [];
     /** Since when the peer has had at least wsSoftBuffer unsent bytes (0: it has not). */
@@ -1290,7 +1477,7 @@ export class HttpApi {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       ...securityHeaderObject(this.securityHeaders),
-      'upstash-sync-token': String(this.writes),
+      'upstash-sync-token': this.syncToken(),
       'x-request-id': requestIdOf(res),
       // Tells nginx-style proxies not to buffer the stream.
       'x-accel-buffering': 'no',
@@ -1381,7 +1568,11 @@ export class HttpApi {
       throw e;
     }
     this.stats.tokensIssued++;
-    this.send(res, 200, { token: issued.token, expiresAt: issued.expiresAt, tokenType: 'Bearer', user: issue.user });
+    this.send(
+      res,
+      200,
+      JSON.stringify({ token: issued.token, expiresAt: issued.expiresAt, tokenType: 'Bearer', user: issue.user }),
+    );
   }
 
   /**
@@ -1484,7 +1675,7 @@ export class HttpApi {
   private jwks(res: ServerResponse): void {
     const tokens = this.engine.acl.tokens;
     if (tokens === null) throw new HttpError(503, 'ERR token issuing is not enabled on this server');
-    this.send(res, 200, tokens.jwks(), {}, JWKS_CACHE_CONTROL);
+    this.send(res, 200, JSON.stringify(tokens.jwks()), NO_HEADERS, JWKS_CACHE_CONTROL);
   }
 }
 
@@ -1495,6 +1686,22 @@ interface TokenRequest {
   ttl?: number;
   acl?: string;
   claims?: Record<string, string | number>;
+}
+
+/** Where `send` puts the content type, length and cache control in its head (see sendHead). */
+const HEAD_TYPE = 3;
+const HEAD_LENGTH = 5;
+const HEAD_CACHE = 7;
+
+/**
+ * The headers of every `send`, flat [name, value, …], with '' for the values it fills in: HEAD_*, then
+ * `security`, then (with `syncToken`) `upstash-sync-token`, then `x-request-id` last.
+ */
+function sendHead(security: readonly string[], syncToken: boolean): string[] {
+  const h = ['vary', 'Origin', 'content-type', '', 'content-length', '', 'cache-control', '', ...security];
+  if (syncToken) h.push('upstash-sync-token', '');
+  h.push('x-request-id', '');
+  return h;
 }
 
 /** A flat [name, value, …] header list as an object (for writeHead calls that take one). */

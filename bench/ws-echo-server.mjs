@@ -16,42 +16,10 @@
 // carries the request's `id`, which is all the load generator needs.
 // On start-up it prints `ws-echo: listening on ws://HOST:PORT/ws` (wss:// with TLS). SIGTERM/SIGINT stop it.
 
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { parseArgs } from 'node:util';
-import { WebSocketServer } from 'ws';
+import { startBareWsServer } from './bare-ws-server.mjs';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'no-batch': { type: 'boolean', default: false },
-  },
-});
+const { wss, values } = startBareWsServer('ws-echo', ['no-batch']);
 const batch = !values['no-batch'];
-
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`ws-echo: bad --port ${values.port}`);
-  process.exit(2);
-}
-const tls = Boolean(values['tls-cert'] && values['tls-key']);
-if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
-  console.error('ws-echo: --tls-cert and --tls-key go together');
-  process.exit(2);
-}
-
-const notFound = (_req, res) => {
-  res.writeHead(404, { 'content-type': 'text/plain' });
-  res.end('not found: WebSocket only\n');
-};
-const server = tls
-  ? createHttpsServer({ cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }, notFound)
-  : createHttpServer(notFound);
-const wss = new WebSocketServer({ server });
 
 wss.on('connection', (ws, req) => {
   // Replies sent while handling one chunk of input leave in one socket write: the socket is corked until
@@ -73,16 +41,3 @@ wss.on('connection', (ws, req) => {
   });
   ws.on('error', () => {});
 });
-
-server.listen(port, values.host, () => {
-  const { address, port: bound } = server.address();
-  console.log(`ws-echo: listening on ${tls ? 'wss' : 'ws'}://${address}:${bound}/ws`);
-});
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    for (const c of wss.clients) c.terminate();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
-  });
-}

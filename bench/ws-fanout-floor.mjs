@@ -14,39 +14,9 @@
 // accepts the subprotocol the client offers first. On start-up it prints
 // `ws-fanout-floor: listening on ws://HOST:PORT/ws` (wss:// with TLS). SIGTERM/SIGINT stop it.
 
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { parseArgs } from 'node:util';
-import { WebSocketServer } from 'ws';
+import { startBareWsServer } from './bare-ws-server.mjs';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-  },
-});
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`ws-fanout-floor: bad --port ${values.port}`);
-  process.exit(2);
-}
-const tls = Boolean(values['tls-cert'] && values['tls-key']);
-if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
-  console.error('ws-fanout-floor: --tls-cert and --tls-key go together');
-  process.exit(2);
-}
-
-const notFound = (_req, res) => {
-  res.writeHead(404, { 'content-type': 'text/plain' });
-  res.end('not found: WebSocket only\n');
-};
-const server = tls
-  ? createHttpsServer({ cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) }, notFound)
-  : createHttpServer(notFound);
-const wss = new WebSocketServer({ server, perMessageDeflate: false });
+const { wss } = startBareWsServer('ws-fanout-floor');
 
 /** Subscribers' sockets per channel. */
 const channels = new Map();
@@ -107,16 +77,3 @@ wss.on('connection', (ws, req) => {
   });
   ws.on('error', () => {});
 });
-
-server.listen(port, values.host, () => {
-  const { address, port: bound } = server.address();
-  console.log(`ws-fanout-floor: listening on ${tls ? 'wss' : 'ws'}://${address}:${bound}/ws`);
-});
-
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    for (const c of wss.clients) c.terminate();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
-  });
-}

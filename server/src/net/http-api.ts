@@ -464,7 +464,6 @@ function internalError(e: unknown): ErrorReply {
   return new ErrorReply(/^[A-Z]+ /.test(msg) ? msg : `ERR ${msg}`);
 }
 
-/** An engine binary string as UTF-8 text (see `text`). */
 /** A top-level reply as an envelope: errors become `{error}` (never base64), everything else `{result}`. */
 function envelope(reply: Reply, base64: boolean): Envelope {
   return reply instanceof ErrorReply ? { error: reply.message } : { result: resp2Json(reply, base64) };

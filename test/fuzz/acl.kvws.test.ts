@@ -9,7 +9,7 @@ import { AclRuleError, applyUserRule, User } from '../../server/src/auth/acl-use
 import type { Client } from '../../server/src/engine/client.js';
 import type { Engine } from '../../server/src/engine/engine.js';
 import { ErrorReply, type Reply } from '../../server/src/protocol/reply.js';
-import { freePort, KVWS_BIN, type RunningServer } from '../helpers/server.js';
+import { freePort, KVWS_BIN, parseReplies, type RunningServer } from '../helpers/server.js';
 import { ACL_LINES, ACL_LINES_NASTY, ACL_NASTY, ACL_RULES } from './corpus/acl.js';
 import { multibulk, RESP_COMMANDS } from './corpus/resp.js';
 import {
@@ -26,7 +26,6 @@ import {
   mutated,
   noJsError,
   params,
-  parseReplies,
   RUNS,
   randomBytes,
   SEED,

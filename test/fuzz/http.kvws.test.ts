@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../server/src/engine/client.js';
 import type { Engine } from '../../server/src/engine/engine.js';
-import { freePort, type RunningServer } from '../helpers/server.js';
+import { freePort, parseReplies, type RunningServer } from '../helpers/server.js';
 import { HTTP_BODIES, HTTP_NASTY, HTTP_REQUESTS, type HttpRequest } from './corpus/http.js';
 import { RESP_COMMANDS } from './corpus/resp.js';
 import {
@@ -24,7 +24,6 @@ import {
   NASTY_NUMBERS,
   noJsError,
   params,
-  parseReplies,
   parseResponses,
   RUNS,
   SOCKET_RUNS,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { Acl } from '../../server/src/auth/acl.js';
-import { TokenService } from '../../server/src/auth/jwt.js';
+import { JWT_DEFAULTS, TokenService } from '../../server/src/auth/jwt.js';
 import { type ServerOptions, ServerOptionsSchema } from '../../server/src/config.js';
 import { Client } from '../../server/src/engine/client.js';
 import { Engine } from '../../server/src/engine/engine.js';
@@ -94,14 +94,7 @@ export async function fuzzEngine(users: string, extra: Partial<ServerOptions> = 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  engine.acl.tokens = await TokenService.create({
-    issuer: 'kvws',
-    audience: 'kvws',
-    defaultTtl: 900,
-    maxTtl: 86400,
-    clockSkew: 30,
-    maxTokenBytes: 8192,
-  });
+  engine.acl.tokens = await TokenService.create({ ...JWT_DEFAULTS });
   const admin = new Client(engine, 'internal', '127.0.0.1:1');
   const r = await engine.execute(admin, ['AUTH', 'admin', ADMIN_PASSWORD]);
   if (typeof r !== 'object' || r === null || !('value' in r) || r.value !== 'OK')

@@ -13,7 +13,7 @@ import { Client } from '../../server/src/engine/client.js';
 import type { Engine } from '../../server/src/engine/engine.js';
 import { ErrorReply, type Reply, SimpleString } from '../../server/src/protocol/reply.js';
 import { writeTestKeysFile } from '../helpers/jwt-keys.js';
-import { freePort, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
+import { freePort, parseReplies, type RunningServer, redisClient, startKvws } from '../helpers/server.js';
 import { JWT_CLAIMS, JWT_HEADERS, JWT_NASTY } from './corpus/jwt.js';
 import { multibulk } from './corpus/resp.js';
 import {
@@ -30,7 +30,6 @@ import {
   mutated,
   noJsError,
   params,
-  parseReplies,
   parseResponses,
   RUNS,
   randomBytes,

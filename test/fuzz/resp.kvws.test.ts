@@ -7,7 +7,7 @@ import type { Engine } from '../../server/src/engine/engine.js';
 import { resp2Json, toJson } from '../../server/src/protocol/json.js';
 import { ErrorReply, MultiReply, type Reply } from '../../server/src/protocol/reply.js';
 import { RespParser, RespProtocolError, RespWriter } from '../../server/src/protocol/resp.js';
-import type { RunningServer } from '../helpers/server.js';
+import { parseReplies, type RunningServer } from '../helpers/server.js';
 import { inline, multibulk, RESP_ALPHABET, RESP_COMMANDS, RESP_NASTY } from './corpus/resp.js';
 import {
   announce,
@@ -22,7 +22,6 @@ import {
   memorySample,
   noJsError,
   params,
-  parseReplies,
   RUNS,
   SOCKET_RUNS,
   startFuzzServer,

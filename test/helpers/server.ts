@@ -329,10 +329,25 @@ export class RawConnection {
   }
 }
 
-/** Counts complete top-level RESP2/RESP3 replies at the start of `text` (-1 if malformed). */
-export function completeReplies(text: string): number {
+/** One top-level RESP2/RESP3 reply: its type byte and its first line; errors keep their message. */
+export interface RespReply {
+  type: string;
+  /** The first line after the type byte (an error's message, a bulk's length…). */
+  head: string;
+  /** The whole reply's text. */
+  raw: string;
+}
+
+/**
+ * Splits `text` into complete top-level replies; `rest` is what is left (an incomplete reply), `errors` every
+ * error message of the complete ones. Throws when the text is not RESP at all (an unknown type byte, a bad
+ * length, a bulk string not followed by CRLF).
+ */
+export function parseReplies(text: string): { replies: RespReply[]; rest: string; errors: string[] } {
+  const replies: RespReply[] = [];
+  /** Every error message, nested ones (EXEC) included. */
+  const errors: string[] = [];
   let pos = 0;
-  let n = 0;
   const one = (): boolean => {
     const eol = text.indexOf('\r\n', pos);
     if (eol < 0) return false;
@@ -340,20 +355,26 @@ export function completeReplies(text: string): number {
     const head = text.slice(pos + 1, eol);
     pos = eol + 2;
     switch (type) {
-      case '+':
       case '-':
-      case ':':
+        errors.push(head);
+        return true;
+      case '+':
       case ',':
       case '#':
       case '_':
       case '(':
         return true;
+      case ':':
+        if (!/^-?\d+$/.test(head)) throw new Error(`bad integer reply ${JSON.stringify(head)}`);
+        return true;
       case '$':
       case '=':
       case '!': {
+        if (!/^(-1|\d+)$/.test(head)) throw new Error(`bad bulk length ${JSON.stringify(head)}`);
         const len = Number(head);
         if (len < 0) return true;
         if (text.length < pos + len + 2) return false;
+        if (text.slice(pos + len, pos + len + 2) !== '\r\n') throw new Error('bulk reply not followed by CRLF');
         pos += len + 2;
         return true;
       }
@@ -362,6 +383,7 @@ export function completeReplies(text: string): number {
       case '>':
       case '%':
       case '|': {
+        if (!/^(-1|\d+)$/.test(head)) throw new Error(`bad aggregate length ${JSON.stringify(head)}`);
         let len = Number(head);
         if (len < 0) return true;
         if (type === '%' || type === '|') len *= 2;
@@ -369,18 +391,28 @@ export function completeReplies(text: string): number {
         return true;
       }
       default:
-        return false;
+        throw new Error(`not a RESP reply: type byte ${JSON.stringify(type)} at ${pos - head.length - 3}`);
     }
   };
   while (pos < text.length) {
-    const save = pos;
+    const start = pos;
     if (!one()) {
-      pos = save;
+      pos = start;
       break;
     }
-    n++;
+    const eol = text.indexOf('\r\n', start);
+    replies.push({ type: text[start], head: text.slice(start + 1, eol), raw: text.slice(start, pos) });
   }
-  return n;
+  return { replies, rest: text.slice(pos), errors };
+}
+
+/** Counts complete top-level RESP2/RESP3 replies at the start of `text` (-1 if malformed: see parseReplies). */
+export function completeReplies(text: string): number {
+  try {
+    return parseReplies(text).replies.length;
+  } catch {
+    return -1;
+  }
 }
 
 /**

@@ -15,17 +15,6 @@ export interface WatchedKey {
   expiresAt: number | undefined;
 }
 
-/**
- * The keys a client WATCHes, by "db\0key". `clear` does nothing when there are none: V8's Map clear
- * allocates a new table even for an empty map, and every removal of a client clears it (for the HTTP
- * API, at every request).
- */
-export class WatchedKeys extends Map<string, WatchedKey> {
-  override clear(): void {
-    if (this.size !== 0) super.clear();
-  }
-}
-
 /** MULTI state: queued commands and whether EXEC must fail. */
 export interface MultiState {
   queue: string[][];
@@ -56,7 +45,7 @@ export class Client {
   argv: string[] = [];
   multi: MultiState | null = null;
   /** Keys this client WATCHes: "db\0key" → whether it held a live value with a deadline when watched. */
-  readonly watched = new WatchedKeys();
+  readonly watched = new Map<string, WatchedKey>();
   /** Set when a watched key changed: EXEC returns a null array. */
   dirtyCas = false;
   /** True while EXEC runs the queue: blocking commands behave as if their timeout had passed. */

@@ -89,6 +89,8 @@ Network limits and TLS (docs/security.md):
                                 (default 20; then 408)
   --http-request-timeout S      a whole HTTP request must arrive within S seconds (default 60; 0 = no limit)
   --http-keep-alive-timeout S   idle keep-alive HTTP connections are closed after S seconds (default 5)
+  --no-http-fast-lane           node:http serves every HTTP API request (default: the fast lane takes
+                                plain POST /, /pipeline and /multi-exec requests; docs/http-api.md)
   --hsts-max-age S              Strict-Transport-Security max-age on HTTPS answers (default 31536000; 0 = off)
 
 Memory limit and eviction (docs/eviction.md; embedded engine only):

@@ -298,6 +298,11 @@ export const ServerOptionsSchema = z
     httpRequestTimeout: z.number().int().min(0).max(3600).default(60),
     /** Seconds an idle keep-alive HTTP connection stays open waiting for its next request. */
     httpKeepAliveTimeout: z.number().int().min(1).max(3600).default(5),
+    /**
+     * Serve plain HTTP API command requests (POST /, /pipeline, /multi-exec) on the fast lane
+     * (net/http-fast.ts); off: node:http serves every request.
+     */
+    httpFastLane: z.boolean().default(true),
     /** `Strict-Transport-Security: max-age=…; includeSubDomains` on every HTTPS answer; 0 = not sent. */
     hstsMaxAge: z.number().int().min(0).default(31_536_000),
     /** Largest WebSocket message a client may send (bytes); larger ones close the connection with 1009. */
@@ -503,6 +508,7 @@ export const OPTION_FLAGS: Record<string, { key: keyof ServerOptions; kind: Opti
   'http-headers-timeout': { key: 'httpHeadersTimeout', kind: 'number' },
   'http-request-timeout': { key: 'httpRequestTimeout', kind: 'number' },
   'http-keep-alive-timeout': { key: 'httpKeepAliveTimeout', kind: 'number' },
+  'http-fast-lane': { key: 'httpFastLane', kind: 'boolean' },
   'hsts-max-age': { key: 'hstsMaxAge', kind: 'number' },
   'ws-max-frame': { key: 'wsMaxFrame', kind: 'number' },
   'ws-max-in-flight': { key: 'wsMaxInFlight', kind: 'number' },

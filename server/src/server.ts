@@ -223,6 +223,7 @@ export class KvwsServer {
         requestTimeout: o.httpRequestTimeout,
         keepAliveTimeout: o.httpKeepAliveTimeout,
         hstsMaxAge: o.hstsMaxAge,
+        fastLane: o.httpFastLane,
       });
       this.https = https;
       const wsOptions = withLiveOptions(
@@ -269,6 +270,9 @@ export class KvwsServer {
         ['http_streams', hs.streams],
         ['http_streams_too_slow', hs.streamsTooSlow],
         ['http_rejected_origin', hs.rejectedOrigin],
+        ['http_fast_lane_connections', https.fastLaneStats.connections],
+        ['http_fast_lane_requests', https.fastLaneStats.requests],
+        ['http_fast_lane_handovers', https.fastLaneStats.handedOver],
       ]);
       const st = ws.stats;
       this.engine.infoStats.push(() => [

@@ -14,6 +14,7 @@ import { fromJsonArg, resp2Json } from '../protocol/json.js';
 import { ErrorReply, MultiReply, PushReply, type Reply } from '../protocol/reply.js';
 import { RespWriter } from '../protocol/resp.js';
 import { certificateUser } from './admission.js';
+import { fastBody } from './http-fast.js';
 import { BASE_SECURITY_HEADERS, type HttpsServer, pathOf } from './https-server.js';
 import { clientForSocket, formatAddr, isLoopback, loggedInByCertificate } from './resp-server.js';
 import { originAllowed } from './ws-gateway.js';
@@ -145,6 +146,8 @@ interface Connection {
 interface Endpoint {
   /** The route also serves every path under it (see HttpsServer.route). */
   prefix?: boolean;
+  /** POST requests to exactly this path may come from the fast lane (see http-fast.ts and Route.fast). */
+  fast?: boolean;
   methods: readonly string[];
   /** Answers the request, now or later; may throw (or reject with) an HttpError, answered by `serve`. */
   handle: (req: IncomingMessage, res: ServerResponse) => undefined | Promise<void>;
@@ -720,9 +723,9 @@ export class HttpApi {
     const post = ['POST'];
     this.endpoints = new Map<string, Endpoint>([
       // Every path no other route takes: POST / (a JSON command), else the path form.
-      ['/', { prefix: true, methods: PATH_FORM_METHODS, handle: (req, res) => this.root(req, res) }],
-      ['/pipeline', { methods: post, handle: (req, res) => this.pipeline(req, res) }],
-      ['/multi-exec', { methods: post, handle: (req, res) => this.multiExec(req, res) }],
+      ['/', { prefix: true, fast: true, methods: PATH_FORM_METHODS, handle: (req, res) => this.root(req, res) }],
+      ['/pipeline', { fast: true, methods: post, handle: (req, res) => this.pipeline(req, res) }],
+      ['/multi-exec', { fast: true, methods: post, handle: (req, res) => this.multiExec(req, res) }],
       ['/auth/token', { methods: post, handle: (req, res) => this.issueToken(req, res) }],
       ['/.well-known/jwks.json', { methods: ['GET', 'HEAD'], handle: async (_req, res) => this.jwks(res) }],
       // GET too, for EventSource (which sends no Authorization header: ?_token=, or an open default user).
@@ -756,6 +759,7 @@ export class HttpApi {
         prefix: ep.prefix,
         request: (req, res) => this.serve(ep, req, res),
         writesSecurityHeaders: true,
+        fast: ep.fast === true,
       });
     }
   }
@@ -984,6 +988,12 @@ export class HttpApi {
     const length = Number(req.headers['content-length']);
     if (length > max) {
       done(new HttpError(413, `ERR request body larger than ${max} bytes`), NO_BODY);
+      return;
+    }
+    // The fast lane has read the whole body already.
+    const fast = fastBody(req);
+    if (fast !== undefined) {
+      done(null, fast);
       return;
     }
     // Shared listeners with their state on the request: no closures per request.

@@ -18,6 +18,7 @@ import {
   type TlsPolicy,
   tlsServerOptions,
 } from './admission.js';
+import { FastLane } from './http-fast.js';
 
 /**
  * kvws's one HTTP(S) port: TLS termination (the TLS policy and client certificates of admission.ts),
@@ -72,6 +73,11 @@ export interface HttpsServerOptions {
   keepAliveTimeout?: number;
   /** `Strict-Transport-Security` max-age on every answer over TLS; 0 = not sent. Default 31536000 (a year). */
   hstsMaxAge?: number;
+  /**
+   * Serve the `fast` routes' plain requests on the fast lane (http-fast.ts) instead of node:http's
+   * request objects; every other request is node:http's either way. Default true.
+   */
+  fastLane?: boolean;
 }
 
 /**
@@ -113,6 +119,11 @@ export interface Route {
    * writeHead per answer). Default false: the server sets them before calling `request`.
    */
   writesSecurityHeaders?: boolean;
+  /**
+   * `request` also serves the fast lane's requests to this exact path (see http-fast.ts: `POST` with a
+   * Content-Length body, given as a FastRequest and FastResponse). Needs `writesSecurityHeaders`. Default false.
+   */
+  fast?: boolean;
 }
 
 /** On close(), sockets still open this long after the listener stopped are destroyed. */
@@ -194,6 +205,8 @@ export class HttpsServer {
   private prefixes: string[] = [];
   private readonly sockets = new Set<net.Socket>();
   private server: http.Server | https.Server | null = null;
+  /** The fast lane (null when turned off, or before listen). */
+  private lane: FastLane | null = null;
   private current: { cert: Buffer; key: Buffer } | null = null;
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | null = null;
@@ -211,6 +224,7 @@ export class HttpsServer {
       requestTimeout: 60,
       keepAliveTimeout: 5,
       hstsMaxAge: 31_536_000,
+      fastLane: true,
       ...opts,
       admission: opts.admission ?? new Admission(),
     };
@@ -262,6 +276,7 @@ export class HttpsServer {
       } catch (e) {
         throw new Error(`cannot use TLS certificate ${files.cert} with key ${files.key}: ${(e as Error).message}`);
       }
+      this.lane = o.fastLane ? this.startFastLane(server, true) : null;
       server.on('tlsClientError', (err, socket) => {
         this.socketErrors++;
         o.admission.tlsClientError('https', err, socket);
@@ -278,6 +293,7 @@ export class HttpsServer {
         throw new Error(`refusing plain HTTP on non-loopback host ${o.host} without allowInsecureRemote`);
       }
       server = http.createServer(httpOptions);
+      this.lane = o.fastLane ? this.startFastLane(server, false) : null;
     }
     // Allow-list and per-address limit on the raw TCP connection, before the TLS handshake or any parsing.
     o.admission.guard(server, 'https');
@@ -288,19 +304,8 @@ export class HttpsServer {
     server.on('request', (req, res) => this.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     server.on('clientError', (err: Error & { code?: string }, socket) => {
-      this.socketErrors++;
       // Headers (or the whole request) not received within headersTimeout / requestTimeout.
-      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      if (timedOut) o.admission.count('https', 'request_timeout', (socket as net.Socket).remoteAddress);
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      socket.end(
-        `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n` +
-          `${this.securityHeaderLines}Content-Length: 0\r\n\r\n`,
-      );
-      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      this.refuseRequest(socket as net.Socket, err.code === 'ERR_HTTP_REQUEST_TIMEOUT');
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -318,6 +323,59 @@ export class HttpsServer {
     if (o.tls && o.watchCertificate) this.watchFiles(o.tls);
     const addr = server.address() as net.AddressInfo;
     return { host: addr.address, port: addr.port };
+  }
+
+  /**
+   * Answers a request node:http could not parse (400) or that did not arrive in time (408, counted as an
+   * admission refusal), then closes the connection.
+   */
+  private refuseRequest(socket: net.Socket, timedOut: boolean): void {
+    this.socketErrors++;
+    if (timedOut) this.options.admission.count('https', 'request_timeout', socket.remoteAddress);
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(
+      `HTTP/1.1 ${timedOut ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n` +
+        `${this.securityHeaderLines}Content-Length: 0\r\n\r\n`,
+    );
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /**
+   * Puts the fast lane in front of node:http on `server`: node:http's own handler of a new connection
+   * ('connection', or 'secureConnection' over TLS) is taken out, and called only for connections the lane
+   * hands over. Must run right after the server is made, before anything else listens to that event.
+   */
+  private startFastLane(server: http.Server | https.Server, secure: boolean): FastLane {
+    const event = secure ? 'secureConnection' : 'connection';
+    const node = server.listeners(event) as ((socket: net.Socket) => void)[];
+    server.removeAllListeners(event);
+    const o = this.options;
+    const lane = new FastLane({
+      route: (path) => {
+        const r = this.routes.get(path);
+        return r?.fast === true && r.writesSecurityHeaders === true && r.request !== undefined ? r.request : null;
+      },
+      handOver: (socket) => {
+        for (const f of node) f.call(server, socket);
+      },
+      onTimeout: (socket) => this.refuseRequest(socket, true),
+      onError: () => this.socketErrors++,
+      headersTimeoutMs: o.headersTimeout * 1000,
+      requestTimeoutMs: o.requestTimeout * 1000,
+      keepAliveTimeoutMs: o.keepAliveTimeout * 1000,
+      checkIntervalMs: TIMEOUT_CHECK_MS,
+    });
+    server.on(event, (socket: net.Socket) => lane.accept(socket));
+    return lane;
+  }
+
+  /** Connections on the fast lane now, requests it took, and connections it handed over to node:http (INFO). */
+  get fastLaneStats(): { connections: number; requests: number; handedOver: number } {
+    const l = this.lane;
+    return { connections: l?.size ?? 0, requests: l?.requests ?? 0, handedOver: l?.handedOver ?? 0 };
   }
 
   /** One line describing the served certificate ("CN=…, valid until …"), or null without TLS. */
@@ -421,6 +479,7 @@ export class HttpsServer {
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    this.lane?.close();
     const force = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, CLOSE_GRACE_MS);

@@ -50,13 +50,14 @@
 //               connections, HTTP_DURATION_S-second runs (--quick: shorter), against (a) bench/http-ceiling-server.mjs,
 //               a bare node:http server answering {"result":"OK"} to every request (the Node ceiling; it gets the
 //               same POSTs as kvws), (b) kvws's HTTP API (`serve --port P --no-tls --resp-port 0`, default user
-//               open on loopback, no token): POST / with ["SET","key","xxx"] and ["GET","key"], and (c) Webdis
-//               (`webdis`, 2 threads) in front of a redis-server: GET /SET/key/xxx and GET /GET/key. One fixed
-//               key, `key`, everywhere. Each target's first reply is checked (and every run must get only 2xx),
-//               one unrecorded warm-up run per target and test, then 3 interleaved rounds, median rps with that
-//               run's p50/p99. Ratios kvws/ceiling (target >= 0.8x) and kvws/Webdis (target >= 0.75x).
-//               webdis is installed with apt-get when missing (scripts/test-deps.mjs); without it, the Webdis
-//               column is empty and the section fails. Skipped (not failed) when KVWS_BENCH_CMD is set.
+//               open on loopback, no token; its fast lane takes these requests): POST / with ["SET","key","xxx"]
+//               and ["GET","key"], and (c) Webdis (`webdis`, 2 threads) in front of a redis-server:
+//               GET /SET/key/xxx and GET /GET/key. One fixed key, `key`, everywhere. Each target's first reply
+//               is checked (and every run must get only 2xx), one unrecorded warm-up run per target and test,
+//               then 3 interleaved rounds, median rps with that run's p50/p99. Ratios kvws/ceiling (target
+//               >= 0.8x) and kvws/Webdis (target >= 0.75x). webdis is installed with apt-get when missing
+//               (scripts/test-deps.mjs); without it, the Webdis column is empty and the section fails. Skipped
+//               (not failed) when KVWS_BENCH_CMD is set.
 //   persistence the append-only file (issue 7). For each appendfsync policy (always, everysec, no), fresh
 //               servers with their AOF on in new temporary directories (redis-server --appendonly yes
 //               --appendfsync P --save '' --dir D, Redis 7's multi-part AOF; kvws --data-dir D --appendfsync P
@@ -3614,7 +3615,7 @@ function renderMarkdown(res) {
       lines.push(
         '',
         `The ceiling is bench/http-ceiling-server.mjs, a bare \`node:http\` server that reads each request's body and answers \`{"result":"OK"}\` with kvws's content headers; it gets kvws's requests. ` +
-          `kvws: \`POST /\` with \`["SET","${p.httpKey}","xxx"]\` or \`["GET","${p.httpKey}"]\`, plain HTTP (--no-tls), as the open default user on loopback (no token). ` +
+          `kvws: \`POST /\` with \`["SET","${p.httpKey}","xxx"]\` or \`["GET","${p.httpKey}"]\`, plain HTTP (--no-tls), as the open default user on loopback (no token); these requests are taken by kvws's fast lane (docs/http-api.md). ` +
           `Webdis${http.webdisVersion ? ` ${http.webdisVersion}` : ''} (2 threads) in front of redis-server: \`GET /SET/${p.httpKey}/xxx\` and \`GET /GET/${p.httpKey}\`. One fixed key everywhere. ` +
           `Targets: kvws/ceiling ≥ 0.80×, ${met('ratioCeiling', 0.8)}; kvws/Webdis ≥ 0.75×, ${met('ratioWebdis', 0.75)}. ` +
           `autocannon (one Node process, one thread) shares the machine's ${m.cpus} CPUs with the server under test (and Webdis with redis-server).`,

@@ -596,23 +596,28 @@ export interface ConfigFile {
  * an object; an unknown key with its FILE:LINE (and the key it probably meant).
  */
 export function readConfigFile(file: string): ConfigFile {
+  // The path as messages show it: quoted when it holds control characters, so that an error stays one line.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is looked for
+  const name = /[\x00-\x1f\x7f]/.test(file) ? JSON.stringify(file) : file;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    // Node's message ends with the path again (`…, open '<path>'`): said once, above.
+    const reason = (e as Error).message.replace(/, [a-z]+ '[\s\S]*'$/, '');
+    throw new ConfigError(`cannot read config file ${name}: ${reason}`);
   }
   // The YAML parser recurses per level (and is also run over JSON files, for line numbers): a file nested
   // thousands deep would exhaust the stack, at worst inside V8's regexp compiler, which aborts the process.
   if (nestingDepth(text) > MAX_CONFIG_DEPTH) {
-    throw new ConfigError(`config file ${file}: nested more than ${MAX_CONFIG_DEPTH} levels deep`);
+    throw new ConfigError(`config file ${name}: nested more than ${MAX_CONFIG_DEPTH} levels deep`);
   }
   const isYaml = /\.ya?ml$/i.test(file);
   const lines = new LineCounter();
   let doc: Document.Parsed | null = null;
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);
-    return `${file}:${line}:${col}`;
+    return `${name}:${line}:${col}`;
   };
   let data: unknown;
   if (isYaml) {
@@ -622,7 +627,7 @@ export function readConfigFile(file: string): ConfigFile {
     try {
       data = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      throw new ConfigError(`config file ${file}: not valid YAML: ${firstLine((e as Error).message)}`);
+      throw new ConfigError(`config file ${name}: not valid YAML: ${firstLine((e as Error).message)}`);
     }
     // An empty file, or one of comments only: no options.
     data ??= {};
@@ -631,13 +636,13 @@ export function readConfigFile(file: string): ConfigFile {
       data = JSON.parse(text);
     } catch (e) {
       const { reason, position } = jsonError((e as Error).message, text.length);
-      const place = position === null ? file : `${file}:${lineColumn(text, position)}`;
+      const place = position === null ? name : `${name}:${lineColumn(text, position)}`;
       throw new ConfigError(`config file ${place}: not valid JSON: ${reason}`);
     }
   }
   const kind = isYaml ? 'a YAML mapping of options (key: value lines)' : 'a JSON object of options';
   if (data === null || typeof data !== 'object' || Array.isArray(data))
-    throw new ConfigError(`config file ${file} must hold ${kind}`);
+    throw new ConfigError(`config file ${name} must hold ${kind}`);
   /** The parsed document for line numbers: YAML's own, or the JSON text read as YAML (JSON is YAML 1.2). */
   const located = (): Document.Parsed | null => {
     doc ??= parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
@@ -647,9 +652,9 @@ export function readConfigFile(file: string): ConfigFile {
     const d = located();
     for (let n = path.length; d !== null && n > 0; n--) {
       const node = d.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return `${file}:${lines.linePos(node.range[0]).line}`;
+      if (node?.range) return `${name}:${lines.linePos(node.range[0]).line}`;
     }
-    return file;
+    return name;
   };
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) {
@@ -661,7 +666,7 @@ export function readConfigFile(file: string): ConfigFile {
           ? d.contents.items.find((p) => isScalar(p.key) && p.key.value === key)
           : undefined;
       const line =
-        pair && isScalar(pair.key) && pair.key.range ? `${file}:${lines.linePos(pair.key.range[0]).line}` : file;
+        pair && isScalar(pair.key) && pair.key.range ? `${name}:${lines.linePos(pair.key.range[0]).line}` : name;
       const hint = closestOption(key);
       throw new ConfigError(
         `unknown option ${JSON.stringify(key)} in config file ${line}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,

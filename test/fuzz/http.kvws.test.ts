@@ -170,6 +170,33 @@ const REQUEST: fc.Arbitrary<HttpRequest> = fc
   .tuple(fc.nat(HTTP_REQUESTS.length - 1), fc.array(REQUEST_MUTATION, { minLength: 1, maxLength: 4 }))
   .map(([i, ms]) => ms.reduce((r, m) => m(r), HTTP_REQUESTS[i]));
 
+/** Headers the HTTP port's fast lane takes (docs/http-api.md#the-fast-lane): a request with only these stays on it. */
+const LANE_HEADER_NAMES = HEADER_NAMES.filter(
+  (n) => !['origin', 'sec-fetch-site', 'last-event-id', 'x-fuzz'].includes(n),
+);
+
+/**
+ * A request of the form the fast lane takes: POST /, /pipeline or /multi-exec with a mutated JSON body and up
+ * to three of its headers with mutated values. Pipelined, they keep a connection on the lane (until one
+ * holds something it leaves to node:http, a value with a blank at an end, say).
+ */
+const LANE_REQUEST: fc.Arbitrary<HttpRequest> = fc
+  .tuple(
+    fc.constantFrom('/', '/pipeline', '/multi-exec'),
+    fc.array(
+      fc.tuple(
+        fc.constantFrom(...LANE_HEADER_NAMES),
+        fc.oneof(fc.constantFrom(...HEADER_VALUES), fc.string({ maxLength: 40 })),
+      ),
+      { maxLength: 3 },
+    ),
+    BODY,
+  )
+  .map(([path, hs, body]) => {
+    const headers = new Map(hs.map(([n, v]) => [n, headerSafe(v)] as const));
+    return { method: 'POST', path, headers: [...headers], body: body.toString('latin1') };
+  });
+
 /** A request in a failure message: method, target and headers, without the body. */
 function showRequest(r: HttpRequest): string {
   return `${r.method} ${r.path} ${JSON.stringify(r.headers)}`;
@@ -379,6 +406,13 @@ describe('HTTP in process: the real HttpsServer and HttpApi', () => {
         params(Math.ceil(RUNS / BATCH)),
       );
       await fc.assert(
+        fc.asyncProperty(fc.array(LANE_REQUEST, { minLength: BATCH, maxLength: BATCH }), async (reqs) => {
+          if (++batches % 20 === 0) resetFuzzDb(engine, admin);
+          await httpBatch(srv.port, reqs, token, tally);
+        }),
+        params(Math.ceil(RUNS / BATCH / 5)),
+      );
+      await fc.assert(
         fc.asyncProperty(RAW, (bytes) => rawRequest(srv.port, bytes, tally)),
         params(Math.max(500, Math.round(RUNS / 100))),
       );
@@ -437,6 +471,12 @@ describe('HTTP over a socket: a running kvws', () => {
           params(Math.ceil(SOCKET_RUNS / BATCH), { endOnFailure: true }),
         );
         await fc.assert(
+          fc.asyncProperty(fc.array(LANE_REQUEST, { minLength: BATCH, maxLength: BATCH }), (reqs) =>
+            httpBatch(port, reqs, token, tally),
+          ),
+          params(Math.ceil(SOCKET_RUNS / BATCH), { endOnFailure: true }),
+        );
+        await fc.assert(
           fc.asyncProperty(RAW, (bytes) => rawRequest(port, bytes, tally)),
           params(Math.max(300, Math.round(SOCKET_RUNS / 10)), { endOnFailure: true }),
         );
@@ -446,7 +486,16 @@ describe('HTTP over a socket: a running kvws', () => {
         tally.print('requests');
         expect(seen.problems).toEqual([]);
       }
-      expect(tally.get('requests')).toBeGreaterThanOrEqual(SOCKET_RUNS);
+      expect(tally.get('requests')).toBeGreaterThanOrEqual(2 * SOCKET_RUNS);
+      // Both HTTP parsers were fuzzed: the fast lane took requests, and handed connections to node:http.
+      const stats = String(await adminClient.info('stats'));
+      const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+      console.log(
+        `[fuzz http socket] fast lane: ${field('http_fast_lane_requests')} requests, ` +
+          `${field('http_fast_lane_handovers')} connections handed to node:http`,
+      );
+      expect(field('http_fast_lane_requests')).toBeGreaterThan(SOCKET_RUNS / 2);
+      expect(field('http_fast_lane_handovers')).toBeGreaterThan(0);
       await checkAfterFuzz('http socket', server, adminClient, canaryClient, before);
     },
     timeLimit(100_000),

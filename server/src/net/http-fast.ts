@@ -398,6 +398,14 @@ function onClose(this: FastSocket): void {
   if (c !== undefined) c.lane.release(c);
 }
 
+/** The lane's listeners on a socket it serves (shared by every connection: no closures per connection). */
+const SOCKET_LISTENERS = [
+  ['data', onData],
+  ['end', onEnd],
+  ['error', onError],
+  ['close', onClose],
+] as const;
+
 /**
  * The fast lane of one HttpsServer (see the file comment). Contract: `accept` each new connection (after
  * admission and, over TLS, the handshake); `close` when the server closes: idle connections are closed
@@ -430,10 +438,7 @@ export class FastLane {
     const c = new FastConnection(this, s);
     s[kFast] = c;
     this.conns.add(c);
-    s.on('data', onData);
-    s.on('end', onEnd);
-    s.on('error', onError);
-    s.on('close', onClose);
+    for (const [event, f] of SOCKET_LISTENERS) s.on(event, f);
   }
 
   /** The connection leaves the lane (closed, or handed over): its listeners go. */
@@ -442,10 +447,7 @@ export class FastLane {
     if (s[kFast] !== c) return;
     s[kFast] = undefined;
     this.conns.delete(c);
-    s.removeListener('data', onData);
-    s.removeListener('end', onEnd);
-    s.removeListener('error', onError);
-    s.removeListener('close', onClose);
+    for (const [event, f] of SOCKET_LISTENERS) s.removeListener(event, f);
   }
 
   /** Connections served here now. */

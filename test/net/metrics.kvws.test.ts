@@ -379,11 +379,13 @@ describe('/metrics', () => {
       ['kvws_events_delivered_total', 'events_delivered', 0],
       ['kvws_connections_received_total', 'total_connections_received', 0],
       ['kvws_http_requests_total', 'http_requests', 0],
+      ['kvws_http_fast_lane_requests_total', 'http_fast_lane_requests', 0],
       ['kvws_event_log_last_offset', 'event_log_last_offset', 0],
       ['kvws_event_log_bytes', 'event_log_bytes', 0],
     ];
     for (const [metric, field, extra] of same) expect(value(s, metric), metric).toBe(Number(all.get(field)) - extra);
     expect(value(s, 'kvws_error_replies_total')).toBe(2); // WRONGTYPE, unknown command
+    expect(value(s, 'kvws_http_fast_lane_requests_total')).toBe(1); // fetch's POST / (INCR h)
     expect(value(s, 'kvws_rejected_calls_total')).toBe(1); // unknown command
     expect(value(s, 'kvws_expired_keys_total')).toBe(1);
     // Events: set k, set short, expire short, set w, incr h (keyspace + keyevent each), ≥ 1 delivery each to `sub`.

@@ -596,6 +596,20 @@ const FROM_INFO: FromInfo[] = [
     fields: one('http_requests'),
   },
   {
+    name: 'kvws_http_fast_lane_requests_total',
+    type: 'counter',
+    help: 'HTTP API requests taken by the fast lane, counted in kvws_http_requests_total too (INFO http_fast_lane_requests).',
+    section: 'stats',
+    fields: one('http_fast_lane_requests'),
+  },
+  {
+    name: 'kvws_http_fast_lane_handovers_total',
+    type: 'counter',
+    help: 'Connections the HTTP fast lane handed over to node:http (INFO http_fast_lane_handovers).',
+    section: 'stats',
+    fields: one('http_fast_lane_handovers'),
+  },
+  {
     name: 'kvws_http_responses_total',
     type: 'counter',
     help: 'HTTP API responses by status class (INFO http_responses_2xx, _4xx, _5xx).',

@@ -259,21 +259,24 @@ export class KvwsServer {
       registerObservability(this, https);
       registerDashboard(https);
       const hs = api.stats;
-      this.engine.infoStats.push(() => [
-        ['http_requests', hs.requests],
-        ['http_responses_2xx', hs.responses2xx],
-        ['http_responses_4xx', hs.responses4xx],
-        ['http_responses_5xx', hs.responses5xx],
-        ['http_auth_failures', hs.authFailures],
-        ['http_rejected_body_too_large', hs.rejectedBodyTooLarge],
-        ['http_tokens_issued', hs.tokensIssued],
-        ['http_streams', hs.streams],
-        ['http_streams_too_slow', hs.streamsTooSlow],
-        ['http_rejected_origin', hs.rejectedOrigin],
-        ['http_fast_lane_connections', https.fastLaneStats.connections],
-        ['http_fast_lane_requests', https.fastLaneStats.requests],
-        ['http_fast_lane_handovers', https.fastLaneStats.handedOver],
-      ]);
+      this.engine.infoStats.push(() => {
+        const lane = https.fastLaneStats;
+        return [
+          ['http_requests', hs.requests],
+          ['http_responses_2xx', hs.responses2xx],
+          ['http_responses_4xx', hs.responses4xx],
+          ['http_responses_5xx', hs.responses5xx],
+          ['http_auth_failures', hs.authFailures],
+          ['http_rejected_body_too_large', hs.rejectedBodyTooLarge],
+          ['http_tokens_issued', hs.tokensIssued],
+          ['http_streams', hs.streams],
+          ['http_streams_too_slow', hs.streamsTooSlow],
+          ['http_rejected_origin', hs.rejectedOrigin],
+          ['http_fast_lane_connections', lane.connections],
+          ['http_fast_lane_requests', lane.requests],
+          ['http_fast_lane_handovers', lane.handedOver],
+        ];
+      });
       const st = ws.stats;
       this.engine.infoStats.push(() => [
         ['ws_connected_clients', ws.connections.size],

@@ -111,19 +111,14 @@ class Conn {
   }
 }
 
-async function connect(server: RunningServer): Promise<Conn> {
-  const s = net.connect({ host: '127.0.0.1', port: server.httpsPort as number });
+/** A raw connection to the server's HTTP port: plain TCP, or TLS trusting the test CA. */
+async function connect(server: RunningServer, secure = false): Promise<Conn> {
+  const port = server.httpsPort as number;
+  const s = secure
+    ? tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
+    : net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => {
-    s.once('connect', resolve);
-    s.once('error', reject);
-  });
-  return new Conn(s);
-}
-
-async function connectTls(server: RunningServer): Promise<Conn> {
-  const s = tls.connect({ host: '127.0.0.1', port: server.httpsPort as number, ca, servername: 'localhost' });
-  await new Promise<void>((resolve, reject) => {
-    s.once('secureConnect', resolve);
+    s.once(secure ? 'secureConnect' : 'connect', resolve);
     s.once('error', reject);
   });
   return new Conn(s);
@@ -134,6 +129,12 @@ function post(target: string, body: unknown, extra: string[] = []): string {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const head = [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', `Content-Length: ${Buffer.byteLength(text)}`, ...extra];
   return `${head.join('\r\n')}\r\n\r\n${text}`;
+}
+
+/** A request the lane leaves to node:http: POST / with `argv` as a chunked body (one chunk). */
+function chunkedPost(argv: string[]): string {
+  const body = JSON.stringify(argv);
+  return `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
 }
 
 /** INFO's http_fast_lane_* fields. */
@@ -227,8 +228,7 @@ describe('the fast lane', () => {
   it('hands the connection over at the first request it does not take; node:http answers that one and the rest', async () => {
     const before = await lane(plain);
     const c = await connect(plain);
-    const chunkBody = '["SET","fast:chunked","c"]';
-    const chunked = `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunkBody.length.toString(16)}\r\n${chunkBody}\r\n0\r\n\r\n`;
+    const chunked = chunkedPost(['SET', 'fast:chunked', 'c']);
     // The GET after the chunked SET runs after it, though node:http has its whole body first.
     c.send(post('/', ['SET', 'fast:h1', 'a']) + chunked + post('/', ['GET', 'fast:chunked']));
     const [first, second, third] = await c.answers(3);
@@ -350,7 +350,7 @@ describe('the fast lane', () => {
 
   it('serves TLS connections the same way, hand-over included', async () => {
     const before = await lane(secure);
-    const c = await connectTls(secure);
+    const c = await connect(secure, true);
     c.send(
       post('/', ['SET', 'fast:tls', 'yes']) +
         post('/', ['GET', 'fast:tls'], ['X-Other: 1']) +
@@ -383,8 +383,7 @@ describe('--no-http-fast-lane', () => {
     const r = redis(off);
     await r.del('fast:order', 'fast:q2');
     const c = await connect(off);
-    const body = '["SET","fast:order","chunked"]';
-    const chunked = `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const chunked = chunkedPost(['SET', 'fast:order', 'chunked']);
     c.send(
       `${chunked}${post('/', ['GET', 'fast:order'])}${post('/', ['BLPOP', 'fast:q2', '5'])}${post('/', ['SET', 'fast:order', 'last'])}`,
     );

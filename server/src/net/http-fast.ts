@@ -265,7 +265,7 @@ class FastConnection {
 
   /** Idle (nothing running or arriving) for longer than keepAliveTimeout. */
   idleTooLong(now: number): boolean {
-    return !this.busy && this.buf === null && now - this.since > this.lane.options.keepAliveTimeoutMs;
+    return this.idle && now - this.since > this.lane.options.keepAliveTimeoutMs;
   }
 
   /** Nothing running or arriving. */
